@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Final
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a cell is parsed. The value is the name shown to users."""
 
     TEXT = "text"
@@ -266,7 +266,9 @@ COLUMNS: Final[tuple[Column, ...]] = (
         _CS + "isSendConnectionRequestOnNoPostsEnabled",
         "Connect with prospects who do not post at all (Prospects only).",
     ),
-    _switch("dm_enabled", _DM + "isGenerateDmEnabled", "Generate direct messages (Prospects only)."),
+    _switch(
+        "dm_enabled", _DM + "isGenerateDmEnabled", "Generate direct messages (Prospects only)."
+    ),
     _switch(
         "dm_on_connect",
         _DM + "isGenerateDmOnConnectEnabled",

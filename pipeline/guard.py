@@ -1,0 +1,27 @@
+"""Formula-injection guard for text written to CSV and XLSX, and its exact inverse.
+
+Excel runs a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a formula. `guard`
+puts a `'` before such text (and before text that already starts with `'` followed by
+such a start, so that the guard can always be told from the user's own `'`); `unguard`
+takes exactly one off again. For every text `s`: `unguard(guard(s)) == s`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _needs_guard(text: str) -> bool:
+    return text.startswith(FORMULA_START) or (text.startswith("'") and _needs_guard(text[1:]))
+
+
+def guard(text: str) -> str:
+    """Text Excel will show, never run."""
+    return "'" + text if _needs_guard(text) else text
+
+
+def unguard(text: str) -> str:
+    """The text `guard` was given."""
+    return text[1:] if text.startswith("'") and _needs_guard(text[1:]) else text

@@ -1,0 +1,358 @@
+"""Files -> tables of raw text cells, keyed by the row numbers the user sees.
+
+`load(paths)` reads `.csv`, `.xlsx`/`.xlsm` files or folders of them (sorted) and returns
+one `Table` per file. Every cell is kept as the text the user sees in Excel or an editor;
+parsing by column kind happens in `pipeline.validate`. Anything that makes a whole file
+unusable (missing, empty, not a spreadsheet, corrupt, encrypted, no header, unknown or
+duplicated headers, too many rows) raises `InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import difflib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from pipeline.errors import InputError
+from pipeline.guard import unguard
+from schemas.columns import HEADER_INDEX, normalise_header
+
+SUFFIXES: Final = (".csv", ".xlsx", ".xlsm")
+DELIMITERS: Final = (",", ";", "\t")
+DEFAULT_MAX_ROWS: Final = 100_000
+# Columns the reporter adds to `failed.csv`/`succeeded.csv`; dropped when such a file is
+# fed back in, so they are written fresh rather than twice.
+REPORT_COLUMNS: Final = ("_source", "_row", "_status", "_errors", "_campaign_id")
+# Excel shows numbers of 12 digits or more in scientific notation; from 16 on the digits
+# themselves are gone. Such a number in an xlsx is rendered as Excel shows it, so that
+# validation can flag it in id columns instead of sending a mangled id.
+_EXACT_FLOAT_LIMIT: Final = 1e15
+
+
+@dataclass(frozen=True)
+class Table:
+    """The rows of one sheet: text cells, indexed by the row number the user sees.
+
+    `frame` has one column per recognised header (named by the catalogue) plus the
+    user's own `_` columns (kept for `failed.csv`), all `str`. `headers` maps each frame
+    column to the header as the user typed it. `problems` holds cell-level findings of
+    the loader, by row number, as (header, message) pairs.
+    """
+
+    path: Path
+    sheet: str
+    frame: pd.DataFrame
+    headers: dict[str, str]
+    detected: str
+    warnings: tuple[str, ...] = ()
+    problems: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return self.path.name
+
+
+def load(
+    paths: Iterable[Path | str], *, sheet: str | None = None, max_rows: int = DEFAULT_MAX_ROWS
+) -> list[Table]:
+    """Read every file named (folders expand to their spreadsheets, sorted)."""
+    return [_load_file(path, sheet, max_rows) for path in expand_paths(paths)]
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files to read: each file as given, each folder's spreadsheets in name order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix.lower() in SUFFIXES and p.is_file() and not p.name.startswith("~$")
+            )
+            if not found:
+                raise InputError(path, "folder holds no .csv, .xlsx or .xlsm file")
+            files.extend(found)
+        elif not path.exists():
+            raise InputError(path, "no such file or folder")
+        elif path.suffix.lower() not in SUFFIXES:
+            raise InputError(
+                path, "not a spreadsheet this tool reads", hint="Use .csv, .xlsx or .xlsm files."
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
+    try:
+        if path.suffix.lower() == ".csv":
+            grid, detected, warnings = _read_csv(path)
+            sheet_name = ""
+        else:
+            sheet_name, grid = _read_xlsx(path, sheet)
+            detected, warnings = "xlsx", []
+    except OSError as exc:
+        raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
+    return _table_from_grid(path, sheet_name, grid, detected, warnings, max_rows)
+
+
+# --- CSV -------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path) -> tuple[list[list[str]], str, list[str]]:
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(path, "file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError(path, "is an Excel workbook, not a CSV file", hint="Rename it to .xlsx.")
+    text, encoding, warnings = _decode(path, data)
+    delimiter = _sniff_delimiter(text)
+    try:
+        grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise InputError(path, f"is not a readable CSV file: {exc}") from None
+    shown = {"\t": "tab"}.get(delimiter, delimiter)
+    return grid, f"csv ({encoding}, delimiter {shown!r})", warnings
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig", []
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16", []
+        except UnicodeDecodeError:
+            raise InputError(path, "is not valid UTF-16 text despite its byte-order mark") from None
+    if b"\x00" in data[:4096]:
+        raise InputError(path, "is a binary file, not CSV text")
+    try:
+        return data.decode("utf-8"), "utf-8", []
+    except UnicodeDecodeError:
+        pass
+    # Windows Excel's "CSV" without UTF-8: read as cp1252, the likeliest, and say so.
+    text = data.decode("cp1252", errors="replace")
+    warning = (
+        f"{path.name}: not UTF-8; read as Windows-1252 (cp1252). Check accented letters, "
+        "or save the sheet as 'CSV UTF-8'."
+    )
+    return text, "cp1252", [warning]
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter of the header line: the most frequent of `,` `;` tab (`,` on a tie)."""
+    for line in text.splitlines():
+        if line.strip(" \t\r\n,;"):
+            counts = {d: line.count(d) for d in DELIMITERS}
+            best = max(DELIMITERS, key=lambda d: counts[d])
+            return best if counts[best] > counts[","] else ","
+    return ","
+
+
+# --- XLSX ------------------------------------------------------------------------------
+
+
+def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, list[list[str]]]:
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if not magic:
+        raise InputError(path, "file is empty")
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(
+            path,
+            "is password-protected (encrypted) or an old .xls workbook",
+            hint="Remove the password (or save as .xlsx) and try again.",
+        )
+    if not magic.startswith(b"PK"):
+        raise InputError(path, "is not an xlsx workbook (not a zip archive)")
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several unrelated types for bad archives
+        raise InputError(path, f"is corrupt or not an xlsx workbook ({exc})") from None
+    names: list[str] = list(workbook.sheet_names)
+    if not names:
+        raise InputError(path, "workbook has no sheets")
+    name = _pick_sheet(path, names, wanted)
+    try:
+        values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise InputError(path, f"sheet cannot be read ({exc})", sheet=name) from None
+    return name, [[_cell_text(v) for v in row] for row in values]
+
+
+def _pick_sheet(path: Path, names: Sequence[str], wanted: str | None) -> str:
+    folded = {n.casefold(): n for n in names}
+    if wanted is not None:
+        if wanted.casefold() in folded:
+            return folded[wanted.casefold()]
+        shown = ", ".join(repr(n) for n in names)
+        raise InputError(
+            path, f"has no sheet named {wanted!r}", hint=f"Sheets in it: {shown}. Try --sheet NAME."
+        )
+    return folded.get("campaigns", names[0])
+
+
+def _cell_text(value: object) -> str:
+    """A cell value as Excel shows it in General format."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < _EXACT_FLOAT_LIMIT:
+            return str(int(value))
+        if abs(value) >= _EXACT_FLOAT_LIMIT:
+            return _excel_scientific(value)
+        return format(value, ".15g")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _excel_scientific(value: float) -> str:
+    """`1.23457E+17`: how Excel's General format shows a large number."""
+    mantissa, exponent = f"{value:.5E}".split("E")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}E{exponent[0]}{int(exponent[1:]):02d}"
+
+
+# --- grid -> table ---------------------------------------------------------------------
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _table_from_grid(
+    path: Path,
+    sheet: str,
+    grid: list[list[str]],
+    detected: str,
+    warnings: list[str],
+    max_rows: int,
+) -> Table:
+    header_at = next((i for i, row in enumerate(grid) if any(c.strip() for c in row)), None)
+    if header_at is None:
+        raise InputError(path, "has no header row (the sheet is empty)", sheet=sheet)
+    header = [c.strip() for c in grid[header_at]]
+    while header and not header[-1]:
+        header.pop()
+    names = _match_headers(path, sheet, header_at + 1, header)
+
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    problems: dict[int, list[tuple[str, str]]] = {}
+    width = len(header)
+    for index in range(header_at + 1, len(grid)):
+        cells = grid[index]
+        if not any(c.strip() for c in cells):
+            continue
+        number = index + 1
+        if len(cells) > width:
+            extra = [i for i in range(width, len(cells)) if cells[i].strip()]
+            if extra:
+                where = ", ".join(_column_letter(i) for i in extra)
+                problems.setdefault(number, []).append(
+                    ("", f"values in column {where}, which has no header")
+                )
+            cells = cells[:width]
+        elif len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        rows.append(cells)
+        numbers.append(number)
+        if len(rows) > max_rows:
+            raise InputError(
+                path,
+                f"has more than {max_rows} rows",
+                sheet=sheet,
+                hint="Split the file, or raise the limit with --max-rows.",
+            )
+    for position, name in enumerate(names):
+        if name is None and any(r[position].strip() for r in rows):
+            raise InputError(
+                path,
+                f"column {_column_letter(position)} has values but no header",
+                sheet=sheet,
+                row=header_at + 1,
+                hint="Give the column a header, or start it with _ to have it ignored.",
+            )
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    data = {
+        name: _unguarded(values)
+        for name, values in zip(names, columns, strict=True)
+        if name is not None and name not in REPORT_COLUMNS
+    }
+    frame = pd.DataFrame(data, index=pd.Index(numbers, name="row"), dtype=object)
+    headers = {
+        name: text
+        for name, text in zip(names, header, strict=True)
+        if name is not None and name in data
+    }
+    return Table(path, sheet, frame, headers, detected, tuple(warnings), problems)
+
+
+def _unguarded(values: Sequence[str]) -> list[str]:
+    """Cells with any formula guard our reports added taken off again."""
+    if not any(v.startswith("'") for v in values):
+        return list(values)
+    return [unguard(v) for v in values]
+
+
+def _match_headers(path: Path, sheet: str, row: int, header: list[str]) -> list[str | None]:
+    """Each header's catalogue name (`_` columns keep their own; blanks are None)."""
+    names: list[str | None] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for position, text in enumerate(header):
+        letter = _column_letter(position)
+        if not text:
+            names.append(None)
+            continue
+        if text.startswith("_"):
+            name = text
+        else:
+            column = HEADER_INDEX.get(normalise_header(text))
+            if column is None:
+                problems.append(f"unknown column {letter} {text!r}{_suggest(text)}")
+                names.append(None)
+                continue
+            name = column.name
+        if name in seen:
+            problems.append(f"columns {seen[name]} and {letter} {text!r} both mean {name}")
+        else:
+            seen[name] = f"{letter} {text!r}"
+        names.append(name)
+    if problems:
+        raise InputError(
+            path,
+            "; ".join(problems),
+            sheet=sheet,
+            row=row,
+            hint="`campaigns template` writes a sheet with every known column.",
+        )
+    return names
+
+
+def _suggest(text: str) -> str:
+    match = difflib.get_close_matches(normalise_header(text), list(HEADER_INDEX), n=1, cutoff=0.6)
+    return f" (did you mean {HEADER_INDEX[match[0]].name}?)" if match else ""

@@ -1,0 +1,266 @@
+"""Outcomes -> the report files, each written atomically (temporary file, then rename).
+
+`write_reports` writes `results.csv`, `results.xlsx`, `succeeded.csv`, `failed.csv`,
+`summary.json` and, when payloads are given, `payloads.jsonl` into one folder. Text
+that Excel would run as a formula is guarded (`pipeline.guard`), and the loader undoes
+the guard exactly, so `failed.csv` fed back through the loader gives back the original cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Font, PatternFill
+
+from pipeline.guard import guard
+from pipeline.validate import Checked
+from schemas.payload import Payload
+
+STATUSES: Final = (
+    "valid",
+    "created",
+    "already_created",
+    "would_create",
+    "invalid",
+    "rejected",
+    "failed",
+    "unknown",
+    "not_sent",
+)
+OK_STATUSES: Final = frozenset({"valid", "created", "already_created", "would_create"})
+SUCCEEDED: Final = frozenset({"created", "already_created"})
+RESULT_COLUMNS: Final = (
+    "source",
+    "sheet",
+    "row",
+    "campaign_key",
+    "campaign_name",
+    "status",
+    "campaign_id",
+    "http_status",
+    "attempts",
+    "errors",
+)
+ERROR_SEPARATOR: Final = " | "
+# Fill colours (ARGB) of each status in results.xlsx.
+STATUS_COLOURS: Final = {
+    "valid": "FFC6EFCE",
+    "created": "FFC6EFCE",
+    "already_created": "FFDDEBF7",
+    "would_create": "FFDDEBF7",
+    "invalid": "FFFFC7CE",
+    "rejected": "FFFFC7CE",
+    "failed": "FFFFC7CE",
+    "unknown": "FFFFEB9C",
+    "not_sent": "FFEDEDED",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one row."""
+
+    status: str
+    campaign_id: str = ""
+    http_status: int | None = None
+    attempts: int = 0
+    errors: tuple[str, ...] = ()
+
+
+def error_text(errors: Sequence[str]) -> str:
+    return ERROR_SEPARATOR.join(errors)
+
+
+def counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    """Rows per status, in the order of `STATUSES`, statuses with no row left out."""
+    found = Counter(o.status for o in outcomes)
+    return {status: found[status] for status in STATUSES if found[status]}
+
+
+def result_rows(checked: Checked, outcomes: Sequence[Outcome]) -> Iterator[list[Any]]:
+    """The lines of results.csv (without its header), in input order."""
+    rows = checked.rows
+    for source, sheet, row, key, name, outcome in zip(
+        rows["source"],
+        rows["sheet"],
+        rows["row"],
+        checked.keys,
+        rows["campaign_name"],
+        outcomes,
+        strict=True,
+    ):
+        yield [
+            source,
+            sheet,
+            int(row),
+            key,
+            name.strip(),
+            outcome.status,
+            outcome.campaign_id,
+            "" if outcome.http_status is None else outcome.http_status,
+            outcome.attempts,
+            error_text(outcome.errors),
+        ]
+
+
+@contextmanager
+def atomic_write(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """Write `path` through a temporary file in the same folder, renamed when complete."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if binary:
+            with os.fdopen(handle, "wb") as stream:
+                yield stream
+                stream.flush()
+                os.fsync(stream.fileno())
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as text:
+                yield text
+                text.flush()
+                os.fsync(text.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(path: Path, header: Sequence[str], lines: Iterator[Sequence[Any]]) -> None:
+    with atomic_write(path) as stream:
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow([guard(h) for h in header])
+        writer.writerows([guard(v) if isinstance(v, str) else v for v in line] for line in lines)
+
+
+def _original_columns(checked: Checked) -> list[str]:
+    return [c for c in checked.rows.columns if c in checked.headers]
+
+
+def _rows_where(
+    checked: Checked,
+    outcomes: Sequence[Outcome],
+    keep: Callable[[Outcome], bool],
+    extra: Callable[[Outcome], list[str]],
+) -> Iterator[list[Any]]:
+    columns = _original_columns(checked)
+    cells = [checked.rows[c].tolist() for c in columns]
+    sources = checked.rows["source"].tolist()
+    numbers = checked.rows["row"].tolist()
+    for position, outcome in enumerate(outcomes):
+        if keep(outcome):
+            yield [
+                *(column[position] for column in cells),
+                sources[position],
+                int(numbers[position]),
+                *extra(outcome),
+            ]
+
+
+def write_reports(
+    folder: Path,
+    checked: Checked,
+    outcomes: Sequence[Outcome],
+    summary: Mapping[str, Any],
+    payloads: Sequence[tuple[int, Payload]] | None = None,
+) -> Path:
+    """Write every report file into `folder` (created if needed) and return it.
+
+    `payloads` are (row position, payload) pairs for `payloads.jsonl` (validate and
+    dry run only).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_csv(folder / "results.csv", RESULT_COLUMNS, result_rows(checked, outcomes))
+    originals = [checked.headers[c] for c in _original_columns(checked)]
+    _write_csv(
+        folder / "succeeded.csv",
+        [*originals, "_source", "_row", "_campaign_id"],
+        _rows_where(checked, outcomes, lambda o: o.status in SUCCEEDED, lambda o: [o.campaign_id]),
+    )
+    _write_csv(
+        folder / "failed.csv",
+        [*originals, "_source", "_row", "_status", "_errors"],
+        _rows_where(
+            checked,
+            outcomes,
+            lambda o: o.status not in OK_STATUSES,
+            lambda o: [o.status, error_text(o.errors)],
+        ),
+    )
+    if payloads is not None:
+        _write_payloads(folder / "payloads.jsonl", checked, payloads)
+    _write_xlsx(folder / "results.xlsx", checked, outcomes, summary)
+    with atomic_write(folder / "summary.json", binary=True) as stream:
+        stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
+    return folder
+
+
+def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, Payload]]) -> None:
+    sources = checked.rows["source"].tolist()
+    numbers = checked.rows["row"].tolist()
+    buffer = io.StringIO()
+    for position, payload in payloads:
+        record = {
+            "source": sources[position],
+            "row": int(numbers[position]),
+            "campaign_key": checked.keys[position],
+            "payload": payload,
+        }
+        buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with atomic_write(path, binary=True) as stream:
+        stream.write(buffer.getvalue().encode())
+
+
+def _write_xlsx(
+    path: Path, checked: Checked, outcomes: Sequence[Outcome], summary: Mapping[str, Any]
+) -> None:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("results")
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([_header_cell(sheet, name, bold) for name in RESULT_COLUMNS])
+    lines = 1
+    for line in result_rows(checked, outcomes):
+        sheet.append([guard(v) if isinstance(v, str) else v for v in line])
+        lines += 1
+    last = chr(ord("A") + len(RESULT_COLUMNS) - 1)
+    sheet.auto_filter.ref = f"A1:{last}{lines}"
+    status_column = chr(ord("A") + RESULT_COLUMNS.index("status"))
+    for status, colour in STATUS_COLOURS.items():
+        sheet.conditional_formatting.add(
+            f"A2:{last}{max(lines, 2)}",
+            FormulaRule(  # type: ignore[no-untyped-call]
+                formula=[f'${status_column}2="{status}"'],
+                fill=PatternFill(start_color=colour, end_color=colour, fill_type="solid"),
+            ),
+        )
+    for letter, width in zip("ABCDEFGHIJ", (24, 12, 7, 40, 36, 16, 38, 11, 9, 80), strict=True):
+        sheet.column_dimensions[letter].width = width
+
+    totals = workbook.create_sheet("summary")
+    totals.append([_header_cell(totals, "status", bold), _header_cell(totals, "rows", bold)])
+    for status, number in summary.get("counts", {}).items():
+        totals.append([status, number])
+    totals.append([])
+    for field in ("run_id", "command", "started", "finished", "exit_code"):
+        if field in summary:
+            totals.append([field, str(summary[field])])
+    with atomic_write(path, binary=True) as stream:
+        workbook.save(stream)
+
+
+def _header_cell(sheet: Any, name: str, font: Font) -> Any:
+    cell = WriteOnlyCell(sheet, value=name)
+    cell.font = font
+    return cell

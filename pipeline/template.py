@@ -1,0 +1,221 @@
+"""Input sheets generated from the column catalogue: blank templates and the examples.
+
+`write_template` writes a blank `campaigns.xlsx` (drop-downs for the campaign type and
+the switches, whole-number checks, id columns formatted as text so Excel cannot turn
+them into numbers, a `columns` sheet documenting every column, header frozen) or a
+`campaigns.csv` holding the header only. `write_example` writes the same sheet with
+`EXAMPLE_ROWS` filled in. `input_templates/` holds what these functions produce.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from pipeline.report import atomic_write
+from schemas.columns import (
+    CAMPAIGN_TYPE_CHOICES,
+    COLUMNS,
+    MAX_API_INT,
+    Column,
+    Kind,
+)
+
+SHEET: Final = "campaigns"
+# Rows of the blank sheet that carry drop-downs and checks.
+VALIDATED_ROWS: Final = 1000
+_TEXT_KINDS: Final = frozenset({Kind.TEXT, Kind.UUID, Kind.OWNER, Kind.UUID_LIST, Kind.TOKEN_LIST})
+_HEADER_FILL: Final = PatternFill(start_color="FFDDEBF7", end_color="FFDDEBF7", fill_type="solid")
+
+_STYLE_FORMAL: Final = "8d256aa6-9b12-49a7-93ee-bf41634b5b60"
+_STYLE_CASUAL: Final = "5a0f3e4c-2b1d-4c8e-9f6a-7d3b2e1c0a94"
+_CONTEXT_SAAS: Final = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+_CONTEXT_AGENCY: Final = "b7e2d5f1-6c3a-4e9b-8d1f-2a4c6e8b0d13"
+_TOPIC_AI: Final = "e4c1a7b9-3d5f-4a2e-b6c8-9f1d3e5a7c20"
+
+# Realistic rows that validate cleanly; owners are the sandbox's demo team members.
+EXAMPLE_ROWS: Final[tuple[Mapping[str, str], ...]] = (
+    {
+        "campaign_key": "acme-q1-cto",
+        "campaign_name": "ACME Q1 - CTOs in fintech",
+        "campaign_type": "Prospects",
+        "owner": "anna@example.com",
+        "style_id": _STYLE_FORMAL,
+        "context_id": _CONTEXT_SAAS,
+        "skip_teammates_leads": "true",
+        "comment_interval_hours": "24",
+        "emotion_types": "LIKE, PRAISE",
+        "min_post_likes": "10",
+        "connect_enabled": "true",
+        "connect_after_direct_comments": "2",
+        "connect_on_timeout": "true",
+        "connect_timeout_days": "10",
+        "dm_enabled": "true",
+        "dm_on_connect": "true",
+        "dm_on_connect_after_days": "2",
+    },
+    {
+        "campaign_key": "acme-q1-vp-sales",
+        "campaign_name": "ACME Q1 - VPs of Sales",
+        "campaign_type": "Prospects",
+        "owner": "ben@example.com",
+        "style_id": _STYLE_CASUAL,
+        "context_id": _CONTEXT_SAAS,
+        "indirect_engagement": "true",
+        "important_prospects_first": "true",
+        "min_post_likes": "25",
+        "connect_enabled": "true",
+        "connect_on_indirect_comments": "true",
+        "connect_after_indirect_comments": "4",
+    },
+    {
+        "campaign_key": "",
+        "campaign_name": "Agency partners - warm intros",
+        "campaign_type": "Prospects campaign",
+        "owner": "carla@example.com",
+        "style_id": _STYLE_FORMAL,
+        "context_id": _CONTEXT_AGENCY,
+        "comment_interval_hours": "48",
+        "direct_posts_first": "true",
+        "dm_enabled": "true",
+        "dm_on_relevant_post": "true",
+        "dm_on_timeout": "true",
+        "dm_on_timeout_after_days": "21",
+    },
+    {
+        "campaign_key": "topic-genai-fintech",
+        "campaign_name": "Topic - generative AI in fintech",
+        "campaign_type": "Topic",
+        "owner": "anna@example.com",
+        "style_id": _STYLE_FORMAL,
+        "context_id": _CONTEXT_SAAS,
+        "monitored_topic_ids": _TOPIC_AI,
+        "min_post_likes": "50",
+        "direct_posts_first": "true",
+    },
+    {
+        "campaign_key": "topic-revops",
+        "campaign_name": "Topic - RevOps best practices",
+        "campaign_type": "Topic campaign",
+        "owner": "ben@example.com",
+        "style_id": _STYLE_CASUAL,
+        "context_id": _CONTEXT_AGENCY,
+        "emotion_types": "LIKE",
+        "min_post_likes": "15",
+    },
+)
+
+
+def columns_for(campaign_type: str | None) -> tuple[Column, ...]:
+    """The columns a sheet for one campaign type needs (all of them when None)."""
+    if campaign_type is None:
+        return COLUMNS
+    return tuple(c for c in COLUMNS if campaign_type in c.types)
+
+
+def column_docs(column: Column) -> list[str]:
+    """One line of the `columns` sheet (and of the README table)."""
+    applies = "Prospects only" if column.prospects_only else "both"
+    default = column.default or ("required" if column.required else "")
+    return [column.name, column.kind.value, applies, default, column.api_path, column.help]
+
+
+DOC_HEADER: Final = ("column", "type", "campaign types", "default", "API field", "help")
+
+
+def write_template(
+    path: Path,
+    *,
+    campaign_type: str | None = None,
+    rows: Sequence[Mapping[str, str]] = (),
+) -> Path:
+    """Write a sheet (`.xlsx` or `.csv` by the suffix of `path`) with `rows` filled in."""
+    columns = columns_for(campaign_type)
+    if path.suffix.lower() == ".csv":
+        with atomic_write(path) as stream:
+            writer = csv.writer(stream, lineterminator="\r\n")
+            writer.writerow([c.name for c in columns])
+            writer.writerows([row.get(c.name, "") for c in columns] for row in rows)
+        return path
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None  # a new workbook always has one sheet
+    sheet.title = SHEET
+    _fill_campaigns(sheet, columns, rows)
+    _fill_docs(workbook.create_sheet("columns"), columns)
+    with atomic_write(path, binary=True) as stream:
+        workbook.save(stream)
+    return path
+
+
+def write_example(path: Path) -> Path:
+    """The example sheet: every column, `EXAMPLE_ROWS` filled in."""
+    return write_template(path, rows=EXAMPLE_ROWS)
+
+
+def _fill_campaigns(
+    sheet: Worksheet, columns: Sequence[Column], rows: Sequence[Mapping[str, str]]
+) -> None:
+    sheet.append([c.name for c in columns])
+    for row in rows:
+        sheet.append([row.get(c.name, "") or None for c in columns])
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    last_row = max(VALIDATED_ROWS, len(rows) + 1)
+    switches = DataValidation(type="list", formula1='"true,false"', allow_blank=True)
+    switches.error = "Choose true or false (or leave it empty for the default)."
+    types = DataValidation(
+        type="list", formula1='"' + ",".join(CAMPAIGN_TYPE_CHOICES) + '"', allow_blank=False
+    )
+    types.error = "Choose Prospects or Topic."
+    for validation in (switches, types):
+        validation.showErrorMessage = True
+        sheet.add_data_validation(validation)
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        cell = sheet.cell(row=1, column=index)
+        cell.font = bold
+        cell.fill = _HEADER_FILL
+        sheet.column_dimensions[letter].width = max(14, len(column.name) + 2)
+        cells = f"{letter}2:{letter}{last_row}"
+        if column.kind is Kind.BOOLEAN:
+            switches.add(cells)
+        elif column.kind is Kind.CAMPAIGN_TYPE:
+            types.add(cells)
+        elif column.kind is Kind.WHOLE_NUMBER:
+            number = DataValidation(
+                type="whole",
+                operator="between",
+                formula1=str(column.minimum or 0),
+                formula2=str(MAX_API_INT),
+                allow_blank=True,
+            )
+            number.error = column.help
+            number.showErrorMessage = True
+            sheet.add_data_validation(number)
+            number.add(cells)
+        elif column.kind in _TEXT_KINDS:
+            # Text format keeps Excel from turning ids into numbers or dates.
+            for line in range(2, last_row + 1):
+                sheet.cell(row=line, column=index).number_format = "@"
+
+
+def _fill_docs(sheet: Worksheet, columns: Sequence[Column]) -> None:
+    sheet.append([*DOC_HEADER, "example"])
+    for column in columns:
+        sheet.append([*column_docs(column), column.example])
+    sheet.freeze_panes = "A2"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for letter, width in zip("ABCDEFG", (32, 16, 16, 10, 52, 80, 40), strict=True):
+        sheet.column_dimensions[letter].width = width
+    for row in sheet.iter_rows(min_row=2):
+        row[5].alignment = Alignment(wrap_text=True)

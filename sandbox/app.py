@@ -1,0 +1,235 @@
+"""The sandbox's ASGI application: the Extrovert client API, as strict as its contract.
+
+A create request goes through, in order: API key (401), rate limit (429), latency,
+content type (415), body size (413), the fault draw (a `503`, `500_before` or
+`502_html` fault answers here), JSON (400), the payload contract (400), storing, then
+the faults that strike after storing (`500_after`, `drop_after`, `timeout_after`) or
+201. `sandbox.faults` says what a client sees for each fault.
+
+`/_sandbox/stats` and `/_sandbox/reset` are the sandbox's own inspection calls: no key,
+no rate limit, no faults, not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.config import FAULTS_BEFORE_STORING, SandboxConfig
+from sandbox.contract import PayloadChecker, parse_json
+from sandbox.faults import BAD_GATEWAY_HTML, DroppedResponse, FaultPlan, Sleep, hold
+from sandbox.ratelimit import RateLimiter
+from sandbox.state import CampaignStore, Stats
+
+API_PREFIX: Final = "/api/client/v2"
+SUCCESS_MESSAGE: Final = "Operation completed successfully"
+# Whole seconds a 503 fault asks the client to wait.
+UNAVAILABLE_RETRY_AFTER: Final = 1
+
+Clock = Callable[[], float]
+
+
+def success(data: Any, status: int = 200) -> JSONResponse:
+    """The success envelope."""
+    return JSONResponse(
+        {"status": "success", "data": data, "message": SUCCESS_MESSAGE}, status_code=status
+    )
+
+
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The error envelope."""
+    body = {"status": "error", "data": None, "message": message, "statusCode": status}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class SandboxState:
+    """Everything one sandbox app holds; tests reach it as `app.state.sandbox`."""
+
+    def __init__(self, config: SandboxConfig, clock: Clock) -> None:
+        self.config = config
+        self.store = CampaignStore(config.db)
+        self.stats = Stats()
+        self.limiter = RateLimiter(config.rate or 0, config.bucket_size, clock)
+        self.faults = FaultPlan(config)
+        self.checker = PayloadChecker(member.id for member in config.members)
+
+    def reset(self) -> None:
+        """Forget campaigns and counts, refill rate buckets, restart the fault draws."""
+        self.store.clear()
+        self.stats = Stats()
+        self.limiter.reset()
+        self.faults.reseed()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json"
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to be over `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _Api:
+    """The route handlers, bound to one `SandboxState`."""
+
+    def __init__(self, state: SandboxState, sleep: Sleep) -> None:
+        self.state = state
+        self.sleep = sleep
+
+    def _reject(self, status: int, message: str) -> JSONResponse:
+        self.state.stats.rejected += 1
+        return error(status, message)
+
+    async def _admit(self, request: Request) -> Response | None:
+        """Count the request, check its key and rate, add latency; a refusal or None."""
+        state = self.state
+        state.stats.requests += 1
+        key = request.headers.get("x-api-key")
+        if key is None:
+            return self._reject(401, "missing X-API-Key header")
+        if key not in state.config.api_keys:
+            return self._reject(401, "invalid API key")
+        wait = state.limiter.acquire(key)
+        if wait is not None:
+            state.stats.rate_limited += 1
+            return error(429, "rate limit exceeded", headers={"Retry-After": str(wait)})
+        delay = state.faults.delay()
+        if delay > 0:
+            await self.sleep(delay)
+        return None
+
+    def _fault(self, kind: str) -> Response:
+        self.state.stats.faults[kind] += 1
+        if kind == "503":
+            headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+            return error(503, "service temporarily unavailable", headers=headers)
+        if kind == "502_html":
+            return HTMLResponse(BAD_GATEWAY_HTML, status_code=502)
+        return error(500, "internal server error")
+
+    async def create_campaign(self, request: Request) -> Response:
+        refused = await self._admit(request)
+        if refused is not None:
+            return refused
+        content_type = request.headers.get("content-type")
+        if not _is_json(content_type):
+            return self._reject(415, f"Content-Type must be application/json, not {content_type!r}")
+        limit = self.state.config.max_body_bytes
+        try:
+            raw = await _read_limited(request, limit)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to read it
+        if raw is None:
+            return self._reject(413, f"the body is over {limit} bytes")
+        fault = self.state.faults.draw()
+        if fault is not None and fault in FAULTS_BEFORE_STORING:
+            return self._fault(fault)
+        try:
+            body = parse_json(raw)
+        except ValueError as exc:
+            return self._reject(400, f"malformed JSON: {exc}")
+        problem = self.state.checker.problem(body)
+        if problem is not None:
+            return self._reject(400, problem)
+        campaign, duplicate = self.state.store.add(body)
+        self.state.stats.created += 1
+        self.state.stats.duplicates += duplicate
+        created = success({"id": campaign.id}, status=201)
+        if fault == "500_after":
+            return self._fault(fault)
+        if fault == "drop_after":
+            self.state.stats.faults[fault] += 1
+            return DroppedResponse(created.body, status_code=201, media_type="application/json")
+        if fault == "timeout_after":
+            self.state.stats.faults[fault] += 1
+            await hold(self.sleep, self.state.config.hold_seconds, request.receive)
+        return created
+
+    async def list_campaigns(self, request: Request) -> Response:
+        if not self.state.config.campaign_list:
+            # As if the route did not exist: clients must cope without the list.
+            return error(404, f"Cannot GET {request.url.path}")
+        refused = await self._admit(request)
+        if refused is not None:
+            return refused
+        return success([campaign.to_json() for campaign in self.state.store.all()])
+
+    async def team_members(self, request: Request) -> Response:
+        refused = await self._admit(request)
+        if refused is not None:
+            return refused
+        return success([member.to_json() for member in self.state.config.members])
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(self.state.stats.to_json())
+
+    async def reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse(self.state.stats.to_json())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods answer in the envelope too, as the real API does.
+    assert isinstance(exc, HTTPException)
+    return error(exc.status_code, exc.detail, headers=exc.headers)
+
+
+def create_app(
+    config: SandboxConfig | None = None,
+    *,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> Starlette:
+    """A sandbox app for `config` (default: `SandboxConfig()`).
+
+    `clock` (monotonic seconds) drives the rate limit; `sleep` is awaited for latency
+    and for the `timeout_after` hold. Tests pass fakes so they never wait. The state is
+    `app.state.sandbox` (a `SandboxState`); the lifespan shutdown closes its SQLite file,
+    and in-process users without a lifespan call `app.state.sandbox.close()`.
+    """
+    state = SandboxState(config or SandboxConfig(), clock)
+    api = _Api(state, sleep)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            state.close()
+
+    routes = [
+        Route(f"{API_PREFIX}/campaign", api.create_campaign, methods=["POST"]),
+        Route(f"{API_PREFIX}/campaign", api.list_campaigns, methods=["GET"]),
+        Route(f"{API_PREFIX}/user/team-members", api.team_members, methods=["GET"]),
+        Route("/_sandbox/stats", api.stats, methods=["GET"]),
+        Route("/_sandbox/reset", api.reset, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan
+    )
+    app.state.sandbox = state
+    return app

@@ -1,0 +1,114 @@
+"""The strict reviewer: does a Create Campaign body keep the exact payload contract?
+
+The contract is `schemas/payload.schema.json` (never re-spelled here), checked with one
+compiled Draft 2020-12 validator whose `integer` type is stricter than the standard's:
+JSON `25.0` is a float, and this project sends integers as integers. On top of the
+schema, `ownerId` must be one of the sandbox's team members. A problem comes back as one
+line that names the field, e.g. `postActivityFilter.minPostLikes: 25.5 is not of type
+'integer'`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.protocols import Validator
+
+from schemas.payload import load_schema
+
+# Messages quote the offending value; a megabyte of it helps nobody.
+MAX_MESSAGE_CHARS: Final = 300
+
+
+def _is_strict_integer(_checker: object, instance: object) -> bool:
+    # The standard counts 25.0 as an integer; the payload contract does not.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+@cache
+def _validator() -> Validator:
+    """The payload validator, compiled once per process."""
+    schema = load_schema()
+    Draft202012Validator.check_schema(schema)
+    # types-jsonschema leaves `extend` untyped; it returns a validator class.
+    strict: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+    )
+    return strict(schema)
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"key {key!r} appears twice in one object")
+            seen.add(key)
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON value of a request body; `ValueError` saying why when it is not JSON.
+
+    Stricter than `json.loads`: the body must be UTF-8, `NaN`/`Infinity` are refused and
+    so is a key given twice in one object (which value would the backend keep?).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    return json.loads(
+        text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant
+    )
+
+
+def _field_path(error: ValidationError) -> str:
+    parts: list[str] = []
+    for part in error.absolute_path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(f".{part}" if parts else str(part))
+    return "".join(parts) or "payload"
+
+
+def _describe(error: ValidationError, body: Any) -> str:
+    path = _field_path(error)
+    # `validator` is None for a `false` subschema: a field that must not be there.
+    message = "must not be sent" if error.validator is None else error.message
+    if "allOf" in error.absolute_schema_path and isinstance(body, dict):
+        # The cross-field rules hang off the campaign type; say which one applied.
+        message += f" for a {body.get('type')} campaign"
+    line = f"{path}: {message}"
+    if len(line) > MAX_MESSAGE_CHARS:
+        line = line[: MAX_MESSAGE_CHARS - 1] + "…"
+    return line
+
+
+class PayloadChecker:
+    """Checks bodies against the payload schema and the team's member ids."""
+
+    def __init__(self, member_ids: Iterable[str]) -> None:
+        self._validator = _validator()
+        self._member_ids = frozenset(member_ids)
+
+    def problem(self, body: Any) -> str | None:
+        """None when `body` keeps the contract, else one line naming the field."""
+        error = best_match(self._validator.iter_errors(body))
+        if error is not None:
+            return _describe(error, body)
+        owner = body["ownerId"]
+        if owner not in self._member_ids:
+            return f"ownerId: {owner!r} is not a member of this team (see GET /user/team-members)"
+        return None

@@ -1,0 +1,169 @@
+"""The sandbox's public entry point: its config, its app, and uvicorn to serve it.
+
+    config = SandboxConfig(faults={"503": 0.1}, seed=7)
+    with run_in_thread(config) as base_url:  # e.g. "http://127.0.0.1:53117"
+        ...  # a client on base_url + "/api/client/v2", X-API-Key DEFAULT_API_KEY
+
+In process, skip the socket: `httpx.AsyncClient(transport=httpx.ASGITransport(app=
+create_app(config)))`. `sandbox.faults` says what a client sees of each fault both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Final
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.config import LOGGING_CONFIG
+
+from sandbox.app import API_PREFIX, Clock, SandboxState, create_app
+from sandbox.config import (
+    DEFAULT_API_KEY,
+    DEFAULT_MEMBERS,
+    FAULT_KINDS,
+    Member,
+    SandboxConfig,
+)
+from sandbox.faults import SandboxDrop, Sleep
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_API_KEY",
+    "DEFAULT_MEMBERS",
+    "FAULT_KINDS",
+    "Member",
+    "SandboxConfig",
+    "SandboxDrop",
+    "SandboxState",
+    "base_url_of",
+    "bind",
+    "create_app",
+    "run_in_thread",
+    "serve",
+]
+
+STARTUP_TIMEOUT_SECONDS: Final = 10.0
+# Held (`timeout_after`) requests end when their client hangs up; this bounds the rest.
+GRACEFUL_SHUTDOWN_SECONDS: Final = 2
+_BACKLOG: Final = 2048
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host`:`port` (port 0: a free one); `OSError` if refused.
+
+    Listening before uvicorn starts means a client that connects early waits in the
+    backlog instead of being refused.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def base_url_of(sock: socket.socket) -> str:
+    """The base URL (everything before `/api/client/v2`) a bound socket serves."""
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class _QuietDrops(logging.Filter):
+    """Keeps uvicorn from logging a traceback for each deliberate `drop_after` fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], SandboxDrop))
+
+
+def _uvicorn_server(app: Starlette, log_config: dict[str, Any] | None) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_config=log_config,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in errors.filters):
+        errors.addFilter(_QuietDrops())
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def run_in_thread(
+    config: SandboxConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+) -> Iterator[str]:
+    """Serve a sandbox from a background thread; yield its base URL once it is up.
+
+    Port 0 picks a free port. On exit the server stops taking requests, finishes (or
+    after `GRACEFUL_SHUTDOWN_SECONDS` cancels) those in flight and closes its store.
+    Logging is left as the caller configured it. `RuntimeError` if it does not start.
+    """
+    app = create_app(config, clock=clock, sleep=sleep)
+    sock = bind(host, port)
+    url = base_url_of(sock)
+    server = _uvicorn_server(app, log_config=None)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="campaigns-sandbox", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox server on {url} did not start")
+            thread.join(0.005)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join()
+        sock.close()
+        app.state.sandbox.close()
+
+
+def _ignore_signal(signum: int, frame: FrameType | None) -> None:
+    pass
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    """Serve `app` on `sock` until SIGINT or SIGTERM, shut down cleanly, then return.
+
+    uvicorn handles both signals while it serves and raises them again once it has
+    stopped; with no-op handlers in place that second delivery is harmless, so the
+    caller returns normally (exit status 0) instead of dying of the signal.
+    """
+    server = _uvicorn_server(app, log_config=LOGGING_CONFIG)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _ignore_signal) for sig in _SIGNALS}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+        app.state.sandbox.close()
+
+
+_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)

@@ -1,0 +1,132 @@
+"""What a sandbox remembers: the campaigns it created and the counts of what happened.
+
+Campaigns live in memory. With a `db` path they are also written to SQLite and read
+back on start, so they survive a restart; the counters always start at zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.config import FAULT_KINDS
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    owner_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    payload TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A created campaign and the exact body that created it."""
+
+    id: str
+    owner_id: str
+    name: str
+    payload: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The campaign as `GET /campaign` lists it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "isActive": True,
+            "isDeleted": False,
+            "owner": {"id": self.owner_id},
+        }
+
+
+@dataclass
+class Stats:
+    """Counts since start or the last reset. `duplicates`: creates whose owner and
+    exact name were already taken (an exactly-once client keeps this at 0)."""
+
+    requests: int = 0
+    created: int = 0
+    rejected: int = 0
+    rate_limited: int = 0
+    duplicates: int = 0
+    faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "created": self.created,
+            "rejected": self.rejected,
+            "rate_limited": self.rate_limited,
+            "faults": dict(self.faults),
+            "duplicates": self.duplicates,
+        }
+
+
+class CampaignStore:
+    """Campaigns in creation order, optionally persisted to a SQLite file."""
+
+    def __init__(self, db: Path | None = None) -> None:
+        self._campaigns: dict[str, Campaign] = {}
+        self._pairs: Counter[tuple[str, str]] = Counter()
+        # The app runs on uvicorn's thread; tests and shutdown may touch it from another.
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if db is not None:
+            self._db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+            rows = self._db.execute(
+                "SELECT id, owner_id, name, payload FROM campaigns ORDER BY seq"
+            )
+            for id_, owner_id, name, payload in rows:
+                self._remember(Campaign(id_, owner_id, name, json.loads(payload)))
+
+    def _remember(self, campaign: Campaign) -> None:
+        self._campaigns[campaign.id] = campaign
+        self._pairs[campaign.owner_id, campaign.name] += 1
+
+    def add(self, payload: Mapping[str, Any]) -> tuple[Campaign, bool]:
+        """Store a checked body under a new uuid4; also say whether the owner already had
+        a campaign of exactly this name."""
+        campaign = Campaign(str(uuid.uuid4()), payload["ownerId"], payload["name"], payload)
+        with self._lock:
+            duplicate = self._pairs[campaign.owner_id, campaign.name] > 0
+            if self._db is not None:
+                self._db.execute(
+                    "INSERT INTO campaigns (id, owner_id, name, payload) VALUES (?, ?, ?, ?)",
+                    (campaign.id, campaign.owner_id, campaign.name, json.dumps(payload)),
+                )
+            self._remember(campaign)
+        return campaign, duplicate
+
+    def all(self) -> list[Campaign]:
+        with self._lock:
+            return list(self._campaigns.values())
+
+    def get(self, campaign_id: str) -> Campaign | None:
+        return self._campaigns.get(campaign_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._campaigns.clear()
+            self._pairs.clear()
+            if self._db is not None:
+                self._db.execute("DELETE FROM campaigns")
+
+    def close(self) -> None:
+        """Close the SQLite file, if any; from then on campaigns are kept in memory only."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
