@@ -17,8 +17,9 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
@@ -96,20 +97,20 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
     try:
         if path.suffix.lower() == ".csv":
-            grid, detected, warnings = _read_csv(path)
+            cells, detected, warnings = _read_csv(path)
             sheet_name = ""
         else:
-            sheet_name, grid = _read_xlsx(path, sheet)
+            sheet_name, cells = _read_xlsx(path, sheet)
             detected, warnings = "xlsx", []
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
-    return _table_from_grid(path, sheet_name, grid, detected, warnings, max_rows)
+    return _table_from_grid(path, sheet_name, cells, detected, warnings, max_rows)
 
 
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path) -> tuple[list[list[str]], str, list[str]]:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
     data = path.read_bytes()
     if not data.strip():
         raise InputError(path, "file is empty")
@@ -117,12 +118,48 @@ def _read_csv(path: Path) -> tuple[list[list[str]], str, list[str]]:
         raise InputError(path, "is an Excel workbook, not a CSV file", hint="Rename it to .xlsx.")
     text, encoding, warnings = _decode(path, data)
     delimiter = _sniff_delimiter(text)
+    cells = _parse_csv(path, text, delimiter)
+    if _may_hold_guard(text):
+        for column in cells.columns:
+            if cells[column].str.startswith("'").any():
+                cells[column] = [unguard(v) for v in cells[column]]
+    shown = {"\t": "tab"}.get(delimiter, delimiter)
+    return cells, f"csv ({encoding}, delimiter {shown!r})", warnings
+
+
+def _may_hold_guard(text: str) -> bool:
+    """Whether a cell may start with `'` (only then can a report's guard be in the file)."""
+    at = text.find("'")
+    while at != -1:
+        if at == 0 or text[at - 1] in ',;\t\r\n"':
+            return True
+        at = text.find("'", at + 1)
+    return False
+
+
+def _parse_csv(path: Path, text: str, delimiter: str) -> pd.DataFrame:
+    """Every record as text; pandas' C parser, or the csv module for ragged rows."""
+    options: dict[str, Any] = {"sep": delimiter, "quotechar": '"', "doublequote": True}
     try:
-        grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        frame: pd.DataFrame = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            **options,
+        )
+        return frame
+    except (pd.errors.ParserError, ValueError):
+        pass  # a row longer than the first: read it record by record
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(path, f"is not a readable CSV file: {exc}") from None
-    shown = {"\t": "tab"}.get(delimiter, delimiter)
-    return grid, f"csv ({encoding}, delimiter {shown!r})", warnings
+    width = max(len(r) for r in records)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=object)
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
@@ -150,7 +187,7 @@ def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
 
 def _sniff_delimiter(text: str) -> str:
     """The delimiter of the header line: the most frequent of `,` `;` tab (`,` on a tie)."""
-    for line in text.splitlines():
+    for line in io.StringIO(text):
         if line.strip(" \t\r\n,;"):
             counts = {d: line.count(d) for d in DELIMITERS}
             best = max(DELIMITERS, key=lambda d: counts[d])
@@ -161,7 +198,7 @@ def _sniff_delimiter(text: str) -> str:
 # --- XLSX ------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, list[list[str]]]:
+def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, pd.DataFrame]:
     with path.open("rb") as handle:
         magic = handle.read(8)
     if not magic:
@@ -186,7 +223,10 @@ def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, list[list[str]]]:
         values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception as exc:
         raise InputError(path, f"sheet cannot be read ({exc})", sheet=name) from None
-    return name, [[_cell_text(v) for v in row] for row in values]
+    return name, pd.DataFrame(
+        [[v if type(v) is str and v[:1] != "'" else _cell_text(v) for v in row] for row in values],
+        dtype=object,
+    )
 
 
 def _pick_sheet(path: Path, names: Sequence[str], wanted: str | None) -> str:
@@ -206,7 +246,7 @@ def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return unguard(value)
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
@@ -246,76 +286,72 @@ def _column_letter(index: int) -> str:
 def _table_from_grid(
     path: Path,
     sheet: str,
-    grid: list[list[str]],
+    cells: pd.DataFrame,
     detected: str,
     warnings: list[str],
     max_rows: int,
 ) -> Table:
-    header_at = next((i for i, row in enumerate(grid) if any(c.strip() for c in row)), None)
+    """The table in `cells` (every line of the sheet, text, "" when empty)."""
+    values = cells.to_numpy(dtype=object)
+    filled = _filled_rows(values, values != "")
+    header_at = int(np.argmax(filled)) if filled.any() else None
     if header_at is None:
         raise InputError(path, "has no header row (the sheet is empty)", sheet=sheet)
-    header = [c.strip() for c in grid[header_at]]
+    header = [str(c).strip() for c in values[header_at]]
     while header and not header[-1]:
         header.pop()
     names = _match_headers(path, sheet, header_at + 1, header)
-
-    rows: list[list[str]] = []
-    numbers: list[int] = []
+    data_rows = np.flatnonzero(filled[header_at + 1 :]) + header_at + 1
+    if len(data_rows) > max_rows:
+        raise InputError(
+            path,
+            f"has {len(data_rows)} rows, more than {max_rows}",
+            sheet=sheet,
+            hint="Split the file, or raise the limit with --max-rows.",
+        )
     problems: dict[int, list[tuple[str, str]]] = {}
-    width = len(header)
-    for index in range(header_at + 1, len(grid)):
-        cells = grid[index]
-        if not any(c.strip() for c in cells):
-            continue
-        number = index + 1
-        if len(cells) > width:
-            extra = [i for i in range(width, len(cells)) if cells[i].strip()]
-            if extra:
-                where = ", ".join(_column_letter(i) for i in extra)
-                problems.setdefault(number, []).append(
-                    ("", f"values in column {where}, which has no header")
+    if len(data_rows) and (cells.shape[1] > len(header) or None in names):
+        # Only a sheet with headerless columns needs this scan of every cell.
+        nonblank = cells.iloc[data_rows].apply(lambda c: c.str.strip().ne("")).to_numpy()
+        for position, name in enumerate(names):
+            if name is None and nonblank[:, position].any():
+                raise InputError(
+                    path,
+                    f"column {_column_letter(position)} has values but no header",
+                    sheet=sheet,
+                    row=header_at + 1,
+                    hint="Give the column a header, or start it with _ to have it ignored.",
                 )
-            cells = cells[:width]
-        elif len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        rows.append(cells)
-        numbers.append(number)
-        if len(rows) > max_rows:
-            raise InputError(
-                path,
-                f"has more than {max_rows} rows",
-                sheet=sheet,
-                hint="Split the file, or raise the limit with --max-rows.",
+        beyond = nonblank[:, len(header) :]
+        for offset in np.flatnonzero(beyond.any(axis=1)):
+            where = ", ".join(
+                _column_letter(len(header) + int(i)) for i in np.flatnonzero(beyond[offset])
             )
-    for position, name in enumerate(names):
-        if name is None and any(r[position].strip() for r in rows):
-            raise InputError(
-                path,
-                f"column {_column_letter(position)} has values but no header",
-                sheet=sheet,
-                row=header_at + 1,
-                hint="Give the column a header, or start it with _ to have it ignored.",
-            )
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
-    data = {
-        name: _unguarded(values)
-        for name, values in zip(names, columns, strict=True)
+            problems[int(data_rows[offset]) + 1] = [
+                ("", f"values in column {where}, which has no header")
+            ]
+    keep = [
+        (position, name)
+        for position, name in enumerate(names)
         if name is not None and name not in REPORT_COLUMNS
-    }
-    frame = pd.DataFrame(data, index=pd.Index(numbers, name="row"), dtype=object)
-    headers = {
-        name: text
-        for name, text in zip(names, header, strict=True)
-        if name is not None and name in data
-    }
+    ]
+    frame = cells.iloc[data_rows, [position for position, _ in keep]].astype(object)
+    frame.columns = pd.Index([name for _, name in keep])
+    frame.index = pd.Index(data_rows + 1, name="row")
+    headers = {name: header[position] for position, name in keep}
     return Table(path, sheet, frame, headers, detected, tuple(warnings), problems)
 
 
-def _unguarded(values: Sequence[str]) -> list[str]:
-    """Cells with any formula guard our reports added taken off again."""
-    if not any(v.startswith("'") for v in values):
-        return list(values)
-    return [unguard(v) for v in values]
+def _filled_rows(values: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
+    """Which lines hold anything but whitespace (cheap: most lines are decided at once)."""
+    filled: np.ndarray = np.asarray(nonempty.any(axis=1))
+    candidates = np.flatnonzero(filled)
+    if len(candidates):
+        firsts = values[candidates, nonempty[candidates].argmax(axis=1)]
+        for line, first in zip(candidates, firsts, strict=True):
+            if not str(first).strip():
+                filled[line] = any(str(c).strip() for c in values[line])
+    return filled
 
 
 def _match_headers(path: Path, sheet: str, row: int, header: list[str]) -> list[str | None]:

@@ -3,79 +3,95 @@
 Pure functions, no I/O. The catalogue's API paths say where each value goes; the
 campaign type says which parts are sent (decisions 2 to 5): a Topic (KEYWORD) payload
 never carries the Prospects-only settings and sends its two Prospects-only switches as
-false; `applyCommentIntervalH` is sent only when set; lists default to empty.
+false; `applyCommentIntervalH` is sent only when set; lists default to empty. Payloads
+are built column by column (`dict(zip(...))` per object), which keeps 100,000 rows fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
-import pandas as pd
-
+from pipeline.parse import Value
 from pipeline.validate import Checked
-from schemas.columns import COLUMNS, KEYWORD, Kind
+from schemas.columns import COLUMNS, KEYWORD, Column, Kind
 from schemas.payload import KEYWORD_FALSE_FIELDS, POST_MAX_AGE_DAYS, Payload
 
-# (column name, parent object or "", API field, sent for KEYWORD, is a list)
-_PLAN: Final = tuple(
-    (
-        column.name,
-        column.api_path.rpartition(".")[0],
-        column.api_field,
-        not column.prospects_only,
-        column.kind in (Kind.UUID_LIST, Kind.TOKEN_LIST),
-    )
-    for column in COLUMNS
-    if column.api_path
-)
-_OWNER_FIELD: Final = "ownerId"
+_OPTIONAL: Final = "applyCommentIntervalH"
+_OWNER: Final = "ownerId"
+
+
+def _members(parent: str) -> tuple[Column, ...]:
+    return tuple(c for c in COLUMNS if c.api_path and c.api_path.rpartition(".")[0] == parent)
+
+
+# Top-level fields every payload carries, then the nested objects in payload order.
+_TOP: Final = tuple(c for c in _members("") if c.api_field != _OPTIONAL)
+_NESTED: Final = {
+    parent: _members(parent)
+    for parent in ("postActivityFilter", "connectingSettings", "dmSettings")
+}
+_FIELDS: Final = {parent: [c.api_field for c in members] for parent, members in _NESTED.items()}
+_INTERVAL: Final = next(c.name for c in COLUMNS if c.api_field == _OPTIONAL)
+
+
+def _column(values: Mapping[str, Sequence[Value]], column: Column) -> Sequence[Value]:
+    cells = values[column.name]
+    if column.kind in (Kind.UUID_LIST, Kind.TOKEN_LIST):
+        return [list(v) if isinstance(v, list) else [] for v in cells]
+    return cells
+
+
+def build_payloads(
+    values: Mapping[str, Sequence[Value]], owners: Mapping[str, str] | None = None
+) -> list[Payload]:
+    """A payload per row of `values` (catalogue name -> column of valid typed values).
+
+    `owners` maps an owner e-mail to the team member id it resolves to; an owner not in
+    it is sent as written (`validate` has no network to resolve e-mails).
+    """
+    types = values["campaign_type"]
+    size = len(types)
+    top_names = [c.api_field for c in _TOP] + ["postMaxAgeDays"]
+    top_columns = [_column(values, c) for c in _TOP] + [[POST_MAX_AGE_DAYS] * size]
+    if owners:
+        at = top_names.index(_OWNER)
+        top_columns[at] = [owners.get(o, o) if isinstance(o, str) else o for o in top_columns[at]]
+    tops = [dict(zip(top_names, row, strict=True)) for row in zip(*top_columns, strict=True)]
+    nested = {
+        parent: [
+            dict(zip(_FIELDS[parent], row, strict=True))
+            for row in zip(*(_column(values, c) for c in members), strict=True)
+        ]
+        for parent, members in _NESTED.items()
+    }
+    intervals = values[_INTERVAL]
+    for position, payload in enumerate(tops):
+        if types[position] == KEYWORD:
+            for field in KEYWORD_FALSE_FIELDS:
+                payload[field] = False
+            payload["postActivityFilter"] = nested["postActivityFilter"][position]
+            continue
+        if intervals[position] is not None:
+            payload[_OPTIONAL] = intervals[position]
+        for parent, objects in nested.items():
+            payload[parent] = objects[position]
+    return cast(list[Payload], tops)
 
 
 def to_payload(row: Mapping[str, Any], owners: Mapping[str, str] | None = None) -> Payload:
-    """The payload for one valid typed row (catalogue name -> value).
-
-    `owners` maps an owner e-mail to the team member id it resolves to; an owner not in
-    it is sent as written (validate has no network to resolve e-mails).
-    """
-    keyword = row["campaign_type"] == KEYWORD
-    payload: dict[str, Any] = {}
-    for name, parent, field, for_keyword, is_list in _PLAN:
-        value = row[name]
-        if value is None or value is pd.NA:
-            if is_list:
-                value = []
-            else:
-                continue  # optional and unset: applyCommentIntervalH
-        if keyword and not for_keyword:
-            if field in KEYWORD_FALSE_FIELDS:
-                payload[field] = False
-            continue
-        if parent:
-            payload.setdefault(parent, {})[field] = list(value) if is_list else value
-        else:
-            payload[field] = value
-        if field == "userContextId":
-            payload["postMaxAgeDays"] = POST_MAX_AGE_DAYS
-    if keyword:
-        for field in KEYWORD_FALSE_FIELDS:
-            payload[field] = False
-    if owners:
-        payload[_OWNER_FIELD] = owners.get(payload[_OWNER_FIELD], payload[_OWNER_FIELD])
-    return cast(Payload, payload)
-
-
-def typed_records(checked: Checked) -> Iterator[dict[str, Any]]:
-    """Each row's typed values as plain Python objects (no numpy scalars)."""
-    names = list(checked.typed.columns)
-    columns = [checked.typed[name].tolist() for name in names]
-    for values in zip(*columns, strict=True):
-        yield dict(zip(names, values, strict=True))
+    """The payload for one valid typed row (catalogue name -> value)."""
+    return build_payloads({name: [value] for name, value in row.items()}, owners)[0]
 
 
 def map_rows(checked: Checked, owners: Mapping[str, str] | None = None) -> list[Payload | None]:
     """A payload for every valid row, None for every invalid one (same positions)."""
-    return [
-        to_payload(record, owners) if not errors else None
-        for record, errors in zip(typed_records(checked), checked.errors, strict=True)
-    ]
+    valid = [position for position, errors in enumerate(checked.errors) if not errors]
+    if len(valid) == len(checked.errors):
+        subset: Mapping[str, Sequence[Value]] = checked.values
+    else:
+        subset = {name: [column[p] for p in valid] for name, column in checked.values.items()}
+    result: list[Payload | None] = [None] * len(checked.errors)
+    for position, payload in zip(valid, build_payloads(subset, owners), strict=True):
+        result[position] = payload
+    return result

@@ -9,17 +9,17 @@ the guard exactly, so `failed.csv` fed back through the loader gives back the or
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+import orjson
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.formatting.rule import FormulaRule
@@ -27,6 +27,7 @@ from openpyxl.styles import Font, PatternFill
 
 from pipeline.guard import guard
 from pipeline.validate import Checked
+from pipeline.xlsx import save_with_rows
 from schemas.payload import Payload
 
 STATUSES: Final = (
@@ -55,6 +56,8 @@ RESULT_COLUMNS: Final = (
     "errors",
 )
 ERROR_SEPARATOR: Final = " | "
+# First characters of text that `guard` may change: a cheap pre-check.
+_RISKY_FIRST: Final = frozenset("=+-@\t\r'")
 # Fill colours (ARGB) of each status in results.xlsx.
 STATUS_COLOURS: Final = {
     "valid": "FFC6EFCE",
@@ -90,30 +93,21 @@ def counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
     return {status: found[status] for status in STATUSES if found[status]}
 
 
-def result_rows(checked: Checked, outcomes: Sequence[Outcome]) -> Iterator[list[Any]]:
-    """The lines of results.csv (without its header), in input order."""
+def result_columns(checked: Checked, outcomes: Sequence[Outcome]) -> list[list[Any]]:
+    """The columns of results.csv (`RESULT_COLUMNS`), one value per input row."""
     rows = checked.rows
-    for source, sheet, row, key, name, outcome in zip(
-        rows["source"],
-        rows["sheet"],
-        rows["row"],
-        checked.keys,
-        rows["campaign_name"],
-        outcomes,
-        strict=True,
-    ):
-        yield [
-            source,
-            sheet,
-            int(row),
-            key,
-            name.strip(),
-            outcome.status,
-            outcome.campaign_id,
-            "" if outcome.http_status is None else outcome.http_status,
-            outcome.attempts,
-            error_text(outcome.errors),
-        ]
+    return [
+        rows["source"].tolist(),
+        rows["sheet"].tolist(),
+        [int(n) for n in rows["row"].tolist()],
+        list(checked.keys),
+        [name.strip() for name in rows["campaign_name"].tolist()],
+        [o.status for o in outcomes],
+        [o.campaign_id for o in outcomes],
+        ["" if o.http_status is None else o.http_status for o in outcomes],
+        [o.attempts for o in outcomes],
+        [ERROR_SEPARATOR.join(o.errors) for o in outcomes],
+    ]
 
 
 @contextmanager
@@ -137,35 +131,34 @@ def atomic_write(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
         raise
 
 
-def _write_csv(path: Path, header: Sequence[str], lines: Iterator[Sequence[Any]]) -> None:
+def _guard_column(values: Sequence[Any]) -> Sequence[Any]:
+    if _RISKY_FIRST.isdisjoint({v[:1] for v in values if type(v) is str}):
+        return values
+    return [guard(v) if isinstance(v, str) else v for v in values]
+
+
+def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
     with atomic_write(path) as stream:
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow([guard(h) for h in header])
-        writer.writerows([guard(v) if isinstance(v, str) else v for v in line] for line in lines)
+        writer.writerows(zip(*map(_guard_column, columns), strict=True))
 
 
 def _original_columns(checked: Checked) -> list[str]:
     return [c for c in checked.rows.columns if c in checked.headers]
 
 
-def _rows_where(
-    checked: Checked,
-    outcomes: Sequence[Outcome],
-    keep: Callable[[Outcome], bool],
-    extra: Callable[[Outcome], list[str]],
-) -> Iterator[list[Any]]:
-    columns = _original_columns(checked)
-    cells = [checked.rows[c].tolist() for c in columns]
-    sources = checked.rows["source"].tolist()
-    numbers = checked.rows["row"].tolist()
-    for position, outcome in enumerate(outcomes):
-        if keep(outcome):
-            yield [
-                *(column[position] for column in cells),
-                sources[position],
-                int(numbers[position]),
-                *extra(outcome),
-            ]
+def _input_columns(
+    checked: Checked, positions: Sequence[int], extra: Sequence[Sequence[Any]]
+) -> list[Sequence[Any]]:
+    """The original cells of the rows at `positions`, then `_source`, `_row`, `extra`."""
+    columns = [*_original_columns(checked), "source", "row"]
+    picked: list[Sequence[Any]] = []
+    for name in columns:
+        values = checked.rows[name].tolist()
+        picked.append([values[p] for p in positions])
+    picked[-1] = [int(n) for n in picked[-1]]
+    return [*picked, *extra]
 
 
 def write_reports(
@@ -181,26 +174,28 @@ def write_reports(
     dry run only).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    _write_csv(folder / "results.csv", RESULT_COLUMNS, result_rows(checked, outcomes))
+    results = result_columns(checked, outcomes)
+    _write_csv(folder / "results.csv", RESULT_COLUMNS, results)
     originals = [checked.headers[c] for c in _original_columns(checked)]
+    done = [p for p, o in enumerate(outcomes) if o.status in SUCCEEDED]
     _write_csv(
         folder / "succeeded.csv",
         [*originals, "_source", "_row", "_campaign_id"],
-        _rows_where(checked, outcomes, lambda o: o.status in SUCCEEDED, lambda o: [o.campaign_id]),
+        _input_columns(checked, done, [[outcomes[p].campaign_id for p in done]]),
     )
+    left = [p for p, o in enumerate(outcomes) if o.status not in OK_STATUSES]
     _write_csv(
         folder / "failed.csv",
         [*originals, "_source", "_row", "_status", "_errors"],
-        _rows_where(
+        _input_columns(
             checked,
-            outcomes,
-            lambda o: o.status not in OK_STATUSES,
-            lambda o: [o.status, error_text(o.errors)],
+            left,
+            [[outcomes[p].status for p in left], [error_text(outcomes[p].errors) for p in left]],
         ),
     )
     if payloads is not None:
         _write_payloads(folder / "payloads.jsonl", checked, payloads)
-    _write_xlsx(folder / "results.xlsx", checked, outcomes, summary)
+    _write_xlsx(folder / "results.xlsx", results, summary)
     with atomic_write(folder / "summary.json", binary=True) as stream:
         stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
     return folder
@@ -209,31 +204,29 @@ def write_reports(
 def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, Payload]]) -> None:
     sources = checked.rows["source"].tolist()
     numbers = checked.rows["row"].tolist()
-    buffer = io.StringIO()
-    for position, payload in payloads:
-        record = {
-            "source": sources[position],
-            "row": int(numbers[position]),
-            "campaign_key": checked.keys[position],
-            "payload": payload,
-        }
-        buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
+    lines = (
+        orjson.dumps(
+            {
+                "source": sources[position],
+                "row": int(numbers[position]),
+                "campaign_key": checked.keys[position],
+                "payload": payload,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        for position, payload in payloads
+    )
     with atomic_write(path, binary=True) as stream:
-        stream.write(buffer.getvalue().encode())
+        stream.writelines(lines)
 
 
-def _write_xlsx(
-    path: Path, checked: Checked, outcomes: Sequence[Outcome], summary: Mapping[str, Any]
-) -> None:
+def _write_xlsx(path: Path, results: list[list[Any]], summary: Mapping[str, Any]) -> None:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("results")
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     sheet.append([_header_cell(sheet, name, bold) for name in RESULT_COLUMNS])
-    lines = 1
-    for line in result_rows(checked, outcomes):
-        sheet.append([guard(v) if isinstance(v, str) else v for v in line])
-        lines += 1
+    lines = len(results[0]) + 1
     last = chr(ord("A") + len(RESULT_COLUMNS) - 1)
     sheet.auto_filter.ref = f"A1:{last}{lines}"
     status_column = chr(ord("A") + RESULT_COLUMNS.index("status"))
@@ -257,7 +250,7 @@ def _write_xlsx(
         if field in summary:
             totals.append([field, str(summary[field])])
     with atomic_write(path, binary=True) as stream:
-        workbook.save(stream)
+        save_with_rows(workbook, results, 2, stream)
 
 
 def _header_cell(sheet: Any, name: str, font: Font) -> Any:

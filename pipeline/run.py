@@ -8,9 +8,11 @@ person) and raises only `PipelineError` for what stops it.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -112,12 +114,33 @@ def attention(checked: Checked, outcomes: Sequence[Outcome]) -> tuple[Attention,
     )
 
 
+@contextmanager
+def bulk_work() -> Iterator[None]:
+    """Pause the cyclic garbage collector around row work.
+
+    Loading and mapping 100,000 rows creates millions of small containers and no cycles;
+    the collector's repeated passes over them cost about a third of the time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def validate_files(
     options: Options,
     *,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> RunResult:
     """Load, check and map every row; write the reports and `payloads.jsonl`; send nothing."""
+    with bulk_work():
+        return _validate_files(options, clock)
+
+
+def _validate_files(options: Options, clock: Callable[[], dt.datetime]) -> RunResult:
     started = clock()
     began = time.perf_counter()
     paths = expand_paths(options.paths)

@@ -219,3 +219,17 @@ def _fill_docs(sheet: Worksheet, columns: Sequence[Column]) -> None:
         sheet.column_dimensions[letter].width = width
     for row in sheet.iter_rows(min_row=2):
         row[5].alignment = Alignment(wrap_text=True)
+
+
+def column_reference() -> str:
+    """The README's column table, in Markdown, generated from the catalogue."""
+    header = [*DOC_HEADER, "other header names"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for column in COLUMNS:
+        cells = column_docs(column)
+        cells[0] = f"`{cells[0]}`"
+        if cells[4]:
+            cells[4] = f"`{cells[4]}`"
+        cells.append(", ".join(f"`{alias}`" for alias in column.aliases))
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"

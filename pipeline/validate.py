@@ -9,7 +9,7 @@ raises for a bad row: problems become `errors` (`"header: message"` items) on th
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -20,8 +20,8 @@ import pandera.pandas as pa
 
 from pipeline.load import Table
 from pipeline.parse import PARSERS, CellError, Value
-from schemas.columns import COLUMNS, KEYWORD, TARGET_USER, Column, Kind
-from schemas.rows import CHECK_MESSAGES, RowsModel
+from schemas.columns import BY_NAME, COLUMNS, KEYWORD, TARGET_USER, Column, Kind
+from schemas.rows import CHECK_MESSAGES, MODEL_COLUMNS, RowsModel
 
 LOCATION: Final = ("source", "sheet", "row")
 _ORDER: Final = {c.name: i for i, c in enumerate(COLUMNS)}
@@ -33,14 +33,15 @@ class Checked:
     """Every input row in input order: where it came from, its cells, values and errors.
 
     `rows` holds `source`, `sheet`, `row` and the original cell text (catalogue names
-    plus the user's `_` columns); `typed` the parsed values with defaults filled in
-    (same positions). `errors[i]` lists row i's problems; row i is valid when it is
-    empty. `keys[i]` is the campaign key ("" when the row has none).
+    plus the user's `_` columns); `values` the parsed values with defaults filled in,
+    one list per catalogue column (same positions, plain Python objects). `errors[i]`
+    lists row i's problems; row i is valid when it is empty. `keys[i]` is the campaign
+    key ("" when the row has none).
     """
 
     rows: pd.DataFrame
-    typed: pd.DataFrame
-    errors: list[list[str]]
+    values: dict[str, list[Value]]
+    errors: list[tuple[str, ...]]
     keys: list[str]
     headers: dict[str, str]
     warnings: tuple[str, ...] = ()
@@ -68,14 +69,11 @@ class _Problems:
         label = f"{header}: " if header else ""
         self._items[position].append((_ORDER.get(column, len(_ORDER)), label + message))
 
-    def lists(self) -> list[list[str]]:
-        result: list[list[str]] = [[] for _ in range(self._size)]
+    def lists(self) -> list[tuple[str, ...]]:
+        result: list[tuple[str, ...]] = [()] * self._size
         for position, items in self._items.items():
-            seen: set[str] = set()
-            for _, text in sorted(items, key=lambda item: item[0]):
-                if text not in seen:
-                    seen.add(text)
-                    result[position].append(text)
+            ordered = (text for _, text in sorted(items, key=lambda item: item[0]))
+            result[position] = tuple(dict.fromkeys(ordered))
         return result
 
 
@@ -101,24 +99,26 @@ def validate(
             for header, message in items:
                 problems.add(int(positions[row]), header, message)
 
-    typed = pd.DataFrame(index=rows.index)
+    texts = {column.name: rows[column.name].tolist() for column in COLUMNS}
+    values = {
+        column.name: _parse_column(texts[column.name], column, problems) for column in COLUMNS
+    }
+    _fill_defaults(values, dict(defaults or {}))
     for column in COLUMNS:
-        typed[column.name] = _parse_column(rows[column.name], column, problems)
-    _fill_defaults(typed, dict(defaults or {}))
-    for column in COLUMNS:
-        if column.required:
-            missing = typed[column.name].isna().to_numpy() & (rows[column.name].str.strip() == "")
-            for position in np.flatnonzero(missing):
-                problems.add(int(position), column.name, f"is required: {column.help}")
+        if column.required and None in values[column.name]:
+            for position, (value, text) in enumerate(
+                zip(values[column.name], texts[column.name], strict=True)
+            ):
+                if value is None and not text.strip():
+                    problems.add(position, column.name, f"is required: {column.help}")
     if emotion_types is not None:
-        _check_emotions(typed, emotion_types, problems)
-    typed = typed.astype({c.name: _DTYPES[c.kind] for c in COLUMNS if c.kind in _DTYPES})
-    _run_model(typed, problems)
-    keys = campaign_keys(typed)
+        _check_emotions(values["emotion_types"], emotion_types, problems)
+    _run_model(values, problems)
+    keys = campaign_keys(values)
     _mark_duplicates(keys, rows, problems)
     return Checked(
         rows=rows,
-        typed=typed,
+        values=values,
         errors=problems.lists(),
         keys=keys,
         headers=_first_headers(tables),
@@ -156,12 +156,11 @@ def _first_headers(tables: Sequence[Table]) -> dict[str, str]:
     return headers
 
 
-def _parse_column(raw: pd.Series, column: Column, problems: _Problems) -> pd.Series:
+def _parse_column(texts: list[str], column: Column, problems: _Problems) -> list[Value]:
     """Typed values of one column; each distinct text is parsed once."""
     parser = PARSERS[column.kind]
     values: dict[str, Value] = {}
     failures: dict[str, str] = {}
-    texts: list[str] = raw.tolist()
     for text in set(texts):
         try:
             values[text] = parser(text)
@@ -172,29 +171,29 @@ def _parse_column(raw: pd.Series, column: Column, problems: _Problems) -> pd.Ser
         for position, text in enumerate(texts):
             if text in failures:
                 problems.add(position, column.name, failures[text])
-    return pd.Series([values[text] for text in texts], index=raw.index, dtype=object)
+    return list(map(values.__getitem__, texts))
 
 
-def _fill_defaults(typed: pd.DataFrame, config: dict[str, str]) -> None:
+def _fill_defaults(values: dict[str, list[Value]], config: dict[str, str]) -> None:
     """Empty cells take the config's default, else the catalogue's, where the type uses it."""
-    kind = typed["campaign_type"]
+    kinds = values["campaign_type"]
     for column in COLUMNS:
         text = config.get(column.name, column.default)
-        if not text:
+        current = values[column.name]
+        if not text or None not in current:
             continue
-        value = PARSERS[column.kind](text)
+        default = PARSERS[column.kind](text)
         if column.prospects_only:
-            typed[column.name] = [  # type: ignore[assignment]
-                value if v is None and k == TARGET_USER else v
-                for v, k in zip(typed[column.name], kind, strict=True)
+            values[column.name] = [
+                default if v is None and k == TARGET_USER else v
+                for v, k in zip(current, kinds, strict=True)
             ]
         else:
-            filled = [value if v is None else v for v in typed[column.name]]
-            typed[column.name] = filled  # type: ignore[assignment]
+            values[column.name] = [default if v is None else v for v in current]
 
 
-def _check_emotions(typed: pd.DataFrame, allowed: frozenset[str], problems: _Problems) -> None:
-    for position, items in enumerate(typed["emotion_types"]):
+def _check_emotions(column: list[Value], allowed: frozenset[str], problems: _Problems) -> None:
+    for position, items in enumerate(column):
         if isinstance(items, list):
             unknown = [item for item in items if item not in allowed]
             if unknown:
@@ -204,8 +203,15 @@ def _check_emotions(typed: pd.DataFrame, allowed: frozenset[str], problems: _Pro
                 )
 
 
-def _run_model(typed: pd.DataFrame, problems: _Problems) -> None:
-    frame = typed.reset_index(drop=True)
+def _run_model(values: dict[str, list[Value]], problems: _Problems) -> None:
+    # Only the columns the model checks, the type as a category: Pandera runs `isna` over
+    # the whole frame after each frame check, which is slow on object columns.
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(values[name], dtype=_DTYPES.get(BY_NAME[name].kind, "category"))
+            for name in MODEL_COLUMNS
+        }
+    )
     try:
         RowsModel.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -215,7 +221,7 @@ def _run_model(typed: pd.DataFrame, problems: _Problems) -> None:
         for check, position in zip(unique["check"], unique["index"], strict=True):
             column, message = CHECK_MESSAGES[str(check)]
             if not str(check).endswith(":keyword"):
-                message = f"{_display(typed[column].iat[int(position)])} {message}"
+                message = f"{_display(values[column][int(position)])} {message}"
             problems.add(int(position), column, message)
 
 
@@ -239,21 +245,26 @@ def campaign_key(explicit: object, owner: object, name: object) -> str:
     return ""
 
 
-def campaign_keys(typed: pd.DataFrame, owners: Mapping[str, str] | None = None) -> list[str]:
+def campaign_keys(
+    values: Mapping[str, list[Value]], owners: Mapping[str, str] | None = None
+) -> list[str]:
     """Every row's key; `owners` maps e-mail owners to the ids they resolve to."""
-    owner_ids = typed["owner"]
+    owner_ids = values["owner"]
     if owners:
-        owner_ids = owner_ids.map(lambda o: owners.get(o, o) if isinstance(o, str) else o)
+        owner_ids = [owners.get(o, o) if isinstance(o, str) else o for o in owner_ids]
     return [
         campaign_key(k, o, n)
-        for k, o, n in zip(typed["campaign_key"], owner_ids, typed["campaign_name"], strict=True)
+        for k, o, n in zip(values["campaign_key"], owner_ids, values["campaign_name"], strict=True)
     ]
 
 
 def _mark_duplicates(keys: list[str], rows: pd.DataFrame, problems: _Problems) -> None:
+    repeated = {key for key, n in Counter(keys).items() if n > 1 and key}
+    if not repeated:
+        return
     groups: dict[str, list[int]] = defaultdict(list)
     for position, key in enumerate(keys):
-        if key:
+        if key in repeated:
             groups[key].append(position)
     sources = rows["source"].to_numpy()
     numbers = rows["row"].to_numpy()

@@ -21,6 +21,11 @@ PROSPECTS_COLUMNS: Final = tuple(c for c in COLUMNS if c.prospects_only)
 # Switches a Topic row may carry as false (they are sent, as false), but never as true.
 KEYWORD_FALSE_SWITCHES: Final = frozenset({"skip_teammates_leads", "indirect_engagement"})
 
+# The columns the model reads: the type, the numbers and the Prospects-only columns.
+MODEL_COLUMNS: Final = tuple(
+    dict.fromkeys(["campaign_type", *(c.name for c in (*NUMBER_COLUMNS, *PROSPECTS_COLUMNS))])
+)
+
 # check name -> (column name, message). Filled as the model is built.
 CHECK_MESSAGES: Final[dict[str, tuple[str, str]]] = {}
 
