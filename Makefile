@@ -21,7 +21,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/campaigns validate input_templates/example.xlsx
+	$(BIN)/campaigns run --sandbox input_templates/example.xlsx
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -6,22 +6,40 @@ A `PipelineError` becomes one clear line on stderr (plus a hint) and its exit co
 
 from __future__ import annotations
 
+import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import click
+from click.core import ParameterSource
+from tqdm import tqdm
 
-from pipeline.errors import PipelineError
+from pipeline.client import DEFAULT_BASE_URL, Secret, check_base_url
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.execute import RunSettings
 from pipeline.load import DEFAULT_MAX_ROWS
-from pipeline.run import Options, RunResult, validate_files
+from pipeline.report import OK_STATUSES
+from pipeline.run import (
+    DEFAULT_STATE,
+    SANDBOX_STATE,
+    Options,
+    RunResult,
+    ledger_status,
+    run_files,
+    validate_files,
+)
+from pipeline.send import SendSettings
 from pipeline.template import write_example, write_template
+from sandbox.command import sandbox_command
 from schemas.columns import CAMPAIGN_TYPE_NAMES, normalise_header
 
 # How many rows that need a person are listed on stderr before "... and N more".
 SHOWN_PROBLEMS: Final = 20
+KEY_VARIABLE: Final = "EXTROVERT_API_KEY"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,6 +160,219 @@ def validate_command(
     """
     result = validate_files(Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows))
     _finish(result, quiet)
+
+
+def _read_key(key_file: Path | None) -> Secret | None:
+    """The API key from --api-key-file, else EXTROVERT_API_KEY; None when neither."""
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"--api-key-file {key_file}: cannot be read ({exc.strerror})"
+            ) from None
+        if not text:
+            raise ConfigError(f"--api-key-file {key_file}: the file is empty")
+        return Secret(text)
+    text = os.environ.get(KEY_VARIABLE, "").strip()
+    return Secret(text) if text else None
+
+
+class _Bar:
+    """A tqdm bar on stderr: rows done, created, failed, and tqdm's own rate."""
+
+    def __init__(self) -> None:
+        self._bar: tqdm[Any] | None = None
+        self._counts: Counter[str] = Counter()
+
+    def start(self, total: int) -> None:
+        self._bar = tqdm(total=total, unit="row", file=sys.stderr, dynamic_ncols=True)
+
+    def advance(self, status: str) -> None:
+        self._counts[status] += 1
+        if self._bar is not None:
+            self._bar.set_postfix(
+                created=self._counts["created"],
+                failed=sum(n for s, n in self._counts.items() if s not in OK_STATUSES),
+                refresh=False,
+            )
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@cli.command(name="run")
+@_paths
+@_out
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"The SQLite ledger to keep between runs (default: {DEFAULT_STATE}, "
+    f"or {SANDBOX_STATE} with --sandbox).",
+)
+@click.option(
+    "--base-url",
+    envvar="EXTROVERT_BASE_URL",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="The API's address, the part before /api/client/v2 (env EXTROVERT_BASE_URL).",
+)
+@click.option(
+    "--sandbox", is_flag=True, help="Rehearse against a built-in stand-in API (needs no key)."
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"Read the API key from this file (default: the {KEY_VARIABLE} environment variable).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.01),
+    default=SendSettings.rate,
+    show_default=True,
+    help="Requests per second, never exceeded.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=64),
+    default=SendSettings.concurrency,
+    show_default=True,
+    help="Requests in flight at most.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=SendSettings.timeout,
+    show_default=True,
+    help="Seconds to wait for an answer before the outcome is unknown.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    default=SendSettings.max_attempts,
+    show_default=True,
+    help="Attempts per row for answers that are safe to retry (429, 503, no connection).",
+)
+@click.option(
+    "--max-consecutive-errors",
+    type=click.IntRange(min=1),
+    default=SendSettings.max_consecutive_errors,
+    show_default=True,
+    help="Stop the run after this many server errors in a row.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Say what would be sent; send nothing (no key needed)."
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Send rows whose earlier outcome is unknown again (when the API has no campaign list).",
+)
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Before sending, treat campaigns that already exist (same owner and name) as created.",
+)
+@_sheet
+@_max_rows
+@_quiet
+@_fails_cleanly
+def run_command(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    state: Path | None,
+    base_url: str,
+    sandbox: bool,
+    api_key_file: Path | None,
+    rate: float,
+    concurrency: int,
+    timeout: float,
+    max_attempts: int,
+    max_consecutive_errors: int,
+    dry_run: bool,
+    resend_unknown: bool,
+    skip_existing: bool,
+    sheet: str | None,
+    max_rows: int,
+    quiet: bool,
+) -> None:
+    """Create a campaign for every valid row not created before; report every row.
+
+    PATHS are .csv, .xlsx or .xlsm files, or folders of them.
+    """
+    source = click.get_current_context().get_parameter_source("base_url")
+    if sandbox and source not in (ParameterSource.DEFAULT, None):
+        raise click.UsageError("--sandbox and --base-url cannot be used together")
+    key = None if sandbox else _read_key(api_key_file)
+    settings = RunSettings(
+        state=state or (SANDBOX_STATE if sandbox else DEFAULT_STATE),
+        base_url=base_url if sandbox else check_base_url(base_url),
+        api_key=key,
+        dry_run=dry_run,
+        resend_unknown=resend_unknown,
+        skip_existing=skip_existing,
+        send=SendSettings(
+            rate=rate,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            max_consecutive_errors=max_consecutive_errors,
+        ),
+    )
+    bar = _Bar() if not quiet and sys.stderr.isatty() else None
+    options = Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows)
+    try:
+        result = run_files(options, settings, sandbox=sandbox, progress=bar)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.stopped:
+        click.echo(f"Stopped: {result.stopped}", err=True)
+    _finish(result, quiet)
+
+
+@cli.command(name="status")
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_STATE,
+    show_default=True,
+    help="The ledger to read.",
+)
+@_fails_cleanly
+def status_command(state: Path) -> None:
+    """What the ledger knows: counts per status and file, and rows that need a person.
+
+    Exits 1 when some row is unknown, failed or rejected, else 0.
+    """
+    found = ledger_status(state)
+    total = sum(found.counts.values())
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(found.counts.items())) or "empty"
+    click.echo(f"{found.path}: {total} campaign keys: {parts}")
+    for source, per in sorted(found.by_source.items()):
+        click.echo(f"  {source}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items())))
+    if found.runs:
+        last = found.runs[-1]
+        click.echo(
+            f"Last run: {last['run_id']} ({last['command']}), started {last['started']}, "
+            f"exit {last['exit_code'] if last['exit_code'] is not None else 'unfinished'}"
+        )
+    if found.attention:
+        click.echo(f"{len(found.attention)} need a person:")
+        for entry in found.attention[:SHOWN_PROBLEMS]:
+            where = f"{entry.source}{f' [{entry.sheet}]' if entry.sheet else ''} row {entry.row}"
+            click.echo(f"  {where}: {entry.status}: {entry.key}: {entry.last_error}")
+        if len(found.attention) > SHOWN_PROBLEMS:
+            click.echo(f"  ... and {len(found.attention) - SHOWN_PROBLEMS} more")
+    sys.exit(1 if found.attention else 0)
+
+
+cli.add_command(sandbox_command, "sandbox")
 
 
 def _finish(result: RunResult, quiet: bool) -> None:

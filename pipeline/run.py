@@ -7,22 +7,31 @@ person) and raises only `PipelineError` for what stops it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
+from pipeline.client import Secret
+from pipeline.errors import ConfigError
+from pipeline.execute import Progress, RunSettings, execute
+from pipeline.ledger import Entry, Ledger
 from pipeline.load import DEFAULT_MAX_ROWS, Table, expand_paths, load
 from pipeline.map import map_rows
 from pipeline.report import OK_STATUSES, Outcome, counts, write_reports
 from pipeline.validate import Checked, validate
 
 DEFAULT_REPORTS: Final = Path("reports")
+DEFAULT_STATE: Final = DEFAULT_REPORTS / "state.sqlite"
+# A sandbox rehearsal keeps its own ledger (and the sandbox its campaigns beside it), so
+# that campaigns made up by the sandbox never count as created in the real account.
+SANDBOX_STATE: Final = DEFAULT_REPORTS / "sandbox-state.sqlite"
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class RunResult:
     attention: tuple[Attention, ...]
     warnings: tuple[str, ...]
     summary: dict[str, Any]
+    stopped: str = ""
 
     @property
     def total(self) -> int:
@@ -154,21 +164,20 @@ def _validate_files(options: Options, clock: Callable[[], dt.datetime]) -> RunRe
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
     code = exit_code_for(outcomes)
-    summary: dict[str, Any] = {
-        "run_id": identifier,
-        "command": "validate",
-        "inputs": describe_inputs(tables),
-        "counts": counts(outcomes),
-        "rows": len(outcomes),
-        "warnings": list(checked.warnings),
-        "started": started.isoformat(),
-        "finished": clock().isoformat(),
-        "duration_s": round(time.perf_counter() - began, 3),
-        "requests": 0,
-        "retries": 0,
-        "rate_limited": 0,
-        "exit_code": code,
-    }
+    summary = _summary(
+        "validate",
+        identifier,
+        tables,
+        outcomes,
+        started,
+        clock(),
+        time.perf_counter() - began,
+        code,
+        warnings=list(checked.warnings),
+        requests=0,
+        retries=0,
+        rate_limited=0,
+    )
     write_reports(
         folder,
         checked,
@@ -185,3 +194,139 @@ def _validate_files(options: Options, clock: Callable[[], dt.datetime]) -> RunRe
         warnings=checked.warnings,
         summary=summary,
     )
+
+
+def _summary(
+    command: str,
+    identifier: str,
+    tables: Sequence[Table],
+    outcomes: Sequence[Outcome],
+    started: dt.datetime,
+    finished: dt.datetime,
+    seconds: float,
+    code: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "run_id": identifier,
+        "command": command,
+        "inputs": describe_inputs(tables),
+        "counts": counts(outcomes),
+        "rows": len(outcomes),
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "duration_s": round(seconds, 3),
+        **extra,
+        "exit_code": code,
+    }
+
+
+@contextmanager
+def _endpoint(settings: RunSettings, sandbox: bool) -> Iterator[RunSettings]:
+    """The settings to send with: as given, or pointed at a sandbox started for the run."""
+    if not sandbox:
+        if settings.api_key is None and not settings.dry_run:
+            raise ConfigError(
+                "no API key: set EXTROVERT_API_KEY or give --api-key-file",
+                hint="To rehearse without an account, add --sandbox (it needs no key).",
+            )
+        yield settings
+        return
+    from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
+
+    store = settings.state.with_name(f"{settings.state.stem}-campaigns.sqlite")
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with run_in_thread(SandboxConfig(db=store)) as url:
+        yield replace(settings, base_url=url, api_key=Secret(DEFAULT_API_KEY))
+
+
+def run_files(
+    options: Options,
+    settings: RunSettings,
+    *,
+    sandbox: bool = False,
+    progress: Progress | None = None,
+    transport: Any = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> RunResult:
+    """The whole pipeline: load, check, send what is due, report every row."""
+    started = clock()
+    began = time.perf_counter()
+    with bulk_work():
+        paths = expand_paths(options.paths)
+        tables = load(paths, sheet=options.sheet, max_rows=options.max_rows)
+        checked = validate(tables, defaults=options.defaults)
+    identifier = run_id(list(options.paths), started)
+    with _endpoint(settings, sandbox) as endpoint:
+        execution = asyncio.run(
+            execute(
+                checked, endpoint, identifier, progress=progress, transport=transport, sleep=sleep
+            )
+        )
+    folder = report_folder(options, identifier)
+    code = execution.exit_code
+    command = "run --dry-run" if settings.dry_run else "run"
+    summary = _summary(
+        command,
+        identifier,
+        tables,
+        execution.outcomes,
+        started,
+        clock(),
+        time.perf_counter() - began,
+        code,
+        warnings=list(checked.warnings),
+        state=str(settings.state),
+        base_url="sandbox" if sandbox else settings.base_url,
+        requests=execution.requests,
+        retries=execution.retries,
+        rate_limited=execution.rate_limited,
+        stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
+    )
+    payloads = None
+    if settings.dry_run:
+        payloads = [(i, p) for i, p in enumerate(execution.payloads) if p is not None]
+    with bulk_work():
+        write_reports(folder, execution.checked, execution.outcomes, summary, payloads=payloads)
+    return RunResult(
+        command=command,
+        folder=folder,
+        counts=summary["counts"],
+        exit_code=code,
+        attention=attention(execution.checked, execution.outcomes),
+        warnings=checked.warnings,
+        summary=summary,
+        stopped=summary["stopped"],
+    )
+
+
+@dataclass(frozen=True)
+class LedgerStatus:
+    """What `campaigns status` shows: counts, counts per file, rows needing a person."""
+
+    path: Path
+    counts: dict[str, int]
+    by_source: dict[str, dict[str, int]]
+    attention: tuple[Entry, ...]
+    runs: list[dict[str, Any]]
+
+
+def ledger_status(state: Path) -> LedgerStatus:
+    """Read the ledger without taking its lock (a run may be going on)."""
+    if not state.exists():
+        raise ConfigError(
+            f"no ledger at {state}", hint="Run `campaigns run` first, or give --state."
+        )
+    with Ledger.open(state, run_id="status", lock=False) as ledger:
+        entries = ledger.entries()
+        runs = ledger.runs()
+    by_source: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        per = by_source.setdefault(entry.source, {})
+        per[entry.status] = per.get(entry.status, 0) + 1
+    totals: dict[str, int] = {}
+    for entry in entries:
+        totals[entry.status] = totals.get(entry.status, 0) + 1
+    needs = tuple(e for e in entries if e.status in ("unknown", "failed", "rejected", "sending"))
+    return LedgerStatus(state, totals, by_source, needs, runs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
@@ -291,4 +291,32 @@ def _mark_duplicates(keys: list[str], rows: pd.DataFrame, problems: _Problems) -
                 )
 
 
-__all__ = ["KEYWORD", "Checked", "campaign_key", "campaign_keys", "validate"]
+def apply_owners(
+    checked: Checked, owners: Mapping[str, str], unresolved: Mapping[str, str]
+) -> Checked:
+    """`checked` with e-mail owners replaced by the ids they resolve to.
+
+    `owners` maps a lower-cased e-mail to a team member id; `unresolved` maps an e-mail
+    to why it names no single member. Keys are recomputed (an e-mail and the uuid it
+    resolves to are one owner), so rows that now share a key are marked too.
+    """
+    size = len(checked)
+    one_table = np.zeros(size, dtype=np.int64)
+    problems = _Problems(size, [checked.headers], one_table)
+    owner_column = checked.values["owner"]
+    for position, owner in enumerate(owner_column):
+        if isinstance(owner, str) and owner in unresolved:
+            problems.add(position, "owner", unresolved[owner])
+    values = dict(checked.values)
+    values["owner"] = [owners.get(o, o) if isinstance(o, str) else o for o in owner_column]
+    keys = campaign_keys(values)
+    _mark_duplicates(keys, checked.rows, problems)
+    added = problems.lists()
+    errors = [
+        tuple(dict.fromkeys(old + new)) if new else old
+        for old, new in zip(checked.errors, added, strict=True)
+    ]
+    return replace(checked, values=values, errors=errors, keys=keys)
+
+
+__all__ = ["KEYWORD", "Checked", "apply_owners", "campaign_key", "campaign_keys", "validate"]

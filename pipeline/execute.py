@@ -1,0 +1,403 @@
+"""The sending half of `campaigns run`: owners, ledger, lookups, sending, outcomes.
+
+`execute` takes checked rows and returns one `Outcome` per row. Its promises: a key the
+ledger knows as created is never sent again; every request is preceded by a committed
+`sending` and followed by a committed outcome; an `unknown` row is settled by the
+campaign list (found: created; absent on two looks a few seconds apart: sent again) or
+left `unknown` until `--resend-unknown`; a stop (401/403, circuit breaker, Ctrl-C) lets
+requests in flight finish and marks the rest `not_sent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.client import ExtrovertClient, Secret
+from pipeline.ledger import Ledger, payload_hash
+from pipeline.map import map_rows
+from pipeline.report import OK_STATUSES, Outcome, counts
+from pipeline.resolve import CampaignIndex, campaign_index, team_directory
+from pipeline.send import Job, Sender, SendSettings, Sent
+from pipeline.validate import Checked, apply_owners
+from schemas.payload import Payload
+
+NO_LIST_HINT = (
+    "the API may have created it and offers no campaign list to check: look for it in "
+    "Extrovert, then rerun with --resend-unknown if it is not there"
+)
+
+
+class Progress(Protocol):
+    """Where the CLI shows progress (a tqdm bar); the library never prints."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, status: str) -> None: ...
+
+
+class _Silent:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, status: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What `campaigns run` needs beyond the input files."""
+
+    state: Path
+    base_url: str
+    api_key: Secret | None
+    dry_run: bool = False
+    resend_unknown: bool = False
+    skip_existing: bool = False
+    send: SendSettings = field(default_factory=SendSettings)
+    recheck_delay: float = 3.0
+    resolve_rounds: int = 2
+
+
+@dataclass
+class Execution:
+    """What happened: an outcome per row, the counters, and why the run stopped early."""
+
+    checked: Checked
+    outcomes: list[Outcome]
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    stopped: str = ""
+    interrupted: bool = False
+    payloads: list[Payload | None] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """130 interrupted, 3 stopped early, else 0/1 by the rows' statuses."""
+        if self.interrupted:
+            return 130
+        if self.stopped:
+            return 3
+        return 0 if all(o.status in OK_STATUSES for o in self.outcomes) else 1
+
+
+def _outcome(sent: Sent) -> Outcome:
+    return Outcome(
+        sent.status,
+        sent.campaign_id,
+        sent.http_status,
+        sent.attempts,
+        (sent.error,) if sent.error and sent.status != "created" else (),
+    )
+
+
+class _Run:
+    def __init__(
+        self,
+        checked: Checked,
+        settings: RunSettings,
+        run_id: str,
+        client: ExtrovertClient | None,
+        progress: Progress,
+        sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float] | None,
+    ) -> None:
+        self.checked = checked
+        self.settings = settings
+        self.run_id = run_id
+        self.client = client
+        self.progress = progress
+        self.sleep = sleep
+        self.outcomes: list[Outcome | None] = [None] * len(checked)
+        self.payloads: list[Payload | None] = []
+        self.sender: Sender | None = None
+        if client is not None:
+            extra: dict[str, Any] = {"sleep": sleep}
+            if clock is not None:
+                extra["clock"] = clock
+            self.sender = Sender(client, settings.send, **extra)
+        self.ledger: Ledger | None = None
+        self.marked: set[str] = set()
+        rows = checked.rows
+        self._locations = list(
+            zip(rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True)
+        )
+
+    # -- rows and their cells ----------------------------------------------------------
+
+    def _where(self, position: int) -> tuple[str, str, int]:
+        source, sheet, row = self._locations[position]
+        return str(source), str(sheet), int(row)
+
+    def _owner_and_name(self, position: int) -> tuple[str, str]:
+        values = self.checked.values
+        return str(values["owner"][position]), str(values["campaign_name"][position])
+
+    def _settle(self, position: int, outcome: Outcome) -> None:
+        """Give a row its outcome; a row settled again keeps its earlier attempts."""
+        previous = self.outcomes[position]
+        if previous is not None:
+            outcome = replace(outcome, attempts=outcome.attempts + previous.attempts)
+        self.outcomes[position] = outcome
+        if previous is None:
+            self.progress.advance(outcome.status)
+
+    # -- the stages --------------------------------------------------------------------
+
+    async def resolve_owners(self) -> None:
+        values, checked = self.checked.values, self.checked
+        emails = {
+            o
+            for o, errors in zip(values["owner"], checked.errors, strict=True)
+            if isinstance(o, str) and "@" in o and not errors
+        }
+        if not emails or self.client is None:
+            return
+        directory = await team_directory(self.client, emails)
+        self.checked = apply_owners(checked, directory.ids, directory.problems)
+
+    def classify(self, ledger: Ledger) -> tuple[list[int], list[int]]:
+        """Settle invalid and already-created rows; return (to send, uncertain)."""
+        keys = self.checked.keys
+        entries = ledger.get_many(k for k, p in zip(keys, self.payloads, strict=True) if p)
+        to_send: list[int] = []
+        uncertain: list[int] = []
+        for position, payload in enumerate(self.payloads):
+            if payload is None:
+                errors = self.checked.errors[position]
+                self._settle(position, Outcome("invalid", errors=errors))
+                continue
+            entry = entries.get(keys[position])
+            if entry is None or entry.status in ("rejected", "failed", "not_sent"):
+                to_send.append(position)
+            elif entry.status == "created":
+                notes: tuple[str, ...] = ()
+                if entry.payload_hash != payload_hash(payload):
+                    notes = (
+                        f"campaign_key: created on {entry.created_at[:10]} from different cell "
+                        "values; campaigns are not updated, so the changes were not sent",
+                    )
+                self._settle(position, Outcome("already_created", entry.campaign_id, errors=notes))
+            else:  # unknown, or sending left by a run that holds no lock (dry run)
+                uncertain.append(position)
+        return to_send, uncertain
+
+    async def index(self) -> CampaignIndex | None:
+        return None if self.client is None else await campaign_index(self.client)
+
+    def adopt(self, position: int, campaign_id: str, note: str) -> None:
+        if self.ledger is None or self.settings.dry_run:
+            return
+        source, sheet, row = self._where(position)
+        owner, name = self._owner_and_name(position)
+        payload = self.payloads[position]
+        assert payload is not None
+        self.ledger.adopt(
+            self.checked.keys[position],
+            campaign_id=campaign_id,
+            payload_hash=payload_hash(payload),
+            source=source,
+            sheet=sheet,
+            row=row,
+            owner_id=owner,
+            name=name,
+            note=note,
+        )
+
+    async def settle_uncertain(self, positions: Sequence[int], status_if_found: str) -> list[int]:
+        """Look the rows up in the campaign list (twice, a few seconds apart); those found
+        are settled with `status_if_found`; returns the rows absent on both looks."""
+        if not positions:
+            return []
+        left = list(positions)
+        for look in range(2):
+            if look:
+                await self.sleep(self.settings.recheck_delay)
+            index = await self.index()
+            if index is None:
+                if self.settings.resend_unknown:
+                    return left
+                for position in left:
+                    before = self.outcomes[position]
+                    if before is None:
+                        self._settle(position, Outcome("unknown", errors=(NO_LIST_HINT,)))
+                    else:
+                        self.outcomes[position] = replace(
+                            before, errors=(*before.errors, NO_LIST_HINT)
+                        )
+                return []
+            known = self.ledger.known_campaign_ids() if self.ledger is not None else set()
+            still: list[int] = []
+            for position in left:
+                found = index.find(*self._owner_and_name(position), exclude=known)
+                if found:
+                    self.adopt(position, found, "found in the campaign list")
+                    known.add(found)
+                    self._settle(position, Outcome(status_if_found, found))
+                else:
+                    still.append(position)
+            left = still
+            if not left:
+                break
+        return left
+
+    async def skip_existing(self, to_send: list[int]) -> list[int]:
+        index = await self.index()
+        if index is None or self.ledger is None:
+            return to_send
+        known = self.ledger.known_campaign_ids()
+        left = []
+        for position in to_send:
+            found = index.find(*self._owner_and_name(position), exclude=known)
+            if found:
+                self.adopt(position, found, "existed before the first run (--skip-existing)")
+                known.add(found)
+                self._settle(position, Outcome("already_created", found))
+            else:
+                left.append(position)
+        return left
+
+    async def send(self, positions: Sequence[int]) -> list[int]:
+        """Send the rows; returns those whose outcome is `unknown`."""
+        assert self.sender is not None and self.ledger is not None
+        ledger, checked = self.ledger, self.checked
+        jobs = []
+        for position in positions:
+            payload = self.payloads[position]
+            assert payload is not None
+            jobs.append(Job(position, checked.keys[position], payload))
+        unknown: list[int] = []
+
+        def before(job: Job) -> None:
+            source, sheet, row = self._where(job.position)
+            owner, name = self._owner_and_name(job.position)
+            ledger.mark_sending(
+                job.key,
+                payload_hash=payload_hash(job.payload),
+                source=source,
+                sheet=sheet,
+                row=row,
+                owner_id=owner,
+                name=name,
+            )
+            self.marked.add(job.key)
+
+        def after(job: Job, sent: Sent) -> None:
+            if job.key in self.marked:
+                ledger.record(
+                    job.key,
+                    sent.status,
+                    campaign_id=sent.campaign_id,
+                    http_status=sent.http_status,
+                    error=sent.error,
+                    attempts=sent.attempts,
+                )
+            if sent.status == "unknown":
+                unknown.append(job.position)
+            self._settle(job.position, _outcome(sent))
+
+        await self.sender.send_all(jobs, before, after)
+        return unknown
+
+
+async def execute(
+    checked: Checked,
+    settings: RunSettings,
+    run_id: str,
+    *,
+    progress: Progress | None = None,
+    transport: Any = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] | None = None,
+    command: str = "run",
+) -> Execution:
+    """Resolve owners, consult the ledger, send what is due and settle every row."""
+    client = None
+    if settings.api_key is not None:
+        client = ExtrovertClient(
+            settings.base_url,
+            settings.api_key,
+            timeout=settings.send.timeout,
+            concurrency=settings.send.concurrency,
+            transport=transport,
+        )
+    run = _Run(checked, settings, run_id, client, progress or _Silent(), sleep, clock)
+    try:
+        await run.resolve_owners()
+        run.payloads = map_rows(run.checked)
+        run.progress.start(len(run.checked))
+        ledger = Ledger.open(settings.state, run_id=run_id, lock=not settings.dry_run)
+        run.ledger = ledger
+        with ledger:
+            if not settings.dry_run:
+                ledger.start_run(command, dt.datetime.now(dt.UTC))
+            return await _drive(run, ledger)
+    finally:
+        if client is not None:
+            await client.aclose()
+
+
+async def _drive(run: _Run, ledger: Ledger) -> Execution:
+    settings = run.settings
+    to_send, uncertain = run.classify(ledger)
+    if settings.skip_existing and to_send:
+        to_send = await run.skip_existing(to_send)
+    to_send += await run.settle_uncertain(uncertain, "created")
+    interrupted = False
+    if settings.dry_run:
+        for position in to_send:
+            run._settle(position, Outcome("would_create"))
+    elif to_send:
+        assert run.sender is not None
+        interrupted = await _send_rounds(run, to_send)
+    outcomes = [o if o is not None else Outcome("not_sent") for o in run.outcomes]
+    stats = run.sender.stats if run.sender is not None else None
+    execution = Execution(
+        checked=run.checked,
+        outcomes=outcomes,
+        requests=stats.requests if stats else 0,
+        retries=stats.retries if stats else 0,
+        rate_limited=stats.rate_limited if stats else 0,
+        stopped=run.sender.stop_reason if run.sender is not None and not interrupted else "",
+        interrupted=interrupted,
+        payloads=run.payloads,
+    )
+    if not settings.dry_run:
+        ledger.finish_run(counts(outcomes), execution.exit_code, dt.datetime.now(dt.UTC))
+    return execution
+
+
+async def _send_rounds(run: _Run, to_send: list[int]) -> bool:
+    """Send, then settle this run's unknown outcomes from the list; True if interrupted."""
+    sender = run.sender
+    assert sender is not None
+    interrupted = False
+
+    def on_interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        sender.stop("interrupted (Ctrl-C)")
+
+    loop = asyncio.get_running_loop()
+    with suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    try:
+        pending = to_send
+        for _ in range(1 + run.settings.resolve_rounds):
+            unknown = await run.send(pending)
+            if sender.stopped or not unknown:
+                break
+            pending = await run.settle_uncertain(unknown, "created")
+            if not pending:
+                break
+    finally:
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGINT)
+    return interrupted
