@@ -131,6 +131,11 @@ class _Api:
             return HTMLResponse(BAD_GATEWAY_HTML, status_code=502)
         return error(500, "internal server error")
 
+    async def campaign(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.create_campaign(request)
+        return await self.list_campaigns(request)
+
     async def create_campaign(self, request: Request) -> Response:
         refused = await self._admit(request)
         if refused is not None:
@@ -222,8 +227,7 @@ def create_app(
             state.close()
 
     routes = [
-        Route(f"{API_PREFIX}/campaign", api.create_campaign, methods=["POST"]),
-        Route(f"{API_PREFIX}/campaign", api.list_campaigns, methods=["GET"]),
+        Route(f"{API_PREFIX}/campaign", api.campaign, methods=["GET", "POST"]),
         Route(f"{API_PREFIX}/user/team-members", api.team_members, methods=["GET"]),
         Route("/_sandbox/stats", api.stats, methods=["GET"]),
         Route("/_sandbox/reset", api.reset, methods=["POST"]),

@@ -132,11 +132,6 @@ class SandboxConfig:
         object.__setattr__(self, "faults", MappingProxyType(dict(self.faults)))
 
     @property
-    def limited(self) -> bool:
-        """Whether requests are rate limited at all."""
-        return bool(self.rate)
-
-    @property
     def bucket_size(self) -> int:
         """Tokens a full bucket holds."""
         if self.burst is not None:

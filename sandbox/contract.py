@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
+from schemas.columns import CAMPAIGN_TYPES
 from schemas.payload import load_schema
 
 # Messages quote the offending value; a megabyte of it helps nobody.
@@ -30,10 +31,29 @@ def _is_strict_integer(_checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+def _forbid_by_not(schema: Any) -> Any:
+    """`schema` with each `false` property subschema written as `{"not": {}}`.
+
+    Same meaning; but jsonschema drops the field path of an error raised by a `false`
+    subschema, and the message has to name the field that must not be sent.
+    """
+    if isinstance(schema, list):
+        return [_forbid_by_not(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: _forbid_by_not(value) for key, value in schema.items()}
+    properties = result.get("properties")
+    if isinstance(properties, dict):
+        result["properties"] = {
+            name: {"not": {}} if sub is False else sub for name, sub in properties.items()
+        }
+    return result
+
+
 @cache
 def _validator() -> Validator:
     """The payload validator, compiled once per process."""
-    schema = load_schema()
+    schema = _forbid_by_not(load_schema())
     Draft202012Validator.check_schema(schema)
     # types-jsonschema leaves `extend` untyped; it returns a validator class.
     strict: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
@@ -85,11 +105,13 @@ def _field_path(error: ValidationError) -> str:
 
 def _describe(error: ValidationError, body: Any) -> str:
     path = _field_path(error)
-    # `validator` is None for a `false` subschema: a field that must not be there.
-    message = "must not be sent" if error.validator is None else error.message
-    if "allOf" in error.absolute_schema_path and isinstance(body, dict):
+    # `{"not": {}}` is how `_forbid_by_not` spells a field that must not be there.
+    forbidden = error.validator == "not" and error.validator_value == {}
+    message = "must not be sent" if forbidden else error.message
+    campaign_type = body.get("type") if isinstance(body, dict) else None
+    if "allOf" in error.absolute_schema_path and campaign_type in CAMPAIGN_TYPES:
         # The cross-field rules hang off the campaign type; say which one applied.
-        message += f" for a {body.get('type')} campaign"
+        message += f" for a {campaign_type} campaign"
     line = f"{path}: {message}"
     if len(line) > MAX_MESSAGE_CHARS:
         line = line[: MAX_MESSAGE_CHARS - 1] + "…"
@@ -105,9 +127,14 @@ class PayloadChecker:
 
     def problem(self, body: Any) -> str | None:
         """None when `body` keeps the contract, else one line naming the field."""
-        error = best_match(self._validator.iter_errors(body))
-        if error is not None:
-            return _describe(error, body)
+        errors = list(self._validator.iter_errors(body))
+        if errors:
+            # The cross-field rules presume a valid `type`; report plain errors first,
+            # so a body without `type` hears that rather than what TARGET_USER needs.
+            plain = [error for error in errors if "allOf" not in error.absolute_schema_path]
+            best = best_match(plain or errors)
+            assert best is not None  # there were errors to choose from
+            return _describe(best, body)
         owner = body["ownerId"]
         if owner not in self._member_ids:
             return f"ownerId: {owner!r} is not a member of this team (see GET /user/team-members)"

@@ -55,6 +55,7 @@ STARTUP_TIMEOUT_SECONDS: Final = 10.0
 # Held (`timeout_after`) requests end when their client hangs up; this bounds the rest.
 GRACEFUL_SHUTDOWN_SECONDS: Final = 2
 _BACKLOG: Final = 2048
+_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -64,7 +65,9 @@ def bind(host: str, port: int) -> socket.socket:
     backlog instead of being refused.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Naming IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP,
+    # and without it Nagle's algorithm adds ~40 ms to every response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -164,6 +167,3 @@ def serve(app: Starlette, sock: socket.socket) -> None:
             signal.signal(sig, handler)
         sock.close()
         app.state.sandbox.close()
-
-
-_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)

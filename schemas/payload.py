@@ -131,11 +131,11 @@ def payload_json_schema() -> dict[str, Any]:
         **schema,
         "allOf": [
             {
-                "if": {"properties": {"type": {"const": TARGET_USER}}},
+                "if": {"properties": {"type": {"const": TARGET_USER}}, "required": ["type"]},
                 "then": {"required": list(SETTINGS_OBJECTS)},
             },
             {
-                "if": {"properties": {"type": {"const": KEYWORD}}},
+                "if": {"properties": {"type": {"const": KEYWORD}}, "required": ["type"]},
                 "then": {
                     "properties": {
                         **{name: False for name in PROSPECTS_ONLY_FIELDS},
