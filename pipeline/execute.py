@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,7 @@ class RunSettings:
     send: SendSettings = field(default_factory=SendSettings)
     recheck_delay: float = 3.0
     resolve_rounds: int = 2
+    endpoint: str = ""  # what the ledger is bound to; the base URL when empty
 
 
 @dataclass
@@ -151,16 +153,22 @@ class _Run:
 
     # -- the stages --------------------------------------------------------------------
 
-    async def resolve_owners(self) -> None:
+    async def resolve_owners(self, ledger: Ledger) -> None:
+        """Owner e-mails -> member ids, from the team list (or, with no key, the ledger)."""
         values, checked = self.checked.values, self.checked
         emails = {
             o
             for o, errors in zip(values["owner"], checked.errors, strict=True)
             if isinstance(o, str) and "@" in o and not errors
         }
-        if not emails or self.client is None:
+        if not emails:
+            return
+        if self.client is None:  # a dry run without a key: what earlier runs learned
+            self.checked = apply_owners(checked, ledger.owners(), {})
             return
         directory = await team_directory(self.client, emails)
+        if not self.settings.dry_run:
+            ledger.remember_owners(directory.ids)
         self.checked = apply_owners(checked, directory.ids, directory.problems)
 
     def classify(self, ledger: Ledger) -> tuple[list[int], list[int]]:
@@ -330,18 +338,28 @@ async def execute(
         )
     run = _Run(checked, settings, run_id, client, progress or _Silent(), sleep, clock)
     try:
-        await run.resolve_owners()
-        run.payloads = map_rows(run.checked)
-        run.progress.start(len(run.checked))
-        ledger = Ledger.open(settings.state, run_id=run_id, lock=not settings.dry_run)
-        run.ledger = ledger
-        with ledger:
-            if not settings.dry_run:
-                ledger.start_run(command, dt.datetime.now(dt.UTC))
-            return await _drive(run, ledger)
+        with tempfile.TemporaryDirectory() as scratch:
+            state = settings.state
+            if settings.dry_run and not state.exists():  # a dry run leaves no ledger behind
+                state = Path(scratch) / "empty.sqlite"
+            return await _with_ledger(run, state, command)
     finally:
         if client is not None:
             await client.aclose()
+
+
+async def _with_ledger(run: _Run, state: Path, command: str) -> Execution:
+    settings = run.settings
+    ledger = Ledger.open(state, run_id=run.run_id, lock=not settings.dry_run)
+    run.ledger = ledger
+    with ledger:
+        ledger.bind_endpoint(settings.endpoint or settings.base_url, record=not settings.dry_run)
+        await run.resolve_owners(ledger)
+        run.payloads = map_rows(run.checked)
+        run.progress.start(len(run.checked))
+        if not settings.dry_run:
+            ledger.start_run(command, dt.datetime.now(dt.UTC))
+        return await _drive(run, ledger)
 
 
 async def _drive(run: _Run, ledger: Ledger) -> Execution:

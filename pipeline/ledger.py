@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS campaigns (
     run_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS campaigns_status ON campaigns (status);
+CREATE TABLE IF NOT EXISTS owners (
+    email TEXT PRIMARY KEY, owner_id TEXT NOT NULL, updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, command TEXT NOT NULL,
     started TEXT NOT NULL, finished TEXT, counts TEXT NOT NULL DEFAULT '{{}}', exit_code INTEGER
@@ -353,6 +356,36 @@ class Ledger:
             raise ValueError(f"{key!r} was created as campaign {created}, not {campaign_id}")
         where = (source, sheet, row, owner_id, name)
         self._upsert(key, "created", payload_hash, campaign_id, note, where)
+
+    def bind_endpoint(self, endpoint: str, *, record: bool = True) -> None:
+        """Tie the ledger to one API (the first it is used with); refuse any other.
+
+        A ledger's `created` keys are true only of the account they were created in: mixing
+        the sandbox and the real API (or two accounts) in one ledger would skip rows.
+        """
+        found = self._conn.execute("SELECT value FROM meta WHERE key = 'endpoint'").fetchone()
+        if found is None and record:
+            with self._conn:
+                self._conn.execute("INSERT INTO meta VALUES ('endpoint', ?)", (endpoint,))
+        elif found is not None and found[0] != endpoint:
+            raise ConfigError(
+                f"{self.path}: this ledger records campaigns of {found[0]}, not {endpoint}",
+                hint="Use another --state for another API or account.",
+            )
+
+    def remember_owners(self, owners: Mapping[str, str]) -> None:
+        """Keep owner e-mail -> member id, so that a dry run without a key can use them."""
+        now = self._now()
+        with self._conn:
+            self._conn.executemany(
+                "INSERT INTO owners VALUES (?, ?, ?) ON CONFLICT (email) DO UPDATE SET "
+                "owner_id = excluded.owner_id, updated_at = excluded.updated_at",
+                [(email, owner, now) for email, owner in owners.items()],
+            )
+
+    def owners(self) -> dict[str, str]:
+        """Every owner e-mail -> member id learned by earlier runs."""
+        return dict(self._conn.execute("SELECT email, owner_id FROM owners"))
 
     def start_run(self, command: str, started: datetime) -> None:
         """Record that this ledger's run (`run_id`) started."""

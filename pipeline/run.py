@@ -237,7 +237,7 @@ def _endpoint(settings: RunSettings, sandbox: bool) -> Iterator[RunSettings]:
     store = settings.state.with_name(f"{settings.state.stem}-campaigns.sqlite")
     store.parent.mkdir(parents=True, exist_ok=True)
     with run_in_thread(SandboxConfig(db=store)) as url:
-        yield replace(settings, base_url=url, api_key=Secret(DEFAULT_API_KEY))
+        yield replace(settings, base_url=url, api_key=Secret(DEFAULT_API_KEY), endpoint="sandbox")
 
 
 def run_files(
