@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.client import ExtrovertClient, Secret
+from pipeline.errors import StoppedError
 from pipeline.ledger import Ledger, payload_hash
 from pipeline.map import map_rows
 from pipeline.report import OK_STATUSES, Outcome, counts
@@ -219,9 +220,13 @@ class _Run:
             note=note,
         )
 
-    async def settle_uncertain(self, positions: Sequence[int], status_if_found: str) -> list[int]:
+    async def settle_uncertain(
+        self, positions: Sequence[int], status_if_found: str, *, from_earlier_runs: bool
+    ) -> list[int]:
         """Look the rows up in the campaign list (twice, a few seconds apart); those found
-        are settled with `status_if_found`; returns the rows absent on both looks."""
+        are settled with `status_if_found`; returns the rows to send again: absent on both
+        looks, or, without a list, those of earlier runs when `--resend-unknown` says so
+        (an outcome of this run is never resent without the list's word)."""
         if not positions:
             return []
         left = list(positions)
@@ -230,7 +235,7 @@ class _Run:
                 await self.sleep(self.settings.recheck_delay)
             index = await self.index()
             if index is None:
-                if self.settings.resend_unknown:
+                if self.settings.resend_unknown and from_earlier_runs:
                     return left
                 for position in left:
                     before = self.outcomes[position]
@@ -354,11 +359,15 @@ async def _with_ledger(run: _Run, state: Path, command: str) -> Execution:
     run.ledger = ledger
     with ledger:
         ledger.bind_endpoint(settings.endpoint or settings.base_url, record=not settings.dry_run)
-        await run.resolve_owners(ledger)
-        run.payloads = map_rows(run.checked)
-        run.progress.start(len(run.checked))
         if not settings.dry_run:
             ledger.start_run(command, dt.datetime.now(dt.UTC))
+        try:
+            await run.resolve_owners(ledger)
+        except StoppedError as exc:  # 401/403 on the team list: nothing was sent
+            run.payloads = map_rows(run.checked)
+            return _finish(run, ledger, stopped=exc.message)
+        run.payloads = map_rows(run.checked)
+        run.progress.start(len(run.checked))
         return await _drive(run, ledger)
 
 
@@ -367,7 +376,7 @@ async def _drive(run: _Run, ledger: Ledger) -> Execution:
     to_send, uncertain = run.classify(ledger)
     if settings.skip_existing and to_send:
         to_send = await run.skip_existing(to_send)
-    to_send += await run.settle_uncertain(uncertain, "created")
+    to_send += await run.settle_uncertain(uncertain, "created", from_earlier_runs=True)
     interrupted = False
     if settings.dry_run:
         for position in to_send:
@@ -375,7 +384,20 @@ async def _drive(run: _Run, ledger: Ledger) -> Execution:
     elif to_send:
         assert run.sender is not None
         interrupted = await _send_rounds(run, to_send)
-    outcomes = [o if o is not None else Outcome("not_sent") for o in run.outcomes]
+    stopped = run.sender.stop_reason if run.sender is not None and not interrupted else ""
+    return _finish(run, ledger, stopped=stopped, interrupted=interrupted)
+
+
+def _finish(run: _Run, ledger: Ledger, *, stopped: str, interrupted: bool = False) -> Execution:
+    """Every row's outcome (invalid rows, and rows nobody reached: not_sent), recorded."""
+    settings = run.settings
+    outcomes = []
+    for position, outcome in enumerate(run.outcomes):
+        if outcome is None and run.payloads[position] is None:
+            outcome = Outcome("invalid", errors=run.checked.errors[position])
+        elif outcome is None:
+            outcome = Outcome("not_sent", errors=(f"not sent: {stopped}",) if stopped else ())
+        outcomes.append(outcome)
     stats = run.sender.stats if run.sender is not None else None
     execution = Execution(
         checked=run.checked,
@@ -383,7 +405,7 @@ async def _drive(run: _Run, ledger: Ledger) -> Execution:
         requests=stats.requests if stats else 0,
         retries=stats.retries if stats else 0,
         rate_limited=stats.rate_limited if stats else 0,
-        stopped=run.sender.stop_reason if run.sender is not None and not interrupted else "",
+        stopped=stopped,
         interrupted=interrupted,
         payloads=run.payloads,
     )
@@ -412,7 +434,7 @@ async def _send_rounds(run: _Run, to_send: list[int]) -> bool:
             unknown = await run.send(pending)
             if sender.stopped or not unknown:
                 break
-            pending = await run.settle_uncertain(unknown, "created")
+            pending = await run.settle_uncertain(unknown, "created", from_earlier_runs=False)
             if not pending:
                 break
     finally:

@@ -248,9 +248,14 @@ def run_files(
     progress: Progress | None = None,
     transport: Any = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    monotonic: Callable[[], float] | None = None,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> RunResult:
-    """The whole pipeline: load, check, send what is due, report every row."""
+    """The whole pipeline: load, check, send what is due, report every row.
+
+    `sleep` and `monotonic` are the sender's time (tests inject both); `clock` stamps
+    the run id and the summary.
+    """
     started = clock()
     began = time.perf_counter()
     with bulk_work():
@@ -259,11 +264,16 @@ def run_files(
         checked = validate(tables, defaults=options.defaults)
     identifier = run_id(list(options.paths), started)
     with _endpoint(settings, sandbox) as endpoint:
-        execution = asyncio.run(
-            execute(
-                checked, endpoint, identifier, progress=progress, transport=transport, sleep=sleep
-            )
+        work = execute(
+            checked,
+            endpoint,
+            identifier,
+            progress=progress,
+            transport=transport,
+            sleep=sleep,
+            clock=monotonic,
         )
+        execution = asyncio.run(work)
     folder = report_folder(options, identifier)
     code = execution.exit_code
     command = "run --dry-run" if settings.dry_run else "run"

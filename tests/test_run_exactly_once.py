@@ -1,0 +1,429 @@
+"""Exactly once: under every sandbox fault, 429 storms, circuit breakers, SIGKILL and the lock.
+
+The promise checked throughout: after at most three runs against the same account every
+row is created, and the sandbox saw no duplicate (no owner got two campaigns of one name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from starlette.applications import Starlette
+
+from pipeline.cli import cli
+from pipeline.client import Secret
+from pipeline.execute import RunSettings, execute
+from pipeline.ledger import Ledger
+from pipeline.load import load
+from pipeline.run import Options, RunResult, run_files
+from pipeline.send import SendSettings
+from pipeline.template import EXAMPLE_ROWS, write_template
+from pipeline.validate import validate
+from sandbox.server import DEFAULT_API_KEY, FAULT_KINDS, SandboxConfig, create_app, run_in_thread
+from tests.sandbox_fixtures import LIST, STATS
+
+DONE = frozenset({"created", "already_created"})
+FAST = SendSettings(rate=1000, concurrency=4, timeout=1.0)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Sleeps:
+    """An injected sleep: records each wait and yields to the loop, never waits."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(0)
+
+
+class FakeTime:
+    """One monotonic clock for the sandbox and the sender; only `sleep` moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+def rows(count: int) -> list[dict[str, str]]:
+    """`count` valid rows: the example rows again and again, each key and name numbered."""
+    made = []
+    for number in range(count):
+        row = dict(EXAMPLE_ROWS[number % len(EXAMPLE_ROWS)])
+        row["campaign_key"] = f"row-{number}"
+        row["campaign_name"] = f"{row['campaign_name']} #{number}"
+        made.append(row)
+    return made
+
+
+def sheet(tmp_path: Path, count: int) -> Path:
+    return write_template(tmp_path / "campaigns.csv", rows=rows(count))
+
+
+def settings(tmp_path: Path, **changes: Any) -> RunSettings:
+    base = RunSettings(
+        state=tmp_path / "state.sqlite",
+        base_url="http://localhost",
+        api_key=Secret(DEFAULT_API_KEY),
+        send=FAST,
+        recheck_delay=0.0,
+    )
+    return replace(base, **changes)
+
+
+def results(folder: Path) -> list[dict[str, str]]:
+    with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def run_until_done(
+    tmp_path: Path,
+    path: Path,
+    *,
+    app: Starlette | None = None,
+    runs: int = 3,
+    **changes: Any,
+) -> list[RunResult]:
+    """Run `path` again and again (at most `runs` times) until every row is done."""
+    done: list[RunResult] = []
+    for number in range(runs):
+        transport = None if app is None else httpx.ASGITransport(app=app)
+        result = run_files(
+            Options(paths=(path,), out=tmp_path / f"run{number}"),
+            settings(tmp_path, **changes),
+            transport=transport,
+            sleep=Sleeps(),
+        )
+        done.append(result)
+        if set(result.counts) <= DONE:
+            break
+    return done
+
+
+def assert_each_row_created_once(
+    final: list[dict[str, str]], campaigns: Sequence[Mapping[str, Any]], duplicates: int
+) -> None:
+    """Every row done, one stored campaign per row, each row's id that campaign's id."""
+    assert Counter(row["status"] for row in final).keys() <= DONE
+    assert duplicates == 0
+    assert len(campaigns) == len(final)
+    by_name = {campaign["name"]: campaign["id"] for campaign in campaigns}
+    assert len(by_name) == len(final)
+    for row in final:
+        assert row["campaign_id"] == by_name[row["campaign_name"]]
+
+
+def stored(app: Starlette) -> list[dict[str, Any]]:
+    return [c.to_json() for c in app.state.sandbox.store.all()]
+
+
+async def _read_timeout(seconds: float) -> None:
+    # ASGITransport enforces no timeouts: the held answer becomes the client's timeout.
+    raise httpx.ReadTimeout("held longer than the client waits")
+
+
+# -- every fault kind -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_every_row_created_exactly_once_under_each_fault(tmp_path: Path, kind: str) -> None:
+    """With the campaign list on, at most three runs create each of 40 rows exactly once."""
+    app_sleep = _read_timeout if kind == "timeout_after" else asyncio.sleep
+    app = create_app(SandboxConfig(faults={kind: 0.3}, seed=7), sleep=app_sleep)
+    path = sheet(tmp_path, 40)
+    # run_files takes no monotonic clock, so a 503's real Retry-After would busy-wait on
+    # the wall clock (see the test below); pacing is not the point here.
+    send = replace(FAST, retry_after_cap=0.0)
+
+    done = run_until_done(tmp_path, path, app=app, send=send)
+
+    stats = app.state.sandbox.stats
+    assert stats.faults[kind] > 0
+    assert_each_row_created_once(
+        results(tmp_path / f"run{len(done) - 1}"), stored(app), stats.duplicates
+    )
+    assert done[-1].exit_code == 0
+
+
+@pytest.mark.parametrize("kind", ["drop_after", "timeout_after"])
+def test_dropped_and_timed_out_answers_over_loopback_create_once(tmp_path: Path, kind: str) -> None:
+    """Over a real socket a dropped connection or a read timeout is settled from the list."""
+    config = SandboxConfig(faults={kind: 0.3}, seed=7, hold_seconds=2.0)
+    path = sheet(tmp_path, 20)
+    with run_in_thread(config) as url:
+        send = replace(FAST, timeout=0.3)
+        done = run_until_done(tmp_path, path, base_url=url, send=send)
+        headers = {"X-API-Key": DEFAULT_API_KEY}
+        with httpx.Client(base_url=url, headers=headers) as client:
+            stats = client.get(STATS).json()
+            campaigns = client.get(LIST).json()["data"]
+
+    assert stats["faults"][kind] > 0
+    assert_each_row_created_once(
+        results(tmp_path / f"run{len(done) - 1}"), campaigns, stats["duplicates"]
+    )
+    first = results(tmp_path / "run0")
+    assert all(row["status"] in DONE for row in first)
+
+
+# -- 429 storms ----------------------------------------------------------------------------
+
+
+def test_429_storm_is_obeyed_on_injected_time(tmp_path: Path) -> None:
+    """Sandbox 20/s burst 2, client 200/s: every row created once, each Retry-After slept."""
+    time_ = FakeTime()
+    app = create_app(SandboxConfig(rate=20, burst=2), clock=time_)
+    checked = validate(load([sheet(tmp_path, 40)]))
+    storm = settings(tmp_path, send=replace(FAST, rate=200))
+
+    execution = asyncio.run(
+        execute(
+            checked,
+            storm,
+            "storm",
+            transport=httpx.ASGITransport(app=app),
+            sleep=time_.sleep,
+            clock=time_,
+        )
+    )
+
+    stats = app.state.sandbox.stats
+    assert Counter(o.status for o in execution.outcomes) == {"created": 40}
+    assert stats.duplicates == 0
+    assert len(app.state.sandbox.store.all()) == 40
+    assert execution.rate_limited == stats.rate_limited > 0
+    assert execution.exit_code == 0
+    # The sandbox asks for whole seconds; every 429 was waited out for that long.
+    assert time_.sleeps.count(1.0) >= stats.rate_limited
+
+
+def test_429_storm_through_run_files_counts_rate_limits_in_the_summary(tmp_path: Path) -> None:
+    """A 429 storm through run_files: all created once, rate_limited > 0 in summary.json."""
+    app = create_app(SandboxConfig(rate=20, burst=2))
+    path = sheet(tmp_path, 12)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        # run_files cannot take a monotonic clock, so pauses are really waited, capped short.
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    result = run_files(
+        Options(paths=(path,), out=tmp_path / "out"),
+        settings(tmp_path, send=replace(FAST, rate=200, retry_after_cap=0.05)),
+        transport=httpx.ASGITransport(app=app),
+        sleep=sleep,
+    )
+
+    stats = app.state.sandbox.stats
+    assert result.counts == {"created": 12}
+    assert stats.duplicates == 0
+    assert result.summary["rate_limited"] == stats.rate_limited > 0
+    assert result.summary["retries"] >= stats.rate_limited
+    assert any(0.04 <= wait <= 0.05 for wait in waits)  # the sandbox's Retry-After, capped
+
+
+def test_retry_after_pause_is_one_injected_sleep_not_a_busy_wait(tmp_path: Path) -> None:
+    """Through run_files, a 1 s Retry-After is one call of the injected sleep, not a spin."""
+    app = create_app(SandboxConfig(faults={"503": 1.0}))
+    path = write_template(tmp_path / "one.csv", rows=rows(1))
+    sleeps: list[float] = []
+    now = [0.0]
+
+    class BusyWaitError(Exception):
+        pass
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += max(seconds, 0.0)
+        if len(sleeps) > 50:
+            raise BusyWaitError(
+                f"the injected sleep was called {len(sleeps)} times for one 1 s pause: "
+                "the pacer is spinning on the real clock"
+            )
+        await asyncio.sleep(0)
+
+    result = run_files(
+        Options(paths=(path,), out=tmp_path / "out"),
+        settings(tmp_path, send=replace(FAST, max_attempts=2)),
+        transport=httpx.ASGITransport(app=app),
+        sleep=sleep,
+        monotonic=lambda: now[0],
+    )
+
+    assert result.counts == {"failed": 1}
+    assert len(sleeps) <= 4
+    assert any(0.9 <= pause <= 1.0 for pause in sleeps)
+
+
+# -- circuit breaker ----------------------------------------------------------------------
+
+
+def test_consecutive_server_errors_stop_the_run(tmp_path: Path) -> None:
+    """Five 500s in a row stop the run: exit 3, few requests made, the rest not_sent."""
+    app = create_app(SandboxConfig(faults={"500_before": 1.0}))
+    path = sheet(tmp_path, 30)
+    send = replace(FAST, max_consecutive_errors=5)
+
+    result = run_files(
+        Options(paths=(path,), out=tmp_path / "out"),
+        settings(tmp_path, send=send),
+        transport=httpx.ASGITransport(app=app),
+        sleep=Sleeps(),
+    )
+
+    assert result.exit_code == 3
+    assert "5 server errors in a row" in result.stopped
+    posts = sum(app.state.sandbox.stats.faults.values())
+    assert posts == result.summary["requests"]
+    assert 5 <= posts <= 5 + send.concurrency
+    counts = result.counts
+    assert counts["unknown"] == posts
+    assert counts["not_sent"] == 30 - posts
+    not_sent = [row for row in results(tmp_path / "out") if row["status"] == "not_sent"]
+    assert all("5 server errors in a row" in row["errors"] for row in not_sent)
+    assert all(row["attempts"] == "0" for row in not_sent)
+    assert app.state.sandbox.store.all() == []
+
+
+# -- SIGKILL part-way ---------------------------------------------------------------------
+
+
+def _sending(state: Path) -> bool:
+    """Whether the ledger holds a row marked `sending` (read beside the live run)."""
+    if not state.exists():
+        return False
+    with Ledger.open(state, run_id="peek", lock=False) as ledger:
+        return bool(ledger.entries(["sending"]))
+
+
+@pytest.fixture
+def slow_sandbox() -> Iterator[str]:
+    with run_in_thread(SandboxConfig(latency_ms=50)) as url:
+        yield url
+
+
+def test_run_killed_part_way_then_rerun_creates_each_row_once(
+    tmp_path: Path, slow_sandbox: str
+) -> None:
+    """SIGKILL mid-run, then rerun: rows left `sending` are settled, each row created once."""
+    path = sheet(tmp_path, 40)
+    state = tmp_path / "state.sqlite"
+    url = slow_sandbox
+    environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
+    environment.pop("EXTROVERT_BASE_URL", None)
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        str(path),
+        "--base-url",
+        url,
+        "--state",
+        str(state),
+        "--out",
+        str(tmp_path / "o1"),
+        "--rate",
+        "20",
+    ]
+    headers = {"X-API-Key": DEFAULT_API_KEY}
+    with httpx.Client(base_url=url, headers=headers) as client:
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            # Kill once a few campaigns exist and a request is in flight (each takes 50 ms).
+            while client.get(STATS).json()["created"] < 3 or not _sending(state):
+                assert process.poll() is None, "the run ended before it could be killed"
+                assert time.monotonic() < deadline, "the run created nothing in 30 s"
+                time.sleep(0.01)  # a real subprocess: only the wall clock can tell
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        assert process.returncode == -signal.SIGKILL
+
+        with Ledger.open(state, run_id="peek", lock=False) as ledger:
+            in_flight = {e.key for e in ledger.entries(["sending"])}
+            created_before = {e.key: e.campaign_id for e in ledger.entries(["created"])}
+        assert created_before
+        assert in_flight
+        assert len(created_before) < 40
+
+        done = run_until_done(tmp_path, path, base_url=url)
+
+        stats = client.get(STATS).json()
+        campaigns = client.get(LIST).json()["data"]
+
+    final = results(tmp_path / f"run{len(done) - 1}")
+    assert_each_row_created_once(final, campaigns, stats["duplicates"])
+    first = {row["campaign_key"]: row for row in results(tmp_path / "run0")}
+    for key, campaign_id in created_before.items():
+        assert first[key]["status"] == "already_created"
+        assert first[key]["campaign_id"] == campaign_id
+    by_name = {campaign["name"]: campaign["id"] for campaign in campaigns}
+    for key in in_flight:
+        assert first[key]["status"] == "created"
+        assert first[key]["campaign_id"] == by_name[first[key]["campaign_name"]]
+        assert first[key]["errors"] == ""
+    with Ledger.open(state, run_id="after", lock=False) as ledger:
+        assert ledger.counts()["created"] == 40
+
+
+# -- the lock -----------------------------------------------------------------------------
+
+
+def test_second_run_on_a_held_ledger_exits_2_naming_the_lock(tmp_path: Path) -> None:
+    """While a ledger is held, `campaigns run` on it exits 2 and names the lock file."""
+    path = sheet(tmp_path, 3)
+    state = tmp_path / "state.sqlite"
+    with run_in_thread() as url, Ledger.open(state, run_id="holder"):
+        outcome = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                str(path),
+                "--base-url",
+                url,
+                "--state",
+                str(state),
+                "--out",
+                str(tmp_path / "out"),
+            ],
+            env={"EXTROVERT_API_KEY": DEFAULT_API_KEY, "EXTROVERT_BASE_URL": None},
+        )
+        with httpx.Client(base_url=url) as client:
+            created = client.get(STATS).json()["created"]
+
+    assert outcome.exit_code == 2
+    assert f"{state}.lock" in outcome.stderr
+    assert "in use" in outcome.stderr
+    assert created == 0
