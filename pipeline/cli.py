@@ -110,9 +110,8 @@ def _parse_type(value: str | None) -> str | None:
     "--format",
     "file_format",
     type=click.Choice(["xlsx", "csv"]),
-    default="xlsx",
-    show_default=True,
-    help="Excel workbook (with drop-downs and column help) or plain CSV.",
+    help="Excel workbook (with drop-downs and column help) or plain CSV "
+    "(default: by the suffix of -o, else xlsx).",
 )
 @click.option(
     "-o",
@@ -125,22 +124,22 @@ def _parse_type(value: str | None) -> str | None:
 @_fails_cleanly
 def template(
     campaign_type: str | None,
-    file_format: str,
+    file_format: str | None,
     output: Path | None,
     example: bool,
     force: bool,
 ) -> None:
     """Write a blank input sheet: every column, drop-downs, and a sheet of column help."""
     kind = _parse_type(campaign_type)
+    if file_format is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        file_format = "csv" if suffix == ".csv" else "xlsx"
     path = output or Path(f"campaigns.{file_format}")
-    if output is not None and path.suffix.lower() != f".{file_format}":
+    if path.suffix.lower() != f".{file_format}":
         path = path.with_suffix(f".{file_format}")
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists; add --force to overwrite it")
-    if example and kind is None:
-        written = write_example(path)
-    else:
-        written = write_template(path, campaign_type=kind)
+    written = write_example(path, kind) if example else write_template(path, campaign_type=kind)
     click.echo(f"Wrote {written}")
 
 

@@ -70,7 +70,8 @@ def load(
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files to read: each file as given, each folder's spreadsheets in name order."""
+    """Files to read: each file as given, each folder's spreadsheets in name order; a file
+    named twice (or also through its folder) is read once."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -91,7 +92,10 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
             )
         else:
             files.append(path)
-    return files
+    unique: dict[Path, Path] = {}
+    for file in files:
+        unique.setdefault(file.resolve(), file)
+    return list(unique.values())
 
 
 def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
@@ -119,22 +123,8 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
     text, encoding, warnings = _decode(path, data)
     delimiter = _sniff_delimiter(text)
     cells = _parse_csv(path, text, delimiter)
-    if _may_hold_guard(text):
-        for column in cells.columns:
-            if cells[column].str.startswith("'").any():
-                cells[column] = [unguard(v) for v in cells[column]]
     shown = {"\t": "tab"}.get(delimiter, delimiter)
     return cells, f"csv ({encoding}, delimiter {shown!r})", warnings
-
-
-def _may_hold_guard(text: str) -> bool:
-    """Whether a cell may start with `'` (only then can a report's guard be in the file)."""
-    at = text.find("'")
-    while at != -1:
-        if at == 0 or text[at - 1] in ',;\t\r\n"':
-            return True
-        at = text.find("'", at + 1)
-    return False
 
 
 def _parse_csv(path: Path, text: str, delimiter: str) -> pd.DataFrame:
@@ -188,7 +178,7 @@ def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
 def _sniff_delimiter(text: str) -> str:
     """The delimiter of the header line: the most frequent of `,` `;` tab (`,` on a tie)."""
     for line in io.StringIO(text):
-        if line.strip(" \t\r\n,;"):
+        if line.strip(" \r\n"):
             counts = {d: line.count(d) for d in DELIMITERS}
             best = max(DELIMITERS, key=lambda d: counts[d])
             return best if counts[best] > counts[","] else ","
@@ -224,7 +214,7 @@ def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, pd.DataFrame]:
     except Exception as exc:
         raise InputError(path, f"sheet cannot be read ({exc})", sheet=name) from None
     return name, pd.DataFrame(
-        [[v if type(v) is str and v[:1] != "'" else _cell_text(v) for v in row] for row in values],
+        [[v if type(v) is str else _cell_text(v) for v in row] for row in values],
         dtype=object,
     )
 
@@ -246,7 +236,7 @@ def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return unguard(value)
+        return value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
@@ -301,6 +291,11 @@ def _table_from_grid(
     while header and not header[-1]:
         header.pop()
     names = _match_headers(path, sheet, header_at + 1, header)
+    ignored = [i for i, name in enumerate(names) if name is not None and name.startswith("_")]
+    if ignored:  # a line with nothing but notes in `_` columns is an empty line
+        kept = np.ones(values.shape[1], dtype=bool)
+        kept[ignored] = False
+        filled = filled & _filled_rows(values[:, kept], (values != "")[:, kept])
     data_rows = np.flatnonzero(filled[header_at + 1 :]) + header_at + 1
     if len(data_rows) > max_rows:
         raise InputError(
@@ -337,6 +332,13 @@ def _table_from_grid(
     ]
     frame = cells.iloc[data_rows, [position for position, _ in keep]].astype(object)
     frame.columns = pd.Index([name for _, name in keep])
+    if REPORT_COLUMNS[0] in names or REPORT_COLUMNS[1] in names:
+        # One of our own reports fed back: take off the formula guard it wrote. A user's
+        # own sheet keeps its leading apostrophes as typed.
+        for column in frame.columns:
+            texts = frame[column].tolist()
+            if any(t.startswith("'") for t in texts):
+                frame[column] = [unguard(t) for t in texts]
     frame.index = pd.Index(data_rows + 1, name="row")
     headers = {name: header[position] for position, name in keep}
     return Table(path, sheet, frame, headers, detected, tuple(warnings), problems)

@@ -100,7 +100,7 @@ def parse_whole_number(text: str) -> int | None:
         raise CellError(f"{_show(value)} is not a whole number (e.g. 25)")
     number = int(value.split(".", 1)[0])
     if abs(number) >= _HUGE:
-        raise CellError(f"{_show(value)} is far larger than any value the API accepts")
+        raise CellError(f"{_show(value)} is far outside the range the API accepts")
     return number
 
 

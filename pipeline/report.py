@@ -25,6 +25,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 
+from pipeline.errors import ConfigError
 from pipeline.guard import guard
 from pipeline.validate import Checked
 from pipeline.xlsx import save_with_rows
@@ -173,7 +174,24 @@ def write_reports(
     `payloads` are (row position, payload) pairs for `payloads.jsonl` (validate and
     dry run only).
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_all(folder, checked, outcomes, summary, payloads)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the reports into {folder}: {exc.strerror or exc}",
+            hint="Choose another folder with --out.",
+        ) from None
+    return folder
+
+
+def _write_all(
+    folder: Path,
+    checked: Checked,
+    outcomes: Sequence[Outcome],
+    summary: Mapping[str, Any],
+    payloads: Sequence[tuple[int, Payload]] | None,
+) -> None:
     results = result_columns(checked, outcomes)
     _write_csv(folder / "results.csv", RESULT_COLUMNS, results)
     originals = [checked.headers[c] for c in _original_columns(checked)]
@@ -198,7 +216,6 @@ def write_reports(
     _write_xlsx(folder / "results.xlsx", results, summary)
     with atomic_write(folder / "summary.json", binary=True) as stream:
         stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
-    return folder
 
 
 def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, Payload]]) -> None:

@@ -20,6 +20,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pipeline.errors import ConfigError
+from pipeline.parse import parse_campaign_type
 from pipeline.report import atomic_write
 from schemas.columns import (
     CAMPAIGN_TYPE_CHOICES,
@@ -137,8 +139,17 @@ def write_template(
     campaign_type: str | None = None,
     rows: Sequence[Mapping[str, str]] = (),
 ) -> Path:
-    """Write a sheet (`.xlsx` or `.csv` by the suffix of `path`) with `rows` filled in."""
+    """Write a sheet (`.xlsx` or `.csv` by the suffix of `path`) with `rows` filled in;
+    a missing folder is created."""
     columns = columns_for(campaign_type)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _write(path, columns, rows)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write(path: Path, columns: Sequence[Column], rows: Sequence[Mapping[str, str]]) -> Path:
     if path.suffix.lower() == ".csv":
         with atomic_write(path) as stream:
             writer = csv.writer(stream, lineterminator="\r\n")
@@ -156,9 +167,14 @@ def write_template(
     return path
 
 
-def write_example(path: Path) -> Path:
-    """The example sheet: every column, `EXAMPLE_ROWS` filled in."""
-    return write_template(path, rows=EXAMPLE_ROWS)
+def write_example(path: Path, campaign_type: str | None = None) -> Path:
+    """The example sheet: `EXAMPLE_ROWS` (those of `campaign_type` when given) filled in."""
+    rows = [
+        row
+        for row in EXAMPLE_ROWS
+        if campaign_type is None or parse_campaign_type(row["campaign_type"]) == campaign_type
+    ]
+    return write_template(path, campaign_type=campaign_type, rows=rows)
 
 
 def _fill_campaigns(

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from pipeline.errors import ConfigError
 from pipeline.load import Table
 from pipeline.parse import PARSERS, CellError, Value
 from schemas.columns import BY_NAME, COLUMNS, KEYWORD, TARGET_USER, Column, Kind
@@ -90,7 +91,7 @@ def validate(
     """
     rows = _combine(tables)
     size = len(rows)
-    table_of = rows.pop("_table").to_numpy()
+    table_of = rows.pop("table_index").to_numpy()
     problems = _Problems(size, [t.headers for t in tables], table_of)
     for index, table in enumerate(tables):
         offsets = np.flatnonzero(table_of == index)
@@ -133,17 +134,19 @@ def _combine(tables: Sequence[Table]) -> pd.DataFrame:
         frame = table.frame.reset_index()
         frame.insert(0, "sheet", table.sheet)
         frame.insert(0, "source", table.source)
-        frame["_table"] = index
+        frame["table_index"] = index
+        frame["source_path"] = str(table.path)
         frames.append(frame)
     if frames:
         combined = pd.concat(frames, ignore_index=True, sort=False)
     else:
         combined = pd.DataFrame({name: pd.Series(dtype=object) for name in LOCATION})
-        combined["_table"] = pd.Series(dtype="int64")
+        combined["table_index"] = pd.Series(dtype="int64")
+        combined["source_path"] = pd.Series(dtype=object)
     for column in COLUMNS:
         if column.name not in combined:
             combined[column.name] = ""
-    cells = [c for c in combined.columns if c not in ("row", "_table")]
+    cells = [c for c in combined.columns if c not in ("row", "table_index", "source_path")]
     combined[cells] = combined[cells].fillna("").astype(object)
     return combined
 
@@ -182,7 +185,10 @@ def _fill_defaults(values: dict[str, list[Value]], config: dict[str, str]) -> No
         current = values[column.name]
         if not text or None not in current:
             continue
-        default = PARSERS[column.kind](text)
+        try:
+            default = PARSERS[column.kind](text)
+        except CellError as exc:
+            raise ConfigError(f"the default for {column.name}: {exc}") from None
         if column.prospects_only:
             values[column.name] = [
                 default if v is None and k == TARGET_USER else v
@@ -267,6 +273,7 @@ def _mark_duplicates(keys: list[str], rows: pd.DataFrame, problems: _Problems) -
         if key in repeated:
             groups[key].append(position)
     sources = rows["source"].to_numpy()
+    paths = rows["source_path"].to_numpy() if "source_path" in rows else sources
     numbers = rows["row"].to_numpy()
     for key, positions in groups.items():
         if len(positions) < 2:
@@ -275,8 +282,9 @@ def _mark_duplicates(keys: list[str], rows: pd.DataFrame, problems: _Problems) -
         for position in positions:
             others = ", ".join(
                 f"row {numbers[p]}"
-                if sources[p] == sources[position]
-                else f"{sources[p]} row {numbers[p]}"
+                if paths[p] == paths[position]
+                else f"{sources[p] if sources[p] != sources[position] else paths[p]} "
+                f"row {numbers[p]}"
                 for p in positions
                 if p != position
             )

@@ -1,0 +1,438 @@
+"""The loader: files -> tables of text cells, with the row numbers the user sees."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.load import Table, expand_paths, load
+from pipeline.validate import validate
+from tests.helpers import write_csv, write_xlsx
+
+HEADER = ["campaign_name", "min_post_likes"]
+
+
+def load_one(path: Path, **options: object) -> Table:
+    tables = load([path], **options)  # type: ignore[arg-type]
+    assert len(tables) == 1
+    return tables[0]
+
+
+def cells(table: Table) -> dict[int, dict[str, str]]:
+    """The table as {row number: {column: text}}."""
+    frame = table.frame
+    return {
+        int(number): {str(name): str(frame.at[number, name]) for name in frame.columns}
+        for number in frame.index
+    }
+
+
+def input_error(path: Path, **options: object) -> InputError:
+    with pytest.raises(InputError) as caught:
+        load([path], **options)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(str(path))
+    return caught.value
+
+
+# --- CSV encodings and delimiters ------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])
+def test_unicode_csv_is_read_without_warning(tmp_path: Path, encoding: str) -> None:
+    """UTF-8 with or without BOM and UTF-16 with BOM give the exact text, no warning."""
+    path = write_csv(
+        tmp_path / "a.csv", HEADER, [["Café Crème \u2013 Zürich", "3"]], encoding=encoding
+    )
+    table = load_one(path)
+    assert cells(table) == {2: {"campaign_name": "Café Crème \u2013 Zürich", "min_post_likes": "3"}}
+    assert table.warnings == ()
+    assert list(table.headers) == HEADER
+
+
+def test_utf16_big_endian_csv(tmp_path: Path) -> None:
+    """UTF-16 with a big-endian byte-order mark is read too."""
+    path = tmp_path / "be.csv"
+    text = "campaign_name;min_post_likes\r\nZ\u00fcrich;3\r\n"
+    path.write_bytes(codecs.BOM_UTF16_BE + text.encode("utf-16-be"))
+    table = load_one(path)
+    assert cells(table) == {2: {"campaign_name": "Z\u00fcrich", "min_post_likes": "3"}}
+    assert table.detected == "csv (utf-16, delimiter ';')"
+
+
+def test_cp1252_csv_is_read_with_a_warning(tmp_path: Path) -> None:
+    """A CSV that is not UTF-8 is read as cp1252, accents intact, with a warning naming it."""
+    path = write_csv(tmp_path / "win.csv", HEADER, [["Café Crème", "3"]], encoding="cp1252")
+    table = load_one(path)
+    assert cells(table)[2]["campaign_name"] == "Café Crème"
+    assert len(table.warnings) == 1
+    assert "win.csv" in table.warnings[0]
+    assert "cp1252" in table.warnings[0]
+
+
+def test_cp1252_warning_reaches_the_validation_result(tmp_path: Path) -> None:
+    """The encoding warning is carried on to the checked rows (and so to the report)."""
+    path = write_csv(tmp_path / "win.csv", HEADER, [["Café", "3"]], encoding="cp1252")
+    assert len(validate(load([path])).warnings) == 1
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
+    """`,`, `;` (European Excel) and tab are all recognised from the header line."""
+    path = write_csv(
+        tmp_path / "d.csv",
+        [*HEADER, "emotion_types"],
+        [["ACME, Inc; EU", "3", "LIKE,PRAISE;WOW"]],
+        delimiter=delimiter,
+    )
+    assert cells(load_one(path)) == {
+        2: {
+            "campaign_name": "ACME, Inc; EU",
+            "min_post_likes": "3",
+            "emotion_types": "LIKE,PRAISE;WOW",
+        }
+    }
+
+
+def test_quoted_multiline_cell_is_one_cell(tmp_path: Path) -> None:
+    """A quoted cell spanning lines stays one cell; the next record is the next Excel row."""
+    path = write_csv(
+        tmp_path / "m.csv",
+        [*HEADER, "emotion_types"],
+        [["first", "1", "LIKE\nPRAISE"], ["second", "2", ""]],
+    )
+    assert cells(load_one(path)) == {
+        2: {"campaign_name": "first", "min_post_likes": "1", "emotion_types": "LIKE\nPRAISE"},
+        3: {"campaign_name": "second", "min_post_likes": "2", "emotion_types": ""},
+    }
+
+
+# --- XLSX sheets and cell text ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Campaigns", "CAMPAIGNS", "campaigns"])
+def test_sheet_named_campaigns_wins_over_the_first(tmp_path: Path, name: str) -> None:
+    """The sheet called `campaigns` (any case) is read even when it is not first."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx",
+        [HEADER, ["from campaigns", 1]],
+        sheet=name,
+        other_sheets={"Notes": [["anything"]]},
+        first="Notes",
+    )
+    table = load_one(path)
+    assert table.sheet == name
+    assert cells(table)[2]["campaign_name"] == "from campaigns"
+
+
+def test_xlsm_workbook_is_read(tmp_path: Path) -> None:
+    """A macro-enabled .xlsm workbook is read like an .xlsx."""
+    path = write_xlsx(tmp_path / "book.xlsm", [HEADER, ["a", 1]])
+    assert cells(load_one(path)) == {2: {"campaign_name": "a", "min_post_likes": "1"}}
+
+
+def test_first_sheet_is_read_when_none_is_named_campaigns(tmp_path: Path) -> None:
+    """Without a `campaigns` sheet, the first sheet is read."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx",
+        [HEADER, ["from first", 1]],
+        sheet="Plan",
+        other_sheets={"Other": [HEADER, ["from other", 2]]},
+    )
+    table = load_one(path)
+    assert table.sheet == "Plan"
+    assert cells(table)[2]["campaign_name"] == "from first"
+
+
+def test_sheet_option_overrides_the_choice(tmp_path: Path) -> None:
+    """`sheet=` picks a sheet by name, case-insensitively."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx",
+        [HEADER, ["from campaigns", 1]],
+        other_sheets={"Backup": [HEADER, ["from backup", 2]]},
+    )
+    table = load_one(path, sheet="BACKUP")
+    assert table.sheet == "Backup"
+    assert cells(table)[2]["campaign_name"] == "from backup"
+
+
+def test_unknown_sheet_is_an_error_listing_the_sheets(tmp_path: Path) -> None:
+    """Asking for a sheet the workbook lacks names the file, the sheet and the ones it has."""
+    path = write_xlsx(tmp_path / "book.xlsx", [HEADER], other_sheets={"Backup": [HEADER]})
+    error = input_error(path, sheet="Plans")
+    assert str(error) == f"{path}: has no sheet named 'Plans'"
+    assert "'campaigns', 'Backup'" in error.hint
+
+
+def test_xlsx_cells_read_as_excel_shows_them(tmp_path: Path) -> None:
+    """Numbers, booleans and huge numbers become the text Excel displays."""
+    header = ["campaign_name", "min_post_likes", "skip_teammates_leads", "campaign_key"]
+    path = write_xlsx(
+        tmp_path / "n.xlsx",
+        [header, ["a", 25, True, 123456789012345678], ["b", 25.5, False, 25.0]],
+    )
+    assert cells(load_one(path)) == {
+        2: {
+            "campaign_name": "a",
+            "min_post_likes": "25",
+            "skip_teammates_leads": "TRUE",
+            "campaign_key": "1.23457E+17",
+        },
+        3: {
+            "campaign_name": "b",
+            "min_post_likes": "25.5",
+            "skip_teammates_leads": "FALSE",
+            "campaign_key": "25",
+        },
+    }
+
+
+# --- row numbers -----------------------------------------------------------------------
+
+
+def test_blank_rows_before_the_header_count_in_xlsx(tmp_path: Path) -> None:
+    """With the header on row 3, the first data row is row 4."""
+    path = write_xlsx(tmp_path / "b.xlsx", [HEADER, ["a", 1]], start_row=3)
+    assert list(cells(load_one(path))) == [4]
+
+
+def test_blank_lines_before_the_header_count_in_csv(tmp_path: Path) -> None:
+    """Two blank lines before the header put the first data row on line 4."""
+    path = tmp_path / "b.csv"
+    path.write_text("\n,,\ncampaign_name,min_post_likes\na,1\n", encoding="utf-8")
+    assert list(cells(load_one(path))) == [4]
+
+
+def test_empty_rows_are_skipped_but_numbering_is_kept(tmp_path: Path) -> None:
+    """Empty rows vanish; the rows after them keep the numbers the user sees."""
+    xlsx = write_xlsx(
+        tmp_path / "e.xlsx", [HEADER, ["a", 1], [None, None], ["b", 2], [None], ["c", 3]]
+    )
+    csv = write_csv(tmp_path / "e.csv", HEADER, [["a", "1"], ["", ""], ["b", "2"], [" ", ""]])
+    assert list(cells(load_one(xlsx))) == [2, 4, 6]
+    assert list(cells(load_one(csv))) == [2, 4]
+
+
+# --- headers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "campaign_name",
+        "Campaign Name",
+        "  CAMPAIGN-NAME ",
+        "campaign.name",
+        "name",
+        "Title",
+        "campaignName",
+    ],
+)
+def test_header_matching_ignores_case_space_punctuation(tmp_path: Path, header: str) -> None:
+    """Header spellings, aliases and the API name all mean the same column."""
+    path = write_csv(tmp_path / "h.csv", [header], [["x"]])
+    table = load_one(path)
+    assert cells(table) == {2: {"campaign_name": "x"}}
+    assert table.headers == {"campaign_name": header.strip()}
+
+
+@pytest.mark.parametrize(
+    ("header", "column"),
+    [
+        ("postActivityFilter.minPostLikes", "min_post_likes"),
+        ("minPostLikes", "min_post_likes"),
+        ("connectingSettings.sendConnectionRequestOnTimeoutDays", "connect_timeout_days"),
+        ("dmSettings.isGenerateDmEnabled", "dm_enabled"),
+        ("ownerId", "owner"),
+        ("Owner E-Mail", "owner"),
+    ],
+)
+def test_headers_match_api_names_and_dotted_paths(tmp_path: Path, header: str, column: str) -> None:
+    """The API field name and the dotted API path are accepted as headers."""
+    path = write_csv(tmp_path / "h.csv", [header], [["1"]])
+    assert list(load_one(path).frame.columns) == [column]
+
+
+def test_underscore_columns_are_kept_and_not_matched(tmp_path: Path) -> None:
+    """A `_` column is kept under its own name, even when it looks like a known column."""
+    path = write_csv(
+        tmp_path / "u.csv", ["campaign_name", "_campaign_name", "_notes"], [["a", "b", "c"]]
+    )
+    table = load_one(path)
+    assert cells(table) == {2: {"campaign_name": "a", "_campaign_name": "b", "_notes": "c"}}
+    assert table.headers["_notes"] == "_notes"
+
+
+def test_report_columns_are_dropped(tmp_path: Path) -> None:
+    """The reporter's own columns are dropped when a report file is fed back in."""
+    header = ["campaign_name", "_status", "_errors", "_campaign_id", "_source", "_row", "_mine"]
+    path = write_csv(tmp_path / "failed.csv", header, [["a", "invalid", "x", "id", "s", "2", "m"]])
+    table = load_one(path)
+    assert list(table.frame.columns) == ["campaign_name", "_mine"]
+    assert set(table.headers) == {"campaign_name", "_mine"}
+
+
+def test_unknown_header_names_the_closest_column(tmp_path: Path) -> None:
+    """An unknown header stops the file with its letter, its text and a suggestion."""
+    path = write_csv(tmp_path / "h.csv", ["campaign_name", "min_post_likess"], [["a", "1"]])
+    error = input_error(path)
+    assert str(error) == (
+        f"{path}, row 1: unknown column B 'min_post_likess' (did you mean min_post_likes?)"
+    )
+    assert error.row == 1
+
+
+def test_unknown_header_row_number_counts_blank_rows(tmp_path: Path) -> None:
+    """The header error names the row the header is on."""
+    path = write_xlsx(tmp_path / "h.xlsx", [["campaign_name", "whatever"]], start_row=3)
+    assert str(input_error(path)) == (f"{path} [campaigns], row 3: unknown column B 'whatever'")
+
+
+def test_duplicate_header_is_an_error(tmp_path: Path) -> None:
+    """Two headers meaning the same column stop the file, naming both."""
+    path = write_csv(tmp_path / "h.csv", ["Campaign Name", "owner", "name"], [["a", "b", "c"]])
+    assert str(input_error(path)) == (
+        f"{path}, row 1: columns A 'Campaign Name' and C 'name' both mean campaign_name"
+    )
+
+
+def test_values_under_a_blank_header_are_an_error(tmp_path: Path) -> None:
+    """A value in a column without a header stops the file."""
+    path = write_csv(tmp_path / "h.csv", ["campaign_name", "", "owner"], [["a", "lost", "o"]])
+    assert str(input_error(path)) == f"{path}, row 1: column B has values but no header"
+
+
+def test_values_past_the_last_header_are_a_row_error(tmp_path: Path) -> None:
+    """A value to the right of the last header makes that row invalid, naming the column."""
+    path = tmp_path / "h.csv"
+    path.write_text("campaign_name,owner\na,b,stray\nc,d\n", encoding="utf-8")
+    table = load_one(path)
+    assert table.problems == {2: [("", "values in column C, which has no header")]}
+    assert "values in column C, which has no header" in list(validate([table]).errors[0])
+
+
+def test_blank_header_columns_without_values_are_ignored(tmp_path: Path) -> None:
+    """An empty column without a header is harmless."""
+    path = write_csv(tmp_path / "h.csv", ["campaign_name", "", "owner"], [["a", "", "o"]])
+    assert list(load_one(path).frame.columns) == ["campaign_name", "owner"]
+
+
+# --- folders ---------------------------------------------------------------------------
+
+
+def test_folder_expands_to_sorted_spreadsheets(tmp_path: Path) -> None:
+    """A folder gives its .csv/.xlsx/.xlsm files in name order, without lock files."""
+    for name in ["b.csv", "a.xlsx", "c.XLSM", "~$a.xlsx", "notes.txt", "d.CSV"]:
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    (tmp_path / "sub.csv").mkdir()
+    assert [p.name for p in expand_paths([tmp_path])] == ["a.xlsx", "b.csv", "c.XLSM", "d.CSV"]
+
+
+def test_folder_loads_every_file(tmp_path: Path) -> None:
+    """Loading a folder reads each spreadsheet in it."""
+    write_csv(tmp_path / "2.csv", HEADER, [["b", "2"]])
+    write_xlsx(tmp_path / "1.xlsx", [HEADER, ["a", 1]])
+    assert [t.source for t in load([tmp_path])] == ["1.xlsx", "2.csv"]
+
+
+def test_empty_folder_is_an_error(tmp_path: Path) -> None:
+    """A folder without spreadsheets stops the run, naming the folder."""
+    (tmp_path / "~$lock.xlsx").write_text("x", encoding="utf-8")
+    error = input_error(tmp_path)
+    assert str(error) == f"{tmp_path}: folder holds no .csv, .xlsx or .xlsm file"
+
+
+# --- files that cannot be read ---------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A path that does not exist is an InputError naming it."""
+    path = tmp_path / "nope.csv"
+    assert str(input_error(path)) == f"{path}: no such file or folder"
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.xlsx"])
+def test_empty_file(tmp_path: Path, name: str) -> None:
+    """A zero-byte file is an InputError naming it."""
+    path = tmp_path / name
+    path.write_bytes(b"")
+    assert str(input_error(path)) == f"{path}: file is empty"
+
+
+def test_wrong_extension(tmp_path: Path) -> None:
+    """A file that is not .csv/.xlsx/.xlsm is refused with a hint."""
+    path = tmp_path / "plan.xls"
+    path.write_bytes(b"whatever")
+    error = input_error(path)
+    assert str(error) == f"{path}: not a spreadsheet this tool reads"
+    assert error.hint == "Use .csv, .xlsx or .xlsm files."
+
+
+def test_xlsx_that_is_really_text(tmp_path: Path) -> None:
+    """A text file named .xlsx is refused as not a workbook."""
+    path = tmp_path / "plan.xlsx"
+    path.write_text("campaign_name\na\n", encoding="utf-8")
+    assert str(input_error(path)) == f"{path}: is not an xlsx workbook (not a zip archive)"
+
+
+def test_corrupt_zip(tmp_path: Path) -> None:
+    """A broken zip archive is refused as corrupt, without a traceback from calamine."""
+    path = tmp_path / "plan.xlsx"
+    path.write_bytes(b"PK\x03\x04garbage")
+    assert str(input_error(path)).startswith(f"{path}: is corrupt or not an xlsx workbook")
+
+
+def test_encrypted_xlsx(tmp_path: Path) -> None:
+    """A password-protected workbook (an OLE file) is refused with a hint."""
+    path = tmp_path / "secret.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1024)
+    error = input_error(path)
+    assert str(error) == f"{path}: is password-protected (encrypted) or an old .xls workbook"
+    assert "password" in error.hint
+
+
+def test_workbook_saved_as_csv_name(tmp_path: Path) -> None:
+    """An xlsx renamed to .csv is refused with a hint to rename it."""
+    path = write_xlsx(tmp_path / "book.xlsx", [HEADER]).rename(tmp_path / "book.csv")
+    error = input_error(path)
+    assert str(error) == f"{path}: is an Excel workbook, not a CSV file"
+    assert error.hint == "Rename it to .xlsx."
+
+
+def test_csv_of_blank_lines_is_empty(tmp_path: Path) -> None:
+    """A CSV holding only line ends is refused as empty."""
+    path = tmp_path / "blank.csv"
+    path.write_text("\n\n\n", encoding="utf-8")
+    assert str(input_error(path)) == f"{path}: file is empty"
+
+
+@pytest.mark.parametrize("content", [",,\n,,\n\n", ";;\n;;\n"])
+def test_csv_of_blank_rows_has_no_header(tmp_path: Path, content: str) -> None:
+    """A CSV whose rows are all empty cells (any delimiter) is refused for lack of a header."""
+    path = tmp_path / "blank.csv"
+    path.write_text(content, encoding="utf-8")
+    assert str(input_error(path)) == f"{path}: has no header row (the sheet is empty)"
+
+
+def test_xlsx_without_header(tmp_path: Path) -> None:
+    """A workbook whose sheet is empty is refused, naming file and sheet."""
+    path = write_xlsx(tmp_path / "blank.xlsx", [])
+    assert str(input_error(path)) == f"{path} [campaigns]: has no header row (the sheet is empty)"
+
+
+def test_more_rows_than_max_rows(tmp_path: Path) -> None:
+    """A file with more data rows than max_rows is refused; exactly max_rows is fine."""
+    path = write_csv(tmp_path / "big.csv", HEADER, [["a", "1"], ["b", "2"], ["c", "3"]])
+    assert len(load_one(path, max_rows=3).frame) == 3
+    error = input_error(path, max_rows=2)
+    assert str(error) == f"{path}: has 3 rows, more than 2"
+    assert "--max-rows" in error.hint
+
+
+def test_binary_csv_is_refused(tmp_path: Path) -> None:
+    """A .csv holding binary data is refused, not decoded into garbage."""
+    path = tmp_path / "bin.csv"
+    path.write_bytes(b"\x00\x01\x02campaign_name\x00")
+    assert str(input_error(path)) == f"{path}: is a binary file, not CSV text"

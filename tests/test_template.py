@@ -1,0 +1,157 @@
+"""Templates and examples: generated from the catalogue, committed, and valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from pipeline.load import load
+from pipeline.template import write_example, write_template
+from pipeline.validate import validate
+from schemas.columns import COLUMNS, KEYWORD, TARGET_USER, Kind
+from tests.helpers import errors
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "input_templates"
+GENERATORS = {
+    "campaigns.xlsx": write_template,
+    "campaigns.csv": write_template,
+    "example.xlsx": write_example,
+    "example.csv": write_example,
+}
+
+
+def workbook_content(path: Path) -> dict[str, Any]:
+    """What a workbook shows: per sheet, the values, drop-downs/checks and frozen panes."""
+    workbook = openpyxl.load_workbook(path)
+    try:
+        return {
+            sheet.title: {
+                "values": [list(row) for row in sheet.iter_rows(values_only=True)],
+                "validations": sorted(
+                    (str(v.sqref), v.type, v.formula1, v.formula2, bool(v.allow_blank))
+                    for v in sheet.data_validations.dataValidation
+                ),
+                "freeze_panes": sheet.freeze_panes,
+            }
+            for sheet in workbook.worksheets
+        }
+    finally:
+        workbook.close()
+
+
+def validations(path: Path, sheet: str = "campaigns") -> dict[str, tuple[str, str | None]]:
+    """Column letter of each checked range (`B2:B1000` -> `B`) -> (type, formula1)."""
+    workbook = openpyxl.load_workbook(path)
+    try:
+        found: dict[str, tuple[str, str | None]] = {}
+        for validation in workbook[sheet].data_validations.dataValidation:
+            for cells in str(validation.sqref).split():
+                letter = cells.split(":")[0].rstrip("0123456789")
+                found[letter] = (validation.type, validation.formula1)
+        return found
+    finally:
+        workbook.close()
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_committed_templates_are_what_the_generator_writes(tmp_path: Path, name: str) -> None:
+    """input_templates/ holds exactly what write_template/write_example produce now."""
+    fresh = GENERATORS[name](tmp_path / name)
+    committed = TEMPLATES / name
+    if name.endswith(".csv"):
+        assert committed.read_bytes() == fresh.read_bytes()
+    else:
+        assert workbook_content(committed) == workbook_content(fresh)
+
+
+def test_blank_template_layout(tmp_path: Path) -> None:
+    """campaigns.xlsx: a `campaigns` sheet with every column as header, frozen, no rows."""
+    content = workbook_content(write_template(tmp_path / "t.xlsx"))
+    assert list(content) == ["campaigns", "columns"]
+    sheet = content["campaigns"]
+    assert [row for row in sheet["values"] if any(v is not None for v in row)] == [
+        [c.name for c in COLUMNS]
+    ]
+    assert sheet["freeze_panes"] == "A2"
+
+
+def test_blank_template_has_drop_downs(tmp_path: Path) -> None:
+    """campaign_type and every boolean column have a list drop-down; numbers a whole check."""
+    found = validations(write_template(tmp_path / "t.xlsx"))
+    letters = {c.name: openpyxl.utils.get_column_letter(i) for i, c in enumerate(COLUMNS, 1)}
+    kind, choices = found[letters["campaign_type"]]
+    assert kind == "list"
+    assert choices is not None
+    assert {"TARGET_USER", "KEYWORD", "Prospects", "Topic"} <= set(choices.strip('"').split(","))
+    for column in COLUMNS:
+        if column.kind is Kind.BOOLEAN:
+            assert found[letters[column.name]] == ("list", '"true,false"'), column.name
+        elif column.kind is Kind.WHOLE_NUMBER:
+            assert found[letters[column.name]] == ("whole", str(column.minimum or 0)), column.name
+
+
+def test_columns_sheet_documents_every_column(tmp_path: Path) -> None:
+    """The `columns` sheet has a header and one line per catalogue column with its help."""
+    sheet = workbook_content(write_template(tmp_path / "t.xlsx"))["columns"]
+    assert sheet["freeze_panes"] == "A2"
+    rows = sheet["values"]
+    assert rows[0][:6] == ["column", "type", "campaign types", "default", "API field", "help"]
+    assert [r[0] for r in rows[1:]] == [c.name for c in COLUMNS]
+    for row, column in zip(rows[1:], COLUMNS, strict=True):
+        assert row[1] == column.kind.value
+        assert (row[3] or "") == (column.default or ("required" if column.required else ""))
+        assert row[5] == column.help
+
+
+def test_topic_template_omits_prospects_only_columns(tmp_path: Path) -> None:
+    """A Topic template carries only the columns a topic campaign uses."""
+    content = workbook_content(write_template(tmp_path / "t.xlsx", campaign_type=KEYWORD))
+    header = content["campaigns"]["values"][0]
+    assert header == [c.name for c in COLUMNS if not c.prospects_only]
+    assert "connect_enabled" not in header
+    assert [r[0] for r in content["columns"]["values"][1:]] == header
+
+
+def test_prospects_template_has_every_column(tmp_path: Path) -> None:
+    """A Prospects template carries every column."""
+    path = write_template(tmp_path / "t.csv", campaign_type=TARGET_USER)
+    assert path.read_text(encoding="utf-8-sig").strip() == ",".join(c.name for c in COLUMNS)
+
+
+def test_blank_csv_template_is_the_header_only(tmp_path: Path) -> None:
+    """campaigns.csv is one header line (UTF-8 with BOM so Excel reads accents right)."""
+    data = write_template(tmp_path / "t.csv").read_bytes()
+    assert data == b"\xef\xbb\xbf" + ",".join(c.name for c in COLUMNS).encode() + b"\r\n"
+
+
+@pytest.mark.parametrize("name", ["example.xlsx", "example.csv"])
+def test_committed_examples_validate_cleanly(name: str) -> None:
+    """The committed example sheets have no invalid row, and both campaign types."""
+    checked = validate(load([TEMPLATES / name]))
+    assert len(checked) >= 2
+    assert errors(checked) == [[] for _ in range(len(checked))]
+    assert set(checked.values["campaign_type"]) == {TARGET_USER, KEYWORD}
+
+
+@pytest.mark.parametrize("name", ["campaigns.xlsx", "campaigns.csv"])
+def test_committed_blank_templates_load_with_no_rows(name: str) -> None:
+    """The blank templates load (every header known) and hold no rows."""
+    (table,) = load([TEMPLATES / name])
+    assert list(table.frame.columns) == [c.name for c in COLUMNS]
+    assert len(table.frame) == 0
+
+
+def test_id_columns_are_formatted_as_text(tmp_path: Path) -> None:
+    """Id and text columns are formatted as Text, so Excel cannot turn ids into numbers."""
+    workbook = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx"))
+    try:
+        sheet = workbook["campaigns"]
+        for index, column in enumerate(COLUMNS, start=1):
+            fmt = sheet.cell(row=2, column=index).number_format
+            if column.kind in (Kind.UUID, Kind.OWNER, Kind.TEXT, Kind.UUID_LIST):
+                assert fmt == "@", column.name
+    finally:
+        workbook.close()
