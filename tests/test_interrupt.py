@@ -28,9 +28,10 @@ def test_ctrl_c_finishes_in_flight_requests_writes_reports_and_exits_130(tmp_pat
     environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
     environment.pop("EXTROVERT_BASE_URL", None)
     with run_in_thread(SandboxConfig(latency_ms=100)) as url, httpx.Client(base_url=url) as client:
+        command = [sys.executable, "-m", "pipeline", "run", str(path), "--base-url", url]
+        command += ["--state", str(state), "--out", str(out), "--rate", "10"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "run", str(path), "--base-url", url]
-            + ["--state", str(state), "--out", str(out), "--rate", "10"],
+            command,
             env=environment,
             cwd=ROOT,
             stdout=subprocess.PIPE,
