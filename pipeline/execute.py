@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from pipeline.client import ExtrovertClient, Secret
 from pipeline.errors import StoppedError
-from pipeline.ledger import Ledger, payload_hash
+from pipeline.ledger import Entry, Ledger, payload_hash
 from pipeline.map import map_rows
 from pipeline.report import OK_STATUSES, Outcome, counts
 from pipeline.resolve import CampaignIndex, campaign_index, team_directory
@@ -128,6 +128,9 @@ class _Run:
             self.sender = Sender(client, settings.send, **extra)
         self.ledger: Ledger | None = None
         self.marked: set[str] = set()
+        # What earlier runs sent for rows whose outcome they left unknown: those are looked
+        # up in the campaign list as sent, even if the sheet has changed since.
+        self.sent_before: dict[int, Entry] = {}
         rows = checked.rows
         self._locations = list(
             zip(rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True)
@@ -140,6 +143,9 @@ class _Run:
         return str(source), str(sheet), int(row)
 
     def _owner_and_name(self, position: int) -> tuple[str, str]:
+        earlier = self.sent_before.get(position)
+        if earlier is not None:
+            return earlier.owner_id, earlier.name
         values = self.checked.values
         return str(values["owner"][position]), str(values["campaign_name"][position])
 
@@ -196,6 +202,7 @@ class _Run:
                 self._settle(position, Outcome("already_created", entry.campaign_id, errors=notes))
             else:  # unknown, or sending left by a run that holds no lock (dry run)
                 uncertain.append(position)
+                self.sent_before[position] = entry
         return to_send, uncertain
 
     async def index(self) -> CampaignIndex | None:
@@ -208,10 +215,11 @@ class _Run:
         owner, name = self._owner_and_name(position)
         payload = self.payloads[position]
         assert payload is not None
+        earlier = self.sent_before.get(position)
         self.ledger.adopt(
             self.checked.keys[position],
             campaign_id=campaign_id,
-            payload_hash=payload_hash(payload),
+            payload_hash=earlier.payload_hash if earlier else payload_hash(payload),
             source=source,
             sheet=sheet,
             row=row,
@@ -285,6 +293,7 @@ class _Run:
         for position in positions:
             payload = self.payloads[position]
             assert payload is not None
+            self.sent_before.pop(position, None)  # from now on it is sent as the sheet says
             jobs.append(Job(position, checked.keys[position], payload))
         unknown: list[int] = []
 
@@ -303,6 +312,11 @@ class _Run:
             self.marked.add(job.key)
 
         def after(job: Job, sent: Sent) -> None:
+            # The report first: should the ledger fail to record, the row still says what
+            # happened, and the ledger's `sending` is settled by the next run.
+            self._settle(job.position, _outcome(sent))
+            if sent.status == "unknown":
+                unknown.append(job.position)
             if job.key in self.marked:
                 ledger.record(
                     job.key,
@@ -312,9 +326,6 @@ class _Run:
                     error=sent.error,
                     attempts=sent.attempts,
                 )
-            if sent.status == "unknown":
-                unknown.append(job.position)
-            self._settle(job.position, _outcome(sent))
 
         await self.sender.send_all(jobs, before, after)
         return unknown

@@ -177,7 +177,8 @@ class Sender:
 
     `before(job)` runs right before each request (the ledger commits `sending`);
     `after(job, sent)` right after its outcome. `stop(reason)` (Ctrl-C, 401/403, the
-    circuit breaker) lets requests in flight finish and leaves the rest `not_sent`.
+    circuit breaker, an unexpected error in a request or in `after`) lets requests in
+    flight finish and leaves the rest `not_sent`; `send_all` itself does not raise.
     """
 
     def __init__(
@@ -228,9 +229,19 @@ class Sender:
                 if self.stopped:
                     after(job, Sent("not_sent", error=f"not sent: {self.stop_reason}"))
                     continue
-                sent = await self.send_one(job, before)
+                try:
+                    sent = await self.send_one(job, before)
+                except Exception as exc:
+                    # Something unforeseen (the ledger's disk, a bug): the request may have
+                    # gone out, so the row is unknown (the ledger still says `sending`,
+                    # which the next run settles); the others stop as for a 401.
+                    self.stop(f"an unexpected error: {type(exc).__name__}: {exc}")
+                    sent = Sent("unknown", error=f"unexpected error: {type(exc).__name__}")
                 self.stats.outcomes[sent.status] = self.stats.outcomes.get(sent.status, 0) + 1
-                after(job, sent)
+                try:
+                    after(job, sent)
+                except Exception as exc:
+                    self.stop(f"an outcome could not be recorded: {type(exc).__name__}: {exc}")
 
         workers = max(1, min(self.settings.concurrency, len(jobs)))
         await asyncio.gather(*(worker() for _ in range(workers)))

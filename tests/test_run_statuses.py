@@ -528,3 +528,47 @@ def test_skip_existing_adopts_campaigns_made_before_the_first_run(
     assert app.state.sandbox.stats.duplicates == 0
     assert all(len(v) == 1 for v in stored(app).values())
     assert result.exit_code == 0
+
+
+# -- an unknown outcome whose row changed since --------------------------------------------
+
+
+class LostAnswers(httpx.AsyncBaseTransport):
+    """The account receives every create, but the answers are lost (a read timeout) and
+    the campaign list is not offered (404): every create ends unknown."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/campaign"):
+            return httpx.Response(404)
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST":
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+def test_unknown_row_renamed_since_is_found_under_the_name_it_was_sent_with(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """An unknown create is looked up as it was sent: renaming the row in the sheet before
+    the next run finds the campaign under its old name instead of creating a second one."""
+    row = dict(EXAMPLE_ROWS[0])
+    first = run_files(
+        Options(paths=(sheet(tmp_path, [row]),), out=tmp_path / "o1"),
+        settings(tmp_path),
+        transport=LostAnswers(app),
+        sleep=Sleeps(),
+    )
+    assert first.counts == {"unknown": 1}
+
+    renamed = {**row, "campaign_name": "A brand new name"}
+    second = run(tmp_path, sheet(tmp_path, [renamed]), app, "o2")
+
+    [line] = results(tmp_path / "o2")
+    [stored] = app.state.sandbox.store.all()
+    assert second.counts == {"created": 1}
+    assert line["campaign_id"] == stored.id
+    assert stored.name == row["campaign_name"]
+    assert app.state.sandbox.stats.created == 1

@@ -223,16 +223,18 @@ def test_timeout_over_loopback_leaks_no_key(tmp_path: Path, leaks: Leaks) -> Non
 
 
 class CrashingTransport(httpx.AsyncBaseTransport):
-    """The sandbox in process, until the third create: then an unexpected exception."""
+    """The sandbox in process, until request number `at` (of `method`): then a bug."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, method: str, at: int) -> None:
         self.inner = httpx.ASGITransport(app=app)
-        self.posts = 0
+        self.method = method
+        self.at = at
+        self.seen = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            self.posts += 1
-            if self.posts == 3:
+        if request.method == self.method:
+            self.seen += 1
+            if self.seen == self.at:
                 raise RuntimeError("the transport broke in a way nobody planned for")
         return await self.inner.handle_async_request(request)
 
@@ -240,16 +242,30 @@ class CrashingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def test_crash_mid_run_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
-    """An unexpected exception mid-run: its traceback, even with locals, holds no key."""
-    app = canary_app()
-    transport = CrashingTransport(app)
+def test_crash_before_sending_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
+    """An unexpected exception while reading the team: its traceback, even with locals,
+    holds no key."""
+    transport = CrashingTransport(canary_app(), "GET", 1)
 
     with pytest.raises(RuntimeError) as crashed:
         run(tmp_path, EXAMPLE_ROWS, Secret(CANARY), transport=transport)
 
-    assert transport.posts >= 3
+    assert transport.seen == 1
     assert leaks.found(tracebacks(crashed.value), repr(crashed.value)) == []
+
+
+def test_crash_mid_send_stops_the_run_and_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
+    """An unexpected exception on the third create stops the run (exit 3): that row is
+    unknown, the rest not_sent, reports written, and the key appears nowhere."""
+    transport = CrashingTransport(canary_app(), "POST", 3)
+
+    result = run(tmp_path, uuid_rows(EXAMPLE_ROWS), Secret(CANARY), transport=transport)
+
+    assert result.exit_code == 3
+    assert "RuntimeError" in result.stopped
+    assert result.counts["unknown"] == 1
+    assert result.counts.get("created", 0) + result.counts.get("not_sent", 0) == 4
+    assert leaks.found(repr(result), result.stopped) == []
 
 
 def test_cli_with_api_key_file_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
