@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,6 +25,8 @@ CAMPAIGN_PATH: Final = f"{API_PREFIX}/campaign"
 MEMBERS_PATH: Final = f"{API_PREFIX}/user/team-members"
 DEFAULT_BASE_URL: Final = "https://prod-nginx-v2.goextrovert.com/webgateway"
 USER_AGENT: Final = "campaigns/0.1 (+batch provisioning)"
+# What a header value may hold: visible ASCII, no spaces or line breaks.
+_HEADER_SAFE: Final = re.compile(r"[\x21-\x7e]+")
 
 # httpx logs every request at INFO, with URLs; keep its loggers quiet whatever the root says.
 for _name in ("httpx", "httpcore"):
@@ -94,6 +97,13 @@ class ExtrovertClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        if not _HEADER_SAFE.fullmatch(api_key.reveal()):
+            raise ConfigError(
+                "the API key holds characters an HTTP header cannot carry "
+                "(spaces, line breaks or non-ASCII letters)",
+                hint="Check the key file or EXTROVERT_API_KEY: it should be one line.",
+            )
+        self._key = api_key
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers={
@@ -115,6 +125,15 @@ class ExtrovertClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def scrub(self, text: str) -> str:
+        """`text` with the API key masked, for anything that echoes a server's words."""
+        key = self._key.reveal()
+        return text.replace(key, "***") if key in text else text
+
+    def message(self, response: httpx.Response) -> str:
+        """The API's own message for a refusal (key masked), else the status line."""
+        return self.scrub(error_message(response))
 
     async def create_campaign(self, payload: Mapping[str, Any]) -> httpx.Response:
         """POST one payload; transport errors propagate for the sender to classify."""

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.client import ExtrovertClient, Secret
-from pipeline.errors import StoppedError
+from pipeline.errors import PipelineError, StoppedError
 from pipeline.ledger import Entry, Ledger, payload_hash
 from pipeline.map import map_rows
-from pipeline.report import OK_STATUSES, Outcome, counts
+from pipeline.report import Outcome, counts, rows_exit_code
 from pipeline.resolve import CampaignIndex, campaign_index, team_directory
 from pipeline.send import Job, Sender, SendSettings, Sent
 from pipeline.validate import Checked, apply_owners
@@ -80,6 +80,7 @@ class Execution:
     stopped: str = ""
     interrupted: bool = False
     payloads: list[Payload | None] = field(default_factory=list)
+    recovered: int = 0  # rows an earlier run left in flight (`sending`), now settled here
 
     @property
     def exit_code(self) -> int:
@@ -88,7 +89,7 @@ class Execution:
             return 130
         if self.stopped:
             return 3
-        return 0 if all(o.status in OK_STATUSES for o in self.outcomes) else 1
+        return rows_exit_code(self.outcomes)
 
 
 def _outcome(sent: Sent) -> Outcome:
@@ -131,6 +132,7 @@ class _Run:
         # What earlier runs sent for rows whose outcome they left unknown: those are looked
         # up in the campaign list as sent, even if the sheet has changed since.
         self.sent_before: dict[int, Entry] = {}
+        self.interrupted = False
         rows = checked.rows
         self._locations = list(
             zip(rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True)
@@ -158,6 +160,10 @@ class _Run:
         if previous is None:
             self.progress.advance(outcome.status)
 
+    async def nap(self, seconds: float) -> None:
+        """Wait, but not past a stop (Ctrl-C, 401): the sender wakes its sleepers then."""
+        await (self.sender.nap(seconds) if self.sender is not None else self.sleep(seconds))
+
     # -- the stages --------------------------------------------------------------------
 
     async def resolve_owners(self, ledger: Ledger) -> None:
@@ -173,7 +179,7 @@ class _Run:
         if self.client is None:  # a dry run without a key: what earlier runs learned
             self.checked = apply_owners(checked, ledger.owners(), {})
             return
-        directory = await team_directory(self.client, emails)
+        directory = await team_directory(self.client, emails, self.sleep)
         if not self.settings.dry_run:
             ledger.remember_owners(directory.ids)
         self.checked = apply_owners(checked, directory.ids, directory.problems)
@@ -205,8 +211,15 @@ class _Run:
                 self.sent_before[position] = entry
         return to_send, uncertain
 
-    async def index(self) -> CampaignIndex | None:
-        return None if self.client is None else await campaign_index(self.client)
+    async def index(self) -> tuple[CampaignIndex | None, str]:
+        """The campaign list, or None and why it cannot settle anything now."""
+        if self.client is None:
+            return None, "a dry run without a key cannot consult the campaign list"
+        try:
+            index = await campaign_index(self.client, self.sleep)
+        except PipelineError as exc:  # unreadable now: never send again on its word
+            return None, f"{exc.message}; the next run looks again"
+        return index, "" if index is not None else NO_LIST_HINT
 
     def adopt(self, position: int, campaign_id: str, note: str) -> None:
         if self.ledger is None or self.settings.dry_run:
@@ -228,6 +241,14 @@ class _Run:
             note=note,
         )
 
+    def _leave_unknown(self, positions: Sequence[int], why: str) -> None:
+        for position in positions:
+            before = self.outcomes[position]
+            if before is None:
+                self._settle(position, Outcome("unknown", errors=(why,)))
+            else:
+                self.outcomes[position] = replace(before, errors=(*before.errors, why))
+
     async def settle_uncertain(
         self, positions: Sequence[int], status_if_found: str, *, from_earlier_runs: bool
     ) -> list[int]:
@@ -238,21 +259,21 @@ class _Run:
         if not positions:
             return []
         left = list(positions)
+        # A create that just timed out may still be under way: give it the timeout again.
+        delay = self.settings.recheck_delay
+        if not from_earlier_runs:
+            delay = max(delay, self.settings.send.timeout)
         for look in range(2):
             if look:
-                await self.sleep(self.settings.recheck_delay)
-            index = await self.index()
+                await self.nap(delay)
+                if self.interrupted:
+                    self._leave_unknown(left, "interrupted before the second look in the list")
+                    return []
+            index, why = await self.index()
             if index is None:
-                if self.settings.resend_unknown and from_earlier_runs:
-                    return left
-                for position in left:
-                    before = self.outcomes[position]
-                    if before is None:
-                        self._settle(position, Outcome("unknown", errors=(NO_LIST_HINT,)))
-                    else:
-                        self.outcomes[position] = replace(
-                            before, errors=(*before.errors, NO_LIST_HINT)
-                        )
+                if self.settings.resend_unknown and from_earlier_runs and self.client:
+                    return left  # the person checked: --resend-unknown
+                self._leave_unknown(left, why)
                 return []
             known = self.ledger.known_campaign_ids() if self.ledger is not None else set()
             still: list[int] = []
@@ -270,7 +291,12 @@ class _Run:
         return left
 
     async def skip_existing(self, to_send: list[int]) -> list[int]:
-        index = await self.index()
+        index, why = await self.index()
+        if index is None and self.client is not None:
+            raise PipelineError(
+                f"--skip-existing needs the campaign list: {why}; nothing was sent",
+                hint="Run again later, or without --skip-existing.",
+            )
         if index is None or self.ledger is None:
             return to_send
         known = self.ledger.known_campaign_ids()
@@ -368,35 +394,54 @@ async def _with_ledger(run: _Run, state: Path, command: str) -> Execution:
     settings = run.settings
     ledger = Ledger.open(state, run_id=run.run_id, lock=not settings.dry_run)
     run.ledger = ledger
+    loop = asyncio.get_running_loop()
+
+    def on_interrupt() -> None:
+        # The first Ctrl-C lets requests in flight finish; the next one is Python's own.
+        run.interrupted = True
+        if run.sender is not None:
+            run.sender.stop("interrupted (Ctrl-C)")
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGINT)
+
     with ledger:
-        ledger.bind_endpoint(settings.endpoint or settings.base_url, record=not settings.dry_run)
-        if not settings.dry_run:
-            ledger.start_run(command, dt.datetime.now(dt.UTC))
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, on_interrupt)
         try:
-            await run.resolve_owners(ledger)
-        except StoppedError as exc:  # 401/403 on the team list: nothing was sent
+            ledger.bind_endpoint(
+                settings.endpoint or settings.base_url, record=not settings.dry_run
+            )
+            if not settings.dry_run:
+                ledger.start_run(command, dt.datetime.now(dt.UTC))
+            try:
+                await run.resolve_owners(ledger)
+            except StoppedError as exc:  # 401/403 on the team list: nothing was sent
+                run.payloads = map_rows(run.checked)
+                return _finish(run, ledger, stopped=exc.message)
             run.payloads = map_rows(run.checked)
-            return _finish(run, ledger, stopped=exc.message)
-        run.payloads = map_rows(run.checked)
-        run.progress.start(len(run.checked))
-        return await _drive(run, ledger)
+            run.progress.start(len(run.checked))
+            return await _drive(run, ledger)
+        finally:
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _drive(run: _Run, ledger: Ledger) -> Execution:
     settings = run.settings
+    found = "already_created" if settings.dry_run else "created"
     to_send, uncertain = run.classify(ledger)
     if settings.skip_existing and to_send:
         to_send = await run.skip_existing(to_send)
-    to_send += await run.settle_uncertain(uncertain, "created", from_earlier_runs=True)
-    interrupted = False
+    to_send += await run.settle_uncertain(uncertain, found, from_earlier_runs=True)
     if settings.dry_run:
         for position in to_send:
             run._settle(position, Outcome("would_create"))
-    elif to_send:
-        assert run.sender is not None
-        interrupted = await _send_rounds(run, to_send)
-    stopped = run.sender.stop_reason if run.sender is not None and not interrupted else ""
-    return _finish(run, ledger, stopped=stopped, interrupted=interrupted)
+    elif to_send and not run.interrupted:
+        await _send_rounds(run, to_send)
+    if run.interrupted:
+        return _finish(run, ledger, stopped="interrupted (Ctrl-C)", interrupted=True)
+    stopped = run.sender.stop_reason if run.sender is not None else ""
+    return _finish(run, ledger, stopped=stopped)
 
 
 def _finish(run: _Run, ledger: Ledger, *, stopped: str, interrupted: bool = False) -> Execution:
@@ -416,39 +461,26 @@ def _finish(run: _Run, ledger: Ledger, *, stopped: str, interrupted: bool = Fals
         requests=stats.requests if stats else 0,
         retries=stats.retries if stats else 0,
         rate_limited=stats.rate_limited if stats else 0,
-        stopped=stopped,
+        stopped="" if interrupted else stopped,
         interrupted=interrupted,
         payloads=run.payloads,
+        recovered=ledger.recovered,
     )
     if not settings.dry_run:
         ledger.finish_run(counts(outcomes), execution.exit_code, dt.datetime.now(dt.UTC))
     return execution
 
 
-async def _send_rounds(run: _Run, to_send: list[int]) -> bool:
-    """Send, then settle this run's unknown outcomes from the list; True if interrupted."""
+async def _send_rounds(run: _Run, to_send: list[int]) -> None:
+    """Send, then settle this run's unknown outcomes from the list, and send again those
+    the list says were never created (a few rounds at most)."""
     sender = run.sender
     assert sender is not None
-    interrupted = False
-
-    def on_interrupt() -> None:
-        nonlocal interrupted
-        interrupted = True
-        sender.stop("interrupted (Ctrl-C)")
-
-    loop = asyncio.get_running_loop()
-    with suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGINT, on_interrupt)
-    try:
-        pending = to_send
-        for _ in range(1 + run.settings.resolve_rounds):
-            unknown = await run.send(pending)
-            if sender.stopped or not unknown:
-                break
-            pending = await run.settle_uncertain(unknown, "created", from_earlier_runs=False)
-            if not pending:
-                break
-    finally:
-        with suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGINT)
-    return interrupted
+    pending = to_send
+    for _ in range(1 + run.settings.resolve_rounds):
+        unknown = await run.send(pending)
+        if sender.stopped or not unknown:
+            return
+        pending = await run.settle_uncertain(unknown, "created", from_earlier_runs=False)
+        if not pending or sender.stopped:
+            return

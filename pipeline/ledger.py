@@ -164,7 +164,7 @@ class Ledger:
         except OSError as error:
             raise ConfigError(f"{path}: cannot create the ledger's folder: {error}") from None
         if lock:
-            lock_path = f"{path}.lock"
+            lock_path = f"{path.resolve()}.lock"  # one lock whatever the path's spelling
             file_lock = FileLock(lock_path, timeout=0, thread_local=False)
             try:
                 file_lock.acquire()
@@ -361,7 +361,8 @@ class Ledger:
         """Tie the ledger to one API (the first it is used with); refuse any other.
 
         A ledger's `created` keys are true only of the account they were created in: mixing
-        the sandbox and the real API (or two accounts) in one ledger would skip rows.
+        the sandbox and the real API in one ledger would skip rows. The binding is by base
+        URL; two accounts behind one URL (two keys) are told apart only by using two ledgers.
         """
         found = self._conn.execute("SELECT value FROM meta WHERE key = 'endpoint'").fetchone()
         if found is None and record:

@@ -88,6 +88,11 @@ def error_text(errors: Sequence[str]) -> str:
     return ERROR_SEPARATOR.join(errors)
 
 
+def rows_exit_code(outcomes: Sequence[Outcome]) -> int:
+    """0 when every row is in a good status, else 1 (DESIGN.md's exit codes)."""
+    return 0 if all(o.status in OK_STATUSES for o in outcomes) else 1
+
+
 def counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
     """Rows per status, in the order of `STATUSES`, statuses with no row left out."""
     found = Counter(o.status for o in outcomes)

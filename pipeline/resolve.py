@@ -7,16 +7,21 @@ it is None when the API does not offer the list (404/405).
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
-from pipeline.client import CAMPAIGN_PATH, MEMBERS_PATH, ExtrovertClient
+import httpx
+
+from pipeline.client import CAMPAIGN_PATH, MEMBERS_PATH, ApiAnswer, ExtrovertClient
 from pipeline.errors import PipelineError, StoppedError
 from pipeline.parse import is_uuid
 from pipeline.validate import normalise_name
 
 NO_LIST = frozenset({404, 405})
+RETRY_READ = frozenset({408, 429, 500, 502, 503, 504})
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,27 @@ class Directory:
 
     ids: dict[str, str] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+
+
+async def read(
+    client: ExtrovertClient, path: str, what: str, sleep: Sleep, attempts: int = 4
+) -> ApiAnswer:
+    """GET `path`, retrying what a read may always retry (no connection, 429, 5xx)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            answer = await client.get(path)
+        except httpx.HTTPError as exc:
+            if attempt == attempts:
+                raise PipelineError(
+                    f"could not reach the API at {client.base_url} to read {what} "
+                    f"({type(exc).__name__})",
+                    hint="Check the network and --base-url, then run again.",
+                ) from None
+        else:
+            if answer.status not in RETRY_READ or attempt == attempts:
+                return answer
+        await sleep(random.uniform(0, 0.5 * 2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _refused(what: str, status: int) -> PipelineError:
@@ -40,11 +66,13 @@ def _refused(what: str, status: int) -> PipelineError:
     )
 
 
-async def team_directory(client: ExtrovertClient, emails: Collection[str]) -> Directory:
+async def team_directory(
+    client: ExtrovertClient, emails: Collection[str], sleep: Sleep
+) -> Directory:
     """Resolve `emails` (lower-cased) through the team-members list; case-insensitive."""
     if not emails:
         return Directory()
-    answer = await client.get(MEMBERS_PATH)
+    answer = await read(client, MEMBERS_PATH, "the team members", sleep)
     if answer.status != 200 or not isinstance(answer.data, list):
         raise _refused("the team members", answer.status)
     found: dict[str, set[str]] = defaultdict(set)
@@ -84,20 +112,31 @@ class CampaignIndex:
         return ""
 
 
-async def campaign_index(client: ExtrovertClient) -> CampaignIndex | None:
-    """The campaign list as an index, or None when the API has no such list."""
-    answer = await client.get(CAMPAIGN_PATH)
+class ListUnreadable(PipelineError):
+    """The campaign list exists but could not be read or understood just now."""
+
+
+async def campaign_index(client: ExtrovertClient, sleep: Sleep) -> CampaignIndex | None:
+    """The campaign list as an index, or None when the API has no such list (404/405).
+
+    Raises `ListUnreadable` when the list answers an error or a shape this code does not
+    know (paged, or entries without owner and name): absence in a list that cannot be
+    trusted to be complete must never lead to sending again.
+    """
+    answer = await read(client, CAMPAIGN_PATH, "the campaign list", sleep)
     if answer.status in NO_LIST:
         return None
     if answer.status != 200 or not isinstance(answer.data, list):
-        raise _refused("the campaign list", answer.status)
+        raise ListUnreadable(f"the campaign list answered HTTP {answer.status} or no list")
     ids: dict[tuple[str, str], list[str]] = defaultdict(list)
     for campaign in answer.data:
-        if not isinstance(campaign, dict) or campaign.get("isDeleted") is True:
-            continue
+        if not isinstance(campaign, dict):
+            raise ListUnreadable("the campaign list holds entries of an unknown shape")
         owner = campaign.get("owner")
         owner_id = owner.get("id") if isinstance(owner, dict) else None
         name, found = campaign.get("name"), campaign.get("id")
-        if isinstance(owner_id, str) and isinstance(name, str) and isinstance(found, str):
+        if not (isinstance(owner_id, str) and isinstance(name, str) and isinstance(found, str)):
+            raise ListUnreadable("the campaign list holds entries without owner, name or id")
+        if campaign.get("isDeleted") is not True:
             ids[(owner_id.lower(), normalise_name(name))].append(found.lower())
     return CampaignIndex(dict(ids))

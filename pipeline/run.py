@@ -24,7 +24,7 @@ from pipeline.execute import Progress, RunSettings, execute
 from pipeline.ledger import Entry, Ledger
 from pipeline.load import DEFAULT_MAX_ROWS, Table, expand_paths, load
 from pipeline.map import map_rows
-from pipeline.report import OK_STATUSES, Outcome, counts, write_reports
+from pipeline.report import OK_STATUSES, Outcome, counts, rows_exit_code, write_reports
 from pipeline.validate import Checked, validate
 
 DEFAULT_REPORTS: Final = Path("reports")
@@ -73,11 +73,6 @@ class RunResult:
         return sum(self.counts.values())
 
 
-def exit_code_for(outcomes: Sequence[Outcome]) -> int:
-    """0 when every row is in a good status, else 1 (DESIGN.md's exit codes)."""
-    return 0 if all(o.status in OK_STATUSES for o in outcomes) else 1
-
-
 def run_id(paths: Sequence[Path], now: dt.datetime) -> str:
     """UTC timestamp + the stem of the first input: `20261126T101500Z-example`."""
     stem = paths[0].stem if paths else "run"
@@ -85,7 +80,20 @@ def run_id(paths: Sequence[Path], now: dt.datetime) -> str:
 
 
 def report_folder(options: Options, identifier: str) -> Path:
-    """`--out` as given, else a new `reports/<run-id>` (suffixed if taken)."""
+    """`--out` as given, else a new `reports/<run-id>` (suffixed if taken); created now,
+    so that a folder that cannot be written stops a run before it sends anything."""
+    folder = _pick_folder(options, identifier)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the reports into {folder}: {exc.strerror or exc}",
+            hint="Choose another folder with --out.",
+        ) from None
+    return folder
+
+
+def _pick_folder(options: Options, identifier: str) -> Path:
     if options.out is not None:
         return options.out
     folder = options.reports_root / identifier
@@ -163,7 +171,7 @@ def _validate_files(options: Options, clock: Callable[[], dt.datetime]) -> RunRe
     ]
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
-    code = exit_code_for(outcomes)
+    code = rows_exit_code(outcomes)
     summary = _summary(
         "validate",
         identifier,
@@ -235,7 +243,10 @@ def _endpoint(settings: RunSettings, sandbox: bool) -> Iterator[RunSettings]:
     from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
 
     store = settings.state.with_name(f"{settings.state.stem}-campaigns.sqlite")
-    store.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--state {settings.state}: {exc.strerror or exc}") from None
     with run_in_thread(SandboxConfig(db=store)) as url:
         yield replace(settings, base_url=url, api_key=Secret(DEFAULT_API_KEY), endpoint="sandbox")
 
@@ -263,6 +274,7 @@ def run_files(
         tables = load(paths, sheet=options.sheet, max_rows=options.max_rows)
         checked = validate(tables, defaults=options.defaults)
     identifier = run_id(list(options.paths), started)
+    folder = report_folder(options, identifier)
     with _endpoint(settings, sandbox) as endpoint:
         work = execute(
             checked,
@@ -274,7 +286,6 @@ def run_files(
             clock=monotonic,
         )
         execution = asyncio.run(work)
-    folder = report_folder(options, identifier)
     code = execution.exit_code
     command = "run --dry-run" if settings.dry_run else "run"
     summary = _summary(
@@ -299,13 +310,19 @@ def run_files(
         payloads = [(i, p) for i, p in enumerate(execution.payloads) if p is not None]
     with bulk_work():
         write_reports(folder, execution.checked, execution.outcomes, summary, payloads=payloads)
+    warnings = checked.warnings
+    if execution.recovered:
+        warnings += (
+            f"{execution.recovered} row(s) were in flight when an earlier run stopped; "
+            "they were settled from the campaign list where it could tell",
+        )
     return RunResult(
         command=command,
         folder=folder,
         counts=summary["counts"],
         exit_code=code,
         attention=attention(execution.checked, execution.outcomes),
-        warnings=checked.warnings,
+        warnings=warnings,
         summary=summary,
         stopped=summary["stopped"],
     )

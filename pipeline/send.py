@@ -26,7 +26,7 @@ import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -34,12 +34,11 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
-from pipeline.client import ExtrovertClient, error_message, parse_json
+from pipeline.client import ExtrovertClient, parse_json
 from pipeline.parse import is_uuid
 
 Clock = Callable[[], float]
@@ -96,9 +95,6 @@ class Stats:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
-    created: int = 0
-    failed: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
 
 
 class _Retry(Exception):
@@ -142,11 +138,13 @@ class Pacer:
                 return
 
     def pause(self, seconds: float) -> None:
-        """Everyone waits `seconds`; then the rate is halved (and recovers later)."""
+        """Everyone waits `seconds`; the rate is halved once per episode (the other 429s
+        of requests that were already in flight when it began do not halve it again)."""
         now = self._clock()
+        if now >= self._paused_until:
+            self.rate = max(self.target / 16, self.rate / 2)
         self._paused_until = max(self._paused_until, now + seconds)
         self._next = max(self._next, self._paused_until)
-        self.rate = max(self.target / 16, self.rate / 2)
         self._last_change = self._paused_until
 
     def _recover(self, now: float) -> None:
@@ -198,7 +196,8 @@ class Sender:
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
-        self._pacer = Pacer(settings.rate, clock, sleep, settings.recovery_interval)
+        self._stopping = asyncio.Event()
+        self._pacer = Pacer(settings.rate, clock, self.nap, settings.recovery_interval)
         self._consecutive_errors = 0
         self._backoff = wait_random_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max
@@ -210,8 +209,22 @@ class Sender:
 
     def stop(self, reason: str, http_status: int | None = None) -> None:
         if not self.stop_reason:
-            self.stop_reason = reason
+            self.stop_reason = self.client.scrub(reason)
             self.stop_status = http_status
+            self._stopping.set()
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep, but wake at once when the run is stopped (a pause can be long)."""
+        if self._stopping.is_set():
+            return
+        napping = asyncio.ensure_future(self._sleep(seconds))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({napping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (napping, stopping):
+                task.cancel()
+            await asyncio.gather(napping, stopping, return_exceptions=True)
 
     async def send_all(
         self,
@@ -223,11 +236,17 @@ class Sender:
         for job in jobs:
             queue.put_nowait(job)
 
+        def settle(job: Job, sent: Sent) -> None:
+            try:
+                after(job, sent)
+            except Exception as exc:
+                self.stop(f"an outcome could not be recorded: {type(exc).__name__}: {exc}")
+
         async def worker() -> None:
             while not queue.empty():
                 job = queue.get_nowait()
                 if self.stopped:
-                    after(job, Sent("not_sent", error=f"not sent: {self.stop_reason}"))
+                    settle(job, Sent("not_sent", error=f"not sent: {self.stop_reason}"))
                     continue
                 try:
                     sent = await self.send_one(job, before)
@@ -237,35 +256,52 @@ class Sender:
                     # which the next run settles); the others stop as for a 401.
                     self.stop(f"an unexpected error: {type(exc).__name__}: {exc}")
                     sent = Sent("unknown", error=f"unexpected error: {type(exc).__name__}")
-                self.stats.outcomes[sent.status] = self.stats.outcomes.get(sent.status, 0) + 1
-                try:
-                    after(job, sent)
-                except Exception as exc:
-                    self.stop(f"an outcome could not be recorded: {type(exc).__name__}: {exc}")
+                settle(job, sent)
 
         workers = max(1, min(self.settings.concurrency, len(jobs)))
         await asyncio.gather(*(worker() for _ in range(workers)))
 
     async def send_one(self, job: Job, before: Callable[[Job], None]) -> Sent:
-        """Send one payload, retrying only what cannot have created a campaign."""
+        """Send one payload, retrying only what cannot have created a campaign.
+
+        Retries stop after `max_attempts` failed attempts or `time_budget` seconds. A 429
+        is throttling, not failure: it is waited out within the time budget but does not
+        use up an attempt (a run that starts far above the API's limit needs a few
+        halvings of its rate, and its first rows must not fail meanwhile).
+        """
         attempts = 0
+        failures = 0
+        started = self._clock()
 
         async def attempt() -> Sent:
-            nonlocal attempts
+            nonlocal attempts, failures
             await self._pacer.acquire()
             if self.stopped:
                 return Sent("not_sent", attempts=attempts, error=f"not sent: {self.stop_reason}")
             before(job)
             attempts += 1
             self.stats.requests += 1
-            return self._judge(await self._post(job), attempts)
+            try:
+                return self._judge(await self._post(job), attempts)
+            except _Retry as exc:
+                failures += exc.http_status != 429
+                raise
+
+        class GiveUp(stop_base):
+            # tenacity's stop_after_delay reads the real clock; time here is injected.
+            def __call__(inner, state: RetryCallState) -> bool:
+                spent = self._clock() - started
+                return failures >= self.settings.max_attempts or spent >= self.settings.time_budget
+
+        def count(state: RetryCallState) -> None:
+            self.stats.retries += 1
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_attempts)
-            | stop_after_delay(self.settings.time_budget),
+            stop=GiveUp(),
             wait=self._wait,
             retry=retry_if_exception_type(_Retry),
-            sleep=self._sleep,
+            sleep=self.nap,
+            before_sleep=count,
             reraise=True,
         )
         try:
@@ -288,7 +324,6 @@ class Sender:
             return exc
 
     def _wait(self, state: RetryCallState) -> float:
-        self.stats.retries += 1
         failure = state.outcome.exception() if state.outcome else None
         if isinstance(failure, _Retry) and failure.pause is not None:
             return 0.0  # the pacer already holds every worker for the pause
@@ -304,35 +339,30 @@ class Sender:
             data = body.get("data") if isinstance(body, dict) else None
             found = data.get("id") if isinstance(data, dict) else None
             if isinstance(found, str) and is_uuid(found.lower()):
-                self.stats.created += 1
                 return Sent("created", found.lower(), status, attempts)
             return Sent("unknown", "", status, attempts, f"HTTP {status} without a campaign id")
+        message = self.client.message(answer)
         if status in SAFE_TO_RETRY:
             pause = None
             if status in PAUSING:
                 self.stats.rate_limited += status == 429
-                pause = retry_after(
-                    answer.headers.get("Retry-After"),
-                    self._wall_clock(),
-                    self.settings.retry_after_cap,
-                )
-                if pause is None:
-                    pause = min(
-                        self.settings.backoff_max, self.settings.backoff_initial * 2**attempts
-                    )
-                    pause = random.uniform(pause / 2, pause)
+                header = answer.headers.get("Retry-After")
+                pause = retry_after(header, self._wall_clock(), self.settings.retry_after_cap)
+                if pause is None:  # no usable Retry-After: back off with full jitter
+                    ceiling = self.settings.backoff_initial * 2**attempts
+                    pause = random.uniform(0, min(self.settings.backoff_max, ceiling))
                 self._pacer.pause(pause)
             if status >= 500:
                 self._server_error(status, f"HTTP {status}")
-            raise _Retry(error_message(answer), status, pause)
+            raise _Retry(message, status, pause)
         if status in STOPPING:
-            self.stop(f"the API refused the key (HTTP {status}): {error_message(answer)}", status)
-            return Sent("not_sent", "", status, attempts, f"HTTP {status}: {error_message(answer)}")
+            self.stop(f"the API refused the key (HTTP {status}): {message}", status)
+            return Sent("not_sent", "", status, attempts, f"HTTP {status}: {message}")
         if status < 500:
             self._consecutive_errors = 0
-            return Sent("rejected", "", status, attempts, error_message(answer))
+            return Sent("rejected", "", status, attempts, message)
         self._server_error(status, f"HTTP {status}")
-        return Sent("unknown", "", status, attempts, f"HTTP {status}: {error_message(answer)}")
+        return Sent("unknown", "", status, attempts, f"HTTP {status}: {message}")
 
     def _judge_error(self, error: BaseException, attempts: int) -> Sent:
         kind = type(error).__name__

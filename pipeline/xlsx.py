@@ -22,12 +22,15 @@ from openpyxl import Workbook
 from pipeline.guard import guard
 
 SHEET_PART: Final = "xl/worksheets/sheet1.xml"
+EXCEL_CELL_LIMIT: Final = 32_767
 _ILLEGAL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _text_cell(value: str) -> str:
     if not value:
         return "<c/>"
+    if len(value) > EXCEL_CELL_LIMIT:  # Excel refuses (repairs away) longer cells
+        value = value[: EXCEL_CELL_LIMIT - 1] + "…"
     text = escape(guard(value))
     if _ILLEGAL.search(text):
         text = _ILLEGAL.sub("", text)
