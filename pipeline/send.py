@@ -113,9 +113,17 @@ class Pacer:
     its rate while running or read an injected clock; this does all three in a few lines.
     """
 
-    def __init__(self, rate: float, clock: Clock, sleep: Sleep, recovery: float = 5.0) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Clock,
+        sleep: Sleep,
+        recovery: float = 5.0,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.target = rate
         self._recovery = recovery
+        self._stopped = stopped
         self.rate = rate
         self._clock = clock
         self._sleep = sleep
@@ -124,7 +132,8 @@ class Pacer:
         self._last_change = clock()
 
     async def acquire(self) -> None:
-        while True:
+        """Wait for the next slot; return at once when the run is stopped."""
+        while not self._stopped():
             now = self._clock()
             if now < self._paused_until:
                 await self._sleep(self._paused_until - now)
@@ -197,7 +206,9 @@ class Sender:
         self._sleep = sleep
         self._wall_clock = wall_clock
         self._stopping = asyncio.Event()
-        self._pacer = Pacer(settings.rate, clock, self.nap, settings.recovery_interval)
+        self._pacer = Pacer(
+            settings.rate, clock, self.nap, settings.recovery_interval, lambda: self.stopped
+        )
         self._consecutive_errors = 0
         self._backoff = wait_random_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max

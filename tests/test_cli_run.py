@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -209,3 +210,68 @@ def test_run_help_names_the_documented_options() -> None:
         "--quiet",
     ):
         assert flag in result.stdout
+
+
+def test_unreachable_api_exits_2_with_one_line(tmp_path: Path) -> None:
+    """Nothing listening at --base-url: one `Error:` line naming the API, exit 2."""
+    result = invoke(
+        "run",
+        str(EXAMPLE),
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--state",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(tmp_path / "out"),
+        env={"EXTROVERT_API_KEY": "some-key"},
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: could not reach the API at http://127.0.0.1:1")
+    assert "Traceback" not in result.stderr
+
+
+def test_key_file_with_two_lines_exits_2_without_showing_the_key(tmp_path: Path) -> None:
+    """A key file whose key spans lines is refused in one line that does not show it."""
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("first-half-SECRET\nsecond-half-SECRET\n", encoding="utf-8")
+
+    result = invoke(
+        "run",
+        str(EXAMPLE),
+        "--api-key-file",
+        str(key_file),
+        "--base-url",
+        "http://127.0.0.1:1",
+        "--state",
+        str(tmp_path / "s.sqlite"),
+    )
+
+    assert result.exit_code == 2
+    assert "an HTTP header cannot carry" in result.stderr
+    assert "SECRET" not in result.output + result.stderr
+
+
+def test_unwritable_report_folder_stops_before_anything_is_sent(
+    tmp_path: Path, sandbox_url: str
+) -> None:
+    """--out under a file: exit 2 before sending, so no campaign exists without a report."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+
+    result = invoke(
+        "run",
+        str(EXAMPLE),
+        "--base-url",
+        sandbox_url,
+        "--state",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(blocker / "out"),
+        env={"EXTROVERT_API_KEY": DEFAULT_API_KEY},
+    )
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: cannot write the reports into")
+    stats = httpx.get(f"{sandbox_url}/_sandbox/stats").json()
+    assert stats["requests"] == 0

@@ -572,3 +572,79 @@ def test_unknown_row_renamed_since_is_found_under_the_name_it_was_sent_with(
     assert line["campaign_id"] == stored.id
     assert stored.name == row["campaign_name"]
     assert app.state.sandbox.stats.created == 1
+
+
+class OwnerlessList(httpx.AsyncBaseTransport):
+    """The account, but its campaign list holds entries this client cannot read."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/campaign"):
+            body = {"status": "success", "data": [{"id": "x", "title": "?"}], "message": "ok"}
+            return httpx.Response(200, json=body)
+        return await self.inner.handle_async_request(request)
+
+
+def test_an_unreadable_list_never_leads_to_sending_again(tmp_path: Path) -> None:
+    """Unknown outcomes and a list of an unknown shape: the rows stay unknown (the list
+    cannot prove absence), the report is written, and nothing is sent twice."""
+    app = create_app(SandboxConfig(faults={"500_after": 1.0}))
+    rows = [dict(EXAMPLE_ROWS[0])]
+
+    result = run_files(
+        Options(paths=(sheet(tmp_path, rows),), out=tmp_path / "o1"),
+        settings(tmp_path),
+        transport=OwnerlessList(app),
+        sleep=Sleeps(),
+    )
+
+    [line] = results(tmp_path / "o1")
+    assert result.counts == {"unknown": 1}
+    assert "the campaign list holds entries without owner, name or id" in line["errors"]
+    assert app.state.sandbox.stats.created == 1
+
+
+def test_dry_run_reports_an_earlier_unknown_found_in_the_list_as_already_created(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """A dry run finds an earlier unknown create in the list: already_created, not created."""
+    row = dict(EXAMPLE_ROWS[0])
+    first = run_files(
+        Options(paths=(sheet(tmp_path, [row]),), out=tmp_path / "o1"),
+        settings(tmp_path),
+        transport=LostAnswers(app),
+        sleep=Sleeps(),
+    )
+    assert first.counts == {"unknown": 1}
+
+    dry = run(tmp_path, sheet(tmp_path, [row]), app, "o2", dry_run=True)
+
+    assert dry.counts == {"already_created": 1}
+    assert app.state.sandbox.stats.created == 1
+
+
+def test_rows_left_in_flight_by_a_crash_are_reported_as_recovered(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """A row left `sending` by a crashed run is settled, and the run says so in a warning."""
+    from pipeline.ledger import Ledger
+
+    row = dict(EXAMPLE_ROWS[0])
+    with Ledger.open(tmp_path / "state.sqlite", run_id="crashed") as ledger:
+        ledger.bind_endpoint("http://localhost")
+        ledger.mark_sending(
+            row["campaign_key"],
+            payload_hash="h",
+            source="campaigns.csv",
+            sheet="",
+            row=2,
+            owner_id=MEMBER_BY_EMAIL[row["owner"]],
+            name=row["campaign_name"],
+        )
+
+    result = run(tmp_path, sheet(tmp_path, [row]), app, "o1")
+
+    assert result.counts == {"created": 1}
+    assert any("1 row(s) were in flight when an earlier run stopped" in w for w in result.warnings)

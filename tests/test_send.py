@@ -42,13 +42,20 @@ class VirtualTime:
 
     async def run(self, *work: Any) -> None:
         tasks = [asyncio.ensure_future(w) for w in work]
+        idle = 0
         while not all(t.done() for t in tasks):
             for _ in range(20):  # let every runnable task reach its next sleep
                 await asyncio.sleep(0)
+            while self._waiting and self._waiting[0][2].done():
+                heapq.heappop(self._waiting)  # a sleep that was cancelled
             if self._waiting:
+                idle = 0
                 wake, _, future = heapq.heappop(self._waiting)
                 self.now = max(self.now, wake)
                 future.set_result(None)
+            else:
+                idle += 1
+                assert idle < 1000, "deadlock: tasks wait on something other than time"
         for task in tasks:
             task.result()
 
@@ -74,7 +81,7 @@ def send(
 
     async def go() -> Sender:
         client = ExtrovertClient(
-            "http://127.0.0.1:9", Secret("k"), transport=httpx.MockTransport(handler)
+            "http://127.0.0.1:9", Secret("test-key-123"), transport=httpx.MockTransport(handler)
         )
         sender = Sender(client, SendSettings(**options), clock=time.clock, sleep=time.sleep)
         work = [Job(i, f"key-{i}", {"name": f"c{i}"}) for i in range(jobs)]
@@ -339,3 +346,83 @@ def test_the_key_goes_in_the_header_and_nowhere_else() -> None:
     assert request.headers["X-API-Key"] == "k-123"
     assert b"k-123" not in request.content and "k-123" not in str(request.url)
     assert request.headers["Content-Type"] == "application/json"
+
+
+def test_429s_are_waited_out_within_the_budget_without_using_attempts() -> None:
+    """Throttling is not failure: 429s go on past max_attempts until the time budget."""
+    answers = [envelope(429, "slow", **{"Retry-After": "1"}) for _ in range(6)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop() if answers else created(request)
+
+    [sent], sender = send(handler, max_attempts=2)
+    assert (sent.status, sent.attempts) == ("created", 7)
+    assert sender.stats.rate_limited == 6
+
+
+def test_time_budget_is_measured_on_the_injected_clock() -> None:
+    """Endless 429s stop at the time budget, counted in (virtual) seconds."""
+    time = VirtualTime()
+    [sent], _ = send(
+        lambda request: envelope(429, "slow", **{"Retry-After": "1"}),
+        time=time,
+        time_budget=10.0,
+    )
+    assert sent.status == "failed"
+    assert 10.0 <= time.now <= 13.0
+    assert 9 <= sent.attempts <= 12
+
+
+def test_concurrent_429s_halve_the_rate_once() -> None:
+    """Four 429s of requests already in flight are one episode: the rate halves once."""
+    time = VirtualTime()
+    pacer = Pacer(40.0, time.clock, time.sleep)
+    for _ in range(4):
+        pacer.pause(1.0)
+    assert pacer.rate == 20.0
+
+
+def test_stop_wakes_a_long_pause() -> None:
+    """A stop (Ctrl-C, 401) during a long Retry-After pause ends the run at once."""
+    time = VirtualTime()
+    holder: list[Sender] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return envelope(429, "slow", **{"Retry-After": "100"})
+
+    async def go() -> None:
+        client = ExtrovertClient(
+            "http://127.0.0.1:9", Secret("k"), transport=httpx.MockTransport(handler)
+        )
+        sender = Sender(client, SendSettings(rate=1000), clock=time.clock, sleep=time.sleep)
+        holder.append(sender)
+        results: list[Sent] = []
+
+        async def interrupt() -> None:
+            await time.sleep(2.0)
+            sender.stop("interrupted (Ctrl-C)")
+
+        work = [Job(i, f"k{i}", {"name": "x"}) for i in range(3)]
+        await asyncio.gather(
+            sender.send_all(work, lambda job: None, lambda job, sent: results.append(sent)),
+            interrupt(),
+        )
+        await client.aclose()
+        assert {s.status for s in results} == {"not_sent"}
+
+    asyncio.run(time.run(go()))
+    assert time.now < 10.0
+
+
+def test_api_messages_echoing_the_key_are_masked() -> None:
+    """A server that repeats the key in its message: the key is masked in the outcome."""
+    [sent], _ = send(lambda request: envelope(400, f"bad key {request.headers['X-API-Key']}"))
+    assert sent.error == "bad key ***"
+
+
+@pytest.mark.parametrize("key", ["two\nlines", "with space", "naïve"])
+def test_keys_a_header_cannot_carry_are_refused(key: str) -> None:
+    """A key with a line break, a space or non-ASCII letters is refused before any request."""
+    with pytest.raises(ConfigError) as refused:
+        ExtrovertClient("http://127.0.0.1:9", Secret(key))
+    assert key not in str(refused.value)
