@@ -252,7 +252,8 @@ class _Bar:
     type=click.IntRange(min=1),
     default=SendSettings.max_attempts,
     show_default=True,
-    help="Attempts per row for answers that are safe to retry (429, 503, no connection).",
+    help="Failed attempts per row before giving up, for answers safe to retry (503, 408, "
+    "no connection); 429s are waited out and do not count.",
 )
 @click.option(
     "--max-consecutive-errors",
