@@ -14,55 +14,36 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from pipeline.load import load
+from pipeline.map import map_rows
+from pipeline.validate import apply_owners, validate
 from sandbox.server import API_PREFIX, DEFAULT_API_KEY, DEFAULT_MEMBERS, run_in_thread
 
 CREATES = 3000
 WORKERS = 8
-STYLE_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-CONTEXT_ID = "8d256aa6-9b12-49a7-93ee-bf41634b5b60"
+EXAMPLE = Path(__file__).resolve().parents[1] / "input_templates" / "example.csv"
+
+
+def _mapped_example() -> dict[str, Any]:
+    """The first example row as the pipeline maps it: what a real run sends."""
+    owners = {member.email: member.id for member in DEFAULT_MEMBERS}
+    payload = map_rows(apply_owners(validate(load([EXAMPLE])), owners, {}))[0]
+    assert payload is not None
+    return dict(payload)
+
+
+TEMPLATE = _mapped_example()
 
 
 def _payload(number: int) -> dict[str, Any]:
-    return {
-        "ownerId": DEFAULT_MEMBERS[number % len(DEFAULT_MEMBERS)].id,
-        "name": f"bench campaign {number}",
-        "type": "TARGET_USER",
-        "userStyleId": STYLE_ID,
-        "userContextId": CONTEXT_ID,
-        "postMaxAgeDays": 30,
-        "skipTeammatesLeads": True,
-        "isIndirectEngagementEnabled": False,
-        "postActivityFilter": {
-            "emotionTypes": [],
-            "monitoredTopicIds": [],
-            "isShowImportantTargetUsersFirstEnabled": False,
-            "isShowDirectPostFirstEnabled": False,
-            "minPostLikes": 0,
-        },
-        "connectingSettings": {
-            "isSendConnectionRequestEnabled": True,
-            "sendConnectionRequestOnDirectCommentCount": 3,
-            "isSendConnectionRequestOnIndirectCommentEnabled": False,
-            "sendConnectionRequestOnIndirectCommentCount": 3,
-            "isSendConnectionRequestOnTimeoutEnabled": False,
-            "sendConnectionRequestOnTimeoutDays": 14,
-            "isSendConnectionRequestOnNoPostsEnabled": False,
-        },
-        "dmSettings": {
-            "isGenerateDmEnabled": False,
-            "isGenerateDmOnConnectEnabled": False,
-            "generateDmOnConnectAfterDaysCount": 1,
-            "isGenerateDmOnRelevantPostEnabled": False,
-            "generateDmOnRelevantPostAfterDaysCount": 1,
-            "isGenerateDmOnTimeoutEnabled": False,
-            "generateDmOnTimeoutAfterDaysCount": 14,
-        },
-    }
+    owner = DEFAULT_MEMBERS[number % len(DEFAULT_MEMBERS)].id
+    return {**TEMPLATE, "name": f"bench campaign {number}", "ownerId": owner}
 
 
 async def _send_all(base_url: str) -> tuple[int, float]:
