@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Final
 
 FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+# First characters of the text `guard` may change: a cheap pre-check for whole columns.
+RISKY_FIRST: Final = frozenset([*FORMULA_START, "'"])
 
 
 def _needs_guard(text: str) -> bool:

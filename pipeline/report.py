@@ -26,7 +26,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 
 from pipeline.errors import ConfigError
-from pipeline.guard import guard
+from pipeline.guard import RISKY_FIRST, guard
 from pipeline.validate import Checked
 from pipeline.xlsx import save_with_rows
 from schemas.payload import Payload
@@ -57,8 +57,7 @@ RESULT_COLUMNS: Final = (
     "errors",
 )
 ERROR_SEPARATOR: Final = " | "
-# First characters of text that `guard` may change: a cheap pre-check.
-_RISKY_FIRST: Final = frozenset("=+-@\t\r'")
+
 # Fill colours (ARGB) of each status in results.xlsx.
 STATUS_COLOURS: Final = {
     "valid": "FFC6EFCE",
@@ -138,7 +137,7 @@ def atomic_write(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
 
 
 def _guard_column(values: Sequence[Any]) -> Sequence[Any]:
-    if _RISKY_FIRST.isdisjoint({v[:1] for v in values if type(v) is str}):
+    if RISKY_FIRST.isdisjoint({v[:1] for v in values if type(v) is str}):
         return values
     return [guard(v) if isinstance(v, str) else v for v in values]
 

@@ -391,3 +391,16 @@ def test_failed_write_of_a_new_file_leaves_nothing(tmp_path: Path) -> None:
         stream.write(b"{")
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_results_xlsx_cells_past_excels_limit_are_shortened(tmp_path: Path) -> None:
+    """A cell longer than Excel's 32,767 characters is cut (ending in an ellipsis), so
+    Excel opens results.xlsx without repairing it."""
+    from pipeline.xlsx import EXCEL_CELL_LIMIT, rows_xml
+
+    long_text = "x" * (EXCEL_CELL_LIMIT + 10)
+    xml = rows_xml([[long_text], ["short"]], 2).decode("utf-8")
+
+    assert "x" * (EXCEL_CELL_LIMIT - 1) + "…" in xml
+    assert "x" * EXCEL_CELL_LIMIT not in xml
+    assert "short" in xml
