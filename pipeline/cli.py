@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,13 +15,12 @@ from typing import Any, Final, TypeVar
 
 import click
 from click.core import ParameterSource
-from tqdm import tqdm
 
 from pipeline.client import DEFAULT_BASE_URL, Secret, check_base_url
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.execute import RunSettings
 from pipeline.load import DEFAULT_MAX_ROWS
-from pipeline.report import OK_STATUSES
+from pipeline.progress import ProgressBar
 from pipeline.run import (
     DEFAULT_STATE,
     SANDBOX_STATE,
@@ -177,31 +175,6 @@ def _read_key(key_file: Path | None) -> Secret | None:
     return Secret(text) if text else None
 
 
-class _Bar:
-    """A tqdm bar on stderr: rows done, created, failed, and tqdm's own rate."""
-
-    def __init__(self) -> None:
-        self._bar: tqdm[Any] | None = None
-        self._counts: Counter[str] = Counter()
-
-    def start(self, total: int) -> None:
-        self._bar = tqdm(total=total, unit="row", file=sys.stderr, dynamic_ncols=True)
-
-    def advance(self, status: str) -> None:
-        self._counts[status] += 1
-        if self._bar is not None:
-            self._bar.set_postfix(
-                created=self._counts["created"],
-                failed=sum(n for s, n in self._counts.items() if s not in OK_STATUSES),
-                refresh=False,
-            )
-            self._bar.update(1)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 @cli.command(name="run")
 @_paths
 @_out
@@ -321,7 +294,7 @@ def run_command(
             max_consecutive_errors=max_consecutive_errors,
         ),
     )
-    bar = _Bar() if not quiet and sys.stderr.isatty() else None
+    bar = ProgressBar(sys.stderr) if not quiet and sys.stderr.isatty() else None
     options = Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows)
     try:
         result = run_files(options, settings, sandbox=sandbox, progress=bar)

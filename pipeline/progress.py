@@ -1,0 +1,36 @@
+"""The progress bar `campaigns run` shows on a terminal (the library itself never prints)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from pipeline.report import OK_STATUSES
+
+
+class ProgressBar:
+    """A tqdm bar: rows done, created, failed (any status that needs a person), rate."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._bar: tqdm[Any] | None = None
+        self._counts: Counter[str] = Counter()
+
+    def start(self, total: int) -> None:
+        self._bar = tqdm(total=total, unit="row", file=self._stream, dynamic_ncols=True)
+
+    def advance(self, status: str) -> None:
+        self._counts[status] += 1
+        if self._bar is not None:
+            self._bar.set_postfix(
+                created=self._counts["created"],
+                failed=sum(n for s, n in self._counts.items() if s not in OK_STATUSES),
+                refresh=False,
+            )
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
