@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import difflib
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ from schemas.columns import HEADER_INDEX, normalise_header
 SUFFIXES: Final = (".csv", ".xlsx", ".xlsm")
 DELIMITERS: Final = (",", ";", "\t")
 DEFAULT_MAX_ROWS: Final = 100_000
+# The line Excel may put first in a CSV to name its delimiter; kept as an empty line so
+# that row numbers stay those of the file.
+_SEP_HINT: Final = re.compile(r"sep=([,;\t|])[ \t]*(\r?\n)")
 # Columns the reporter adds to `failed.csv`/`succeeded.csv`; dropped when such a file is
 # fed back in, so they are written fresh rather than twice.
 REPORT_COLUMNS: Final = ("_source", "_row", "_status", "_errors", "_campaign_id")
@@ -121,7 +125,12 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
     if data.startswith(b"PK\x03\x04"):
         raise InputError(path, "is an Excel workbook, not a CSV file", hint="Rename it to .xlsx.")
     text, encoding, warnings = _decode(path, data)
-    delimiter = _sniff_delimiter(text)
+    hint = _SEP_HINT.match(text)
+    if hint:  # Excel's "sep=;" first line names the delimiter; it is no header
+        delimiter = hint.group(1)
+        text = text[hint.end() - len(hint.group(2)) :]
+    else:
+        delimiter = _sniff_delimiter(text)
     cells = _parse_csv(path, text, delimiter)
     shown = {"\t": "tab"}.get(delimiter, delimiter)
     return cells, f"csv ({encoding}, delimiter {shown!r})", warnings

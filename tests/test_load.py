@@ -436,3 +436,16 @@ def test_binary_csv_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bin.csv"
     path.write_bytes(b"\x00\x01\x02campaign_name\x00")
     assert str(input_error(path)) == f"{path}: is a binary file, not CSV text"
+
+
+def test_excel_sep_hint_line_names_the_delimiter(tmp_path: Path) -> None:
+    """A first line `sep=;` (written by Excel) sets the delimiter and is not the header;
+    row numbers still count it, as a text editor does."""
+    path = tmp_path / "hinted.csv"
+    path.write_bytes(b"sep=;\r\ncampaign_name;campaign_type\r\nACME, Inc.;Topic\r\n")
+
+    [table] = load([path])
+
+    assert "delimiter ';'" in table.detected
+    assert table.frame["campaign_name"].tolist() == ["ACME, Inc."]
+    assert table.frame.index.tolist() == [3]
