@@ -242,7 +242,7 @@ def test_429_storm_through_run_files_counts_rate_limits_in_the_summary(tmp_path:
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
-        # run_files cannot take a monotonic clock, so pauses are really waited, capped short.
+        # This run keeps the wall clock: its pauses are really waited, capped short.
         waits.append(seconds)
         await asyncio.sleep(seconds)
 

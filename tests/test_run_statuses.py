@@ -294,8 +294,7 @@ def test_row_the_api_refuses_is_rejected_with_its_message(tmp_path: Path, app: S
 def test_retries_that_keep_getting_503_end_failed(tmp_path: Path, example: Path) -> None:
     """503 on every attempt: each row gives up after max_attempts=2 as failed, HTTP 503."""
     app = create_app(SandboxConfig(faults={"503": 1.0}))
-    # The pause is capped at 0 s: run_files takes no monotonic clock, so a real
-    # Retry-After pause would busy-wait on the wall clock (see test_run_exactly_once).
+    # Pauses capped at 0 s: this run keeps the wall clock, and pacing is not the point.
     send = replace(NO_SEND, max_attempts=2, retry_after_cap=0.0)
 
     result = run(tmp_path, example, app, "o1", send=send)
