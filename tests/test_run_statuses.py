@@ -647,3 +647,70 @@ def test_rows_left_in_flight_by_a_crash_are_reported_as_recovered(
 
     assert result.counts == {"created": 1}
     assert any("1 row(s) were in flight when an earlier run stopped" in w for w in result.warnings)
+
+
+def test_an_email_shared_by_two_members_makes_the_row_invalid(tmp_path: Path) -> None:
+    """An owner e-mail that two team members carry names no one: the row is invalid."""
+    from sandbox.config import Member
+
+    twin = Member("0b7f3c2a-9d4e-4f1a-8b6c-5e2d1a0f9c8b", "Anna", "Twin", "anna@example.com", "")
+    app = create_app(SandboxConfig(members=(*DEFAULT_MEMBERS, twin)))
+    row = dict(EXAMPLE_ROWS[0])
+
+    result = run(tmp_path, sheet(tmp_path, [row]), app, "o1")
+
+    [line] = results(tmp_path / "o1")
+    assert result.counts == {"invalid": 1}
+    assert '"anna@example.com" matches 2 team members' in line["errors"]
+    assert app.state.sandbox.stats.created == 0
+
+
+def test_skip_existing_without_a_campaign_list_stops_before_sending(tmp_path: Path) -> None:
+    """--skip-existing cannot work without the list: exit 2 before anything is sent."""
+    from pipeline.errors import PipelineError
+
+    app = create_app(SandboxConfig(campaign_list=False))
+
+    with pytest.raises(PipelineError) as stopped:
+        run(
+            tmp_path, sheet(tmp_path, with_uuid_owners(EXAMPLE_ROWS)), app, "o1", skip_existing=True
+        )
+
+    assert stopped.value.exit_code == 2
+    assert "--skip-existing needs the campaign list" in str(stopped.value)
+    assert app.state.sandbox.stats.created == 0
+
+
+class BrokenTeamList(httpx.AsyncBaseTransport):
+    """The account, but reading the team members always answers 500."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.reads = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/team-members"):
+            self.reads += 1
+            return httpx.Response(500, text="<html>oops</html>")
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_failing_team_lookup_is_retried_then_stops_before_sending(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """The team list keeps failing: a few tries, then exit 2 before anything is sent."""
+    from pipeline.errors import PipelineError
+
+    transport = BrokenTeamList(app)
+    with pytest.raises(PipelineError) as stopped:
+        run_files(
+            Options(paths=(sheet(tmp_path, EXAMPLE_ROWS),), out=tmp_path / "o1"),
+            settings(tmp_path),
+            transport=transport,
+            sleep=Sleeps(),
+        )
+
+    assert stopped.value.exit_code == 2
+    assert "could not read the team members (HTTP 500); nothing was sent" in str(stopped.value)
+    assert transport.reads == 4
+    assert app.state.sandbox.stats.created == 0
