@@ -31,8 +31,10 @@ schema: $(STAMP)
 	$(BIN)/python -m schemas.payload
 
 templates: $(STAMP)
-	$(BIN)/campaigns template --format xlsx -o input_templates/campaigns.xlsx
-	$(BIN)/campaigns template --format csv -o input_templates/campaigns.csv
+	$(BIN)/campaigns template --force -o input_templates/campaigns.xlsx
+	$(BIN)/campaigns template --force -o input_templates/campaigns.csv
+	$(BIN)/campaigns template --force --example -o input_templates/example.xlsx
+	$(BIN)/campaigns template --force --example -o input_templates/example.csv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
