@@ -8,10 +8,11 @@ the stages and the end of the run are `pipeline.execute`'s.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from pipeline.client import ExtrovertClient, Secret
 from pipeline.errors import PipelineError
@@ -91,10 +92,7 @@ class Batch:
         self.payloads: list[Payload | None] = []
         self.sender: Sender | None = None
         if client is not None:
-            extra: dict[str, Any] = {"sleep": sleep}
-            if clock is not None:
-                extra["clock"] = clock
-            self.sender = Sender(client, settings.send, **extra)
+            self.sender = Sender(client, settings.send, clock=clock or time.monotonic, sleep=sleep)
         self.ledger: Ledger | None = None
         self.marked: set[str] = set()
         # What earlier runs sent for rows whose outcome they left unknown: those are looked

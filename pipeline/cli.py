@@ -20,6 +20,7 @@ from pipeline.client import DEFAULT_BASE_URL, Secret, check_base_url
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.execute import RunSettings
 from pipeline.load import DEFAULT_MAX_ROWS
+from pipeline.parse import CellError, parse_campaign_type
 from pipeline.progress import ProgressBar
 from pipeline.run import (
     DEFAULT_STATE,
@@ -33,7 +34,6 @@ from pipeline.run import (
 from pipeline.send import SendSettings
 from pipeline.template import write_example, write_template
 from sandbox.command import sandbox_command
-from schemas.columns import CAMPAIGN_TYPE_NAMES, normalise_header
 
 # How many rows that need a person are listed on stderr before "... and N more".
 SHOWN_PROBLEMS: Final = 20
@@ -91,7 +91,10 @@ _quiet = click.option("--quiet", "-q", is_flag=True, help="Print only the closin
 def _parse_type(value: str | None) -> str | None:
     if value is None:
         return None
-    found = CAMPAIGN_TYPE_NAMES.get(normalise_header(value))
+    try:
+        found = parse_campaign_type(value)
+    except CellError:
+        found = None
     if found is None:
         raise click.BadParameter("use Prospects (TARGET_USER) or Topic (KEYWORD)")
     return found

@@ -13,10 +13,11 @@ import codecs
 import csv
 import datetime as dt
 import difflib
+import hashlib
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -60,6 +61,7 @@ class Table:
     detected: str
     warnings: tuple[str, ...] = ()
     problems: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    sha256: str = ""  # of the file's bytes
 
     @property
     def source(self) -> str:
@@ -104,22 +106,23 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 
 def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
     try:
-        if path.suffix.lower() == ".csv":
-            cells, detected, warnings = _read_csv(path)
-            sheet_name = ""
-        else:
-            sheet_name, cells = _read_xlsx(path, sheet)
-            detected, warnings = "xlsx", []
+        data = path.read_bytes()  # read once: parsed, and hashed for summary.json
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
-    return _table_from_grid(path, sheet_name, cells, detected, warnings, max_rows)
+    if path.suffix.lower() == ".csv":
+        cells, detected, warnings = _read_csv(path, data)
+        sheet_name = ""
+    else:
+        sheet_name, cells = _read_xlsx(path, data, sheet)
+        detected, warnings = "xlsx", []
+    table = _table_from_grid(path, sheet_name, cells, detected, warnings, max_rows)
+    return replace(table, sha256=hashlib.sha256(data).hexdigest())
 
 
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
-    data = path.read_bytes()
+def _read_csv(path: Path, data: bytes) -> tuple[pd.DataFrame, str, list[str]]:
     if not data.strip():
         raise InputError(path, "file is empty")
     if data.startswith(b"PK\x03\x04"):
@@ -197,9 +200,8 @@ def _sniff_delimiter(text: str) -> str:
 # --- XLSX ------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, pd.DataFrame]:
-    with path.open("rb") as handle:
-        magic = handle.read(8)
+def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> tuple[str, pd.DataFrame]:
+    magic = data[:8]
     if not magic:
         raise InputError(path, "file is empty")
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
@@ -211,7 +213,7 @@ def _read_xlsx(path: Path, wanted: str | None) -> tuple[str, pd.DataFrame]:
     if not magic.startswith(b"PK"):
         raise InputError(path, "is not an xlsx workbook (not a zip archive)")
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises several unrelated types for bad archives
         raise InputError(path, f"is corrupt or not an xlsx workbook ({exc})") from None
     names: list[str] = list(workbook.sheet_names)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
-import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -109,10 +108,9 @@ def describe_inputs(tables: Sequence[Table]) -> list[dict[str, Any]]:
     for table in tables:
         entry = seen.get(table.path)
         if entry is None:
-            digest = hashlib.sha256(table.path.read_bytes()).hexdigest()
             entry = seen[table.path] = {
                 "path": str(table.path),
-                "sha256": digest,
+                "sha256": table.sha256,
                 "format": table.detected,
                 "sheet": table.sheet,
                 "rows": 0,
