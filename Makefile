@@ -3,14 +3,27 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The tested versions of every dependency (runtime and dev), for Python 3.11 on Linux.
+LOCK := requirements.lock
 
-.PHONY: test lint demo bench schema templates clean
+.PHONY: test test-fast lint lock demo bench schema templates clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
+
+# Regenerate $(LOCK) from pyproject.toml with uv (needs the package index). It keeps the
+# pins it has unless pyproject.toml needs others; `make lock LOCK_FLAGS=--upgrade` takes
+# the newest versions allowed. Then run `make test` (it reinstalls from the new lock).
+LOCK_FLAGS ?=
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command 'make lock' \
+		--quiet $(LOCK_FLAGS) -o $(LOCK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -19,6 +32,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The tests without the subprocess and real-loopback ones (marked `slow`), and no lint.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/campaigns run --sandbox input_templates/example.xlsx

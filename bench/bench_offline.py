@@ -88,7 +88,8 @@ if kind == "pandas":
     rows = len(frame)
 else:
     from pathlib import Path
-    from pipeline.run import Options, validate_files
+    from pipeline.run import validate_files
+    from pipeline.settings import Options
     result = validate_files(Options(paths=(Path(path),), out=Path(out)))
     rows = result.total
 seconds = time.perf_counter() - began

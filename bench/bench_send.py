@@ -26,12 +26,10 @@ from typing import Any
 
 import httpx
 
-from pipeline.client import Secret
-from pipeline.execute import RunSettings
 from pipeline.load import load
 from pipeline.map import map_rows
-from pipeline.run import Options, run_files
-from pipeline.send import SendSettings
+from pipeline.run import run_files
+from pipeline.settings import Options, RunSettings, Secret, SendSettings
 from pipeline.template import EXAMPLE_ROWS, write_template
 from pipeline.validate import apply_owners, validate
 from sandbox.config import DEFAULT_API_KEY, DEFAULT_MEMBERS

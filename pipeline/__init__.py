@@ -1,0 +1,149 @@
+"""campaigns: Extrovert campaigns from spreadsheets, each row created exactly once.
+
+The map: what each command does, step by step, and the module that does each step.
+
+    validate  PATH...
+      paths, settings ............ settings     Options, checked when built
+      sheet -> text tables ....... load         CSV/xlsx/xlsm bytes, encodings, headers
+                                   xlsx         (writing) fast rows for results.xlsx
+      text -> typed rows ......... validate     every problem of every row, at its cell
+                                   parse        one parser per column kind
+      typed rows -> payloads ..... map          exactly the payload extrovert-api.md says
+      outcomes -> files .......... report       results.csv/.xlsx, failed.csv, summary.json
+                                   guard        formula-injection guard and its inverse
+
+    run  PATH...  (validate's first steps, then the online half)
+      one run's parts ............ session      client, ledger, stop, sender, payloads
+                                   settings     RunSettings, SendSettings, Secret
+      owner e-mails, list ........ remote       team members, the campaign list
+      ledger -> what to send ..... execute      classify rows, send rounds, settle
+                                   ledger       SQLite: per key its status, id, payload
+      uncertain rows ............. lookups      settled (or adopted) from the campaign list
+      one API request ............ operations   Operation, Answer, pure `judge`
+      requests, paced ............ send         Sender, Pacer, retries, effects
+      HTTP ....................... client       httpx; the only module that imports it
+      time, stopping ............. timing       Timing (clocks, sleep, random), backoff
+                                   stop         Stop, Interrupt
+      outcomes -> files .......... report       as for validate
+
+    status                         status       what the ledger knows, offline
+    template                       template     blank and example sheets
+
+    shared words ................. model        Status, Outcome, Origin, keys, exit codes
+    what stops a run ............. errors       the PipelineError tree
+    entry points ................. run          validate_files, run_files(_async)
+    the command line ............. cli          options, env, signals, logging, exit
+                                   progress     the terminal's progress bar
+                                   __main__     `python -m pipeline`
+
+The public API is `__all__` below; names load on first use, so `import pipeline` costs
+nothing (pandas is imported only by what reads sheets). The library never prints,
+reads the environment, configures logging, installs signal handlers or exits: `cli` does.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("campaigns")
+except PackageNotFoundError:  # pragma: no cover - a tree that was never installed
+    __version__ = "0+unknown"
+
+if TYPE_CHECKING:
+    from pipeline.errors import (
+        ApiError,
+        CampaignListError,
+        ConfigError,
+        InputError,
+        LedgerError,
+        LockedError,
+        PipelineError,
+        RowsNeedAttention,
+        StoppedError,
+    )
+    from pipeline.load import Table, load_bytes
+    from pipeline.model import Outcome, Status
+    from pipeline.run import RowResult, RunResult, run_files, run_files_async, validate_files
+    from pipeline.session import Progress
+    from pipeline.settings import Options, RunSettings, Secret, SendSettings
+    from pipeline.status import LedgerStatus, ledger_status
+    from pipeline.stop import Interrupt
+    from pipeline.timing import Timing
+
+# Public name -> the module that defines it.
+_HOMES = {
+    "validate_files": "run",
+    "run_files": "run",
+    "run_files_async": "run",
+    "RunResult": "run",
+    "RowResult": "run",
+    "ledger_status": "status",
+    "LedgerStatus": "status",
+    "load_bytes": "load",
+    "Table": "load",
+    "Options": "settings",
+    "RunSettings": "settings",
+    "SendSettings": "settings",
+    "Secret": "settings",
+    "Timing": "timing",
+    "Interrupt": "stop",
+    "Progress": "session",
+    "Status": "model",
+    "Outcome": "model",
+    "PipelineError": "errors",
+    "InputError": "errors",
+    "ConfigError": "errors",
+    "LedgerError": "errors",
+    "LockedError": "errors",
+    "RowsNeedAttention": "errors",
+    "ApiError": "errors",
+    "CampaignListError": "errors",
+    "StoppedError": "errors",
+}
+
+__all__ = [
+    "ApiError",
+    "CampaignListError",
+    "ConfigError",
+    "InputError",
+    "Interrupt",
+    "LedgerError",
+    "LedgerStatus",
+    "LockedError",
+    "Options",
+    "Outcome",
+    "PipelineError",
+    "Progress",
+    "RowResult",
+    "RowsNeedAttention",
+    "RunResult",
+    "RunSettings",
+    "Secret",
+    "SendSettings",
+    "Status",
+    "StoppedError",
+    "Table",
+    "Timing",
+    "__version__",
+    "ledger_status",
+    "load_bytes",
+    "run_files",
+    "run_files_async",
+    "validate_files",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    value = getattr(import_module(f"pipeline.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

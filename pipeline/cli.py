@@ -1,39 +1,45 @@
-"""The command line: options -> Options -> pipeline.run -> one closing line -> exit code.
+"""The command line: options -> settings -> pipeline.run -> one closing line -> exit code.
 
-Nothing else happens here: the stages never print, read the environment or exit.
+Only this module prints, reads the environment, configures logging, installs signal
+handlers, starts the sandbox for `--sandbox` and exits; the library does none of it.
 A `PipelineError` becomes one clear line on stderr (plus a hint) and its exit code.
+Commands import the heavy parts (pandas, Pandera, openpyxl) only when they run, so that
+`--help`, `status` and `sandbox` start at once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from functools import wraps
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from pipeline.client import DEFAULT_BASE_URL, Secret, check_base_url
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.execute import RunSettings
-from pipeline.load import DEFAULT_MAX_ROWS
-from pipeline.parse import CellError, parse_campaign_type
-from pipeline.progress import ProgressBar
-from pipeline.run import (
+from pipeline.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_ROWS,
     DEFAULT_STATE,
     SANDBOX_STATE,
     Options,
-    RunResult,
-    ledger_status,
-    run_files,
-    validate_files,
+    RunSettings,
+    Secret,
+    SendSettings,
+    check_base_url,
 )
-from pipeline.send import SendSettings
-from pipeline.template import write_example, write_template
+from pipeline.stop import Interrupt
 from sandbox.command import sandbox_command
+
+if TYPE_CHECKING:
+    from pipeline.run import RunResult
 
 # How many rows that need a person are listed on stderr before "... and N more".
 SHOWN_PROBLEMS: Final = 20
@@ -62,6 +68,10 @@ def _fails_cleanly(function: F) -> F:
 @click.version_option(package_name="campaigns")
 def cli() -> None:
     """Create Extrovert campaigns from CSV and Excel sheets, row by row, exactly once."""
+    # httpx logs every request at INFO, with URLs; keep its loggers quiet whatever the
+    # root logger says.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 _paths = click.argument(
@@ -91,6 +101,8 @@ _quiet = click.option("--quiet", "-q", is_flag=True, help="Print only the closin
 def _parse_type(value: str | None) -> str | None:
     if value is None:
         return None
+    from pipeline.parse import CellError, parse_campaign_type
+
     try:
         found = parse_campaign_type(value)
     except CellError:
@@ -131,6 +143,8 @@ def template(
     force: bool,
 ) -> None:
     """Write a blank input sheet: every column, drop-downs, and a sheet of column help."""
+    from pipeline.template import write_example, write_template
+
     kind = _parse_type(campaign_type)
     if file_format is None:
         suffix = output.suffix.lower() if output is not None else ""
@@ -158,6 +172,8 @@ def validate_command(
 
     PATHS are .csv, .xlsx or .xlsm files, or folders of them.
     """
+    from pipeline.run import validate_files
+
     result = validate_files(Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows))
     _finish(result, quiet)
 
@@ -281,35 +297,78 @@ def run_command(
     source = click.get_current_context().get_parameter_source("base_url")
     if sandbox and source not in (ParameterSource.DEFAULT, None):
         raise click.UsageError("--sandbox and --base-url cannot be used together")
-    key = None if sandbox else _read_key(api_key_file)
-    settings = RunSettings(
-        state=state or (SANDBOX_STATE if sandbox else DEFAULT_STATE),
-        base_url=base_url if sandbox else check_base_url(base_url),
-        api_key=key,
-        dry_run=dry_run,
-        resend_unknown=resend_unknown,
-        skip_existing=skip_existing,
-        send=SendSettings(
-            rate=rate,
-            concurrency=concurrency,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            max_consecutive_errors=max_consecutive_errors,
-        ),
+    state = state or (SANDBOX_STATE if sandbox else DEFAULT_STATE)
+    send = SendSettings(
+        rate=rate,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_attempts=max_attempts,
+        max_consecutive_errors=max_consecutive_errors,
     )
-    bar = ProgressBar(sys.stderr) if not quiet and sys.stderr.isatty() else None
     options = Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows)
+    with _api(state, base_url, sandbox, api_key_file) as (url, key, endpoint):
+        settings = RunSettings(
+            state=state,
+            base_url=url,
+            api_key=key,
+            dry_run=dry_run,
+            resend_unknown=resend_unknown,
+            skip_existing=skip_existing,
+            send=send,
+            endpoint=endpoint,
+        )
+        result = _run_interruptibly(options, settings, quiet)
+    if result.stopped:
+        click.echo(f"Stopped: {result.stopped}", err=True)
+    _finish(result, quiet)
+
+
+@contextmanager
+def _api(
+    state: Path, base_url: str, sandbox: bool, key_file: Path | None
+) -> Iterator[tuple[str, Secret | None, str]]:
+    """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run."""
+    if not sandbox:
+        yield check_base_url(base_url), _read_key(key_file), ""
+        return
+    from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
+
+    store = state.with_name(f"{state.stem}-campaigns.sqlite")
     try:
-        result = run_files(options, settings, sandbox=sandbox, progress=bar)
+        store.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--state {state}: {exc.strerror or exc}") from None
+    with run_in_thread(SandboxConfig(db=store)) as url:
+        yield url, Secret(DEFAULT_API_KEY), "sandbox"
+
+
+def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> RunResult:
+    """`run_files` with Ctrl-C wired to the run: the first lets requests in flight finish
+    and reports every row (exit 130); the second is Python's own."""
+    from pipeline.progress import ProgressBar
+    from pipeline.run import run_files
+
+    interrupt = Interrupt()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+        interrupt.set()
+
+    bar = ProgressBar(sys.stderr) if not quiet and sys.stderr.isatty() else None
+    previous: Any = None
+    with suppress(ValueError):  # not the main thread: Ctrl-C stays Python's own
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        return run_files(options, settings, progress=bar, interrupt=interrupt)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
-    if result.stopped:
-        click.echo(f"Stopped: {result.stopped}", err=True)
-    _finish(result, quiet)
 
 
 @cli.command(name="status")
@@ -326,6 +385,8 @@ def status_command(state: Path) -> None:
 
     Exits 1 when some row is unknown, failed or rejected, else 0.
     """
+    from pipeline.status import ledger_status
+
     found = ledger_status(state)
     total = sum(found.counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(found.counts.items())) or "empty"
@@ -345,7 +406,7 @@ def status_command(state: Path) -> None:
             click.echo(f"  {where}: {entry.status}: {entry.key}: {entry.last_error}")
         if len(found.attention) > SHOWN_PROBLEMS:
             click.echo(f"  ... and {len(found.attention) - SHOWN_PROBLEMS} more")
-    sys.exit(1 if found.attention else 0)
+    sys.exit(found.exit_code)
 
 
 cli.add_command(sandbox_command, "sandbox")

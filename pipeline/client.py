@@ -1,91 +1,75 @@
 """The Extrovert API over HTTP: one `httpx.AsyncClient`, the key in a header, no logic.
 
-`ExtrovertClient` makes the three calls the pipeline uses and returns raw responses or
-parsed lists; deciding what an answer means is `pipeline.send`'s job. The API key lives
-in a `Secret`, whose `repr` and `str` never show it, and goes nowhere but the header.
+`ExtrovertClient` sends `Operation`s and reads envelopes, and turns every response and
+every transport error into an `Answer` (plain data); deciding what an answer means is
+`pipeline.operations.judge`'s job. This is the only module of `pipeline/` that imports
+httpx. The API key lives in a `Secret`, whose `repr` and `str` never show it, and goes
+nowhere but the header.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import Any, Final, Protocol
 
 import httpx
 import orjson
 
+from pipeline import __version__
 from pipeline.errors import ConfigError
+from pipeline.operations import Answer, Failure, Operation
+from pipeline.settings import Secret, check_base_url
 
-API_PREFIX: Final = "/api/client/v2"
-CAMPAIGN_PATH: Final = f"{API_PREFIX}/campaign"
-MEMBERS_PATH: Final = f"{API_PREFIX}/user/team-members"
-DEFAULT_BASE_URL: Final = "https://prod-nginx-v2.goextrovert.com/webgateway"
-USER_AGENT: Final = "campaigns/0.1 (+batch provisioning)"
+USER_AGENT: Final = f"campaigns/{__version__} (+batch provisioning)"
 # What a header value may hold: visible ASCII, no spaces or line breaks.
 _HEADER_SAFE: Final = re.compile(r"[\x21-\x7e]+")
-
-# httpx logs every request at INFO, with URLs; keep its loggers quiet whatever the root says.
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-
-
-class Secret:
-    """A value that never appears in a repr, a str, a log line or a traceback's locals."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+# Transport errors raised before the request could reach the server.
+_NOT_CONNECTED: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Raised while the body was still being written: the request never completed.
+_NOT_WRITTEN: Final = (httpx.WriteError, httpx.WriteTimeout)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+class Api(Protocol):
+    """What the run asks of the API: `ExtrovertClient`, or `Keyless` for a dry run
+    without a key (which asks nothing of it)."""
+
+    base_url: str
+
+    @property
+    def keyed(self) -> bool: ...
+
+    async def send(self, operation: Operation) -> Answer: ...
+
+    async def get(self, path: str) -> Answer: ...
+
+    def scrub(self, text: str) -> str: ...
+
+    async def aclose(self) -> None: ...
 
 
-def check_base_url(url: str) -> str:
-    """The base URL without a trailing slash; https unless the host is loopback."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--base-url {url!r} is not an http(s) URL")
-    if parts.scheme != "https" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"--base-url {url!r} must use https (plain http is allowed only for loopback hosts)"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(f"--base-url {url!r} must not carry a query or fragment")
-    return url.rstrip("/")
+class Keyless:
+    """The API as a dry run without a key sees it: nothing may be asked of it."""
 
+    base_url = ""
+    keyed = False
 
-@dataclass(frozen=True)
-class ApiAnswer:
-    """What a read call gave: the `data` of the envelope, or why there is none."""
+    async def send(self, operation: Operation) -> Answer:
+        raise ConfigError(f"no API key: cannot {operation.action} (a dry run sends nothing)")
 
-    data: Any
-    status: int
+    async def get(self, path: str) -> Answer:
+        raise ConfigError(f"no API key: cannot read {path}")
+
+    def scrub(self, text: str) -> str:
+        return text
+
+    async def aclose(self) -> None:
+        pass
 
 
 class ExtrovertClient:
     """The calls the pipeline makes. `transport` lets tests route requests in-process."""
+
+    keyed = True
 
     def __init__(
         self,
@@ -135,23 +119,46 @@ class ExtrovertClient:
         """The API's own message for a refusal (key masked), else the status line."""
         return self.scrub(error_message(response))
 
-    async def create_campaign(self, payload: Mapping[str, Any]) -> httpx.Response:
-        """POST one payload; transport errors propagate for the sender to classify."""
-        return await self._client.post(
-            CAMPAIGN_PATH,
-            content=orjson.dumps(payload),
-            headers={"Content-Type": "application/json"},
+    async def send(self, operation: Operation) -> Answer:
+        """Make the operation's request; a transport error becomes an `Answer` too."""
+        try:
+            response = await self._client.request(
+                operation.method,
+                operation.path,
+                content=orjson.dumps(operation.body),
+                headers={"Content-Type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            return _failed(exc)
+        return self._answer(response)
+
+    async def get(self, path: str) -> Answer:
+        """GET an envelope; `Answer.data` is None unless it is a 2xx JSON envelope."""
+        try:
+            response = await self._client.get(path)
+        except httpx.HTTPError as exc:
+            return _failed(exc)
+        return self._answer(response)
+
+    def _answer(self, response: httpx.Response) -> Answer:
+        return Answer(
+            status=response.status_code,
+            body=parse_json(response),
+            message="" if response.is_success else self.message(response),
+            retry_after=response.headers.get("Retry-After"),
         )
 
-    async def get(self, path: str) -> ApiAnswer:
-        """GET an envelope; `data` is None unless the answer is a 2xx JSON envelope."""
-        response = await self._client.get(path)
-        data = None
-        if response.is_success:
-            body = parse_json(response)
-            if isinstance(body, dict):
-                data = body.get("data")
-        return ApiAnswer(data, response.status_code)
+
+def _failed(error: httpx.HTTPError) -> Answer:
+    if isinstance(error, _NOT_CONNECTED):
+        failure = Failure.NOT_CONNECTED
+    elif isinstance(error, _NOT_WRITTEN):
+        failure = Failure.NOT_WRITTEN
+    elif isinstance(error, httpx.TimeoutException):
+        failure = Failure.TIMEOUT
+    else:
+        failure = Failure.LOST
+    return Answer(failure=failure, error=type(error).__name__)
 
 
 def parse_json(response: httpx.Response) -> Any:

@@ -2,10 +2,20 @@
 
     PipelineError               anything that stops the pipeline; `str()` is one clear line
      ├── InputError             a file cannot be read as campaign rows (exit 2)
-     ├── ConfigError            options, config file or environment are unusable (exit 2)
+     ├── ConfigError            options, settings or environment are unusable (exit 2)
+     │    └── LedgerError       the ledger file cannot be used: not a ledger, written by
+     │                          a newer version, its folder cannot be made (exit 2)
      ├── LockedError            another run holds the ledger's lock (exit 2)
-     └── StoppedError           the API made the run stop early: bad key, circuit breaker
-                                (exit 3); carries the HTTP status when there is one
+     ├── RowsNeedAttention      raised only on request (`RunResult.raise_for_status()`):
+     │                          the run ended, but some rows need a person (exit 1),
+     │                          or a person interrupted it (exit 130)
+     └── ApiError               the API could not be read or refused to go on (exit 2);
+          │                     carries `http_status` (None: no answer) and `transient`
+          │                     (trying again later may work)
+          ├── CampaignListError the campaign list could not be read or understood, so
+          │                     it cannot say whether a campaign exists (exit 2)
+          └── StoppedError      the API made the run stop early: bad key, circuit
+                                breaker (exit 3)
 
 Every error carries structured fields (file, sheet, row, column, HTTP status) besides
 its message, and an optional `hint` the CLI prints on a second line.
@@ -60,15 +70,50 @@ class ConfigError(PipelineError):
     """Options, the config file or the environment cannot be used as given."""
 
 
+class LedgerError(ConfigError):
+    """The ledger file cannot be used as one (another file, a newer schema, no folder)."""
+
+
 class LockedError(PipelineError):
     """Another run holds the ledger."""
 
 
-class StoppedError(PipelineError):
+class RowsNeedAttention(PipelineError):
+    """A finished run whose rows are not all done (see `RunResult.raise_for_status`)."""
+
+    def __init__(self, exit_code: int, rows: int, folder: Path) -> None:
+        self.exit_code = exit_code
+        self.rows = rows
+        self.folder = folder
+        interrupted = " (the run was interrupted)" if exit_code == 130 else ""
+        super().__init__(
+            f"{rows} row(s) need a person{interrupted}; see {folder / 'failed.csv'}",
+            hint="results.csv has every row's status and message.",
+        )
+
+
+class ApiError(PipelineError):
+    """The API could not be read, or answered in a way that stops this step."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        transient: bool = False,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.http_status = http_status
+        self.transient = transient
+
+
+class CampaignListError(ApiError):
+    """The campaign list answered an error or a shape this code does not know: absence
+    in a list that cannot be trusted to be complete must never lead to sending again."""
+
+
+class StoppedError(ApiError):
     """The API told us to stop (401/403) or kept failing (circuit breaker)."""
 
     exit_code = 3
-
-    def __init__(self, message: str, *, http_status: int | None = None, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.http_status = http_status

@@ -1,4 +1,4 @@
-"""The sending half of `campaigns run`: owners, ledger, lookups, sending, outcomes.
+"""The online half of `campaigns run`, in order: consult the ledger, look up, send, settle.
 
 `execute` takes checked rows and returns one `Outcome` per row. Its promises: a key the
 ledger knows as created is never sent again; every request is preceded by a committed
@@ -10,50 +10,42 @@ requests in flight finish and marks the rest `not_sent`.
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import signal
-import tempfile
-from collections.abc import Awaitable, Callable
-from contextlib import suppress
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from pipeline.batch import Batch, Progress, RunSettings, Silent
-from pipeline.client import ExtrovertClient
-from pipeline.errors import StoppedError
-from pipeline.ledger import Ledger
-from pipeline.map import map_rows
-from pipeline.report import Outcome, counts, rows_exit_code
+from pipeline.ledger import payload_hash
+from pipeline.lookups import settle_uncertain, skip_existing
+from pipeline.model import SEND_AGAIN, Outcome, Status, counts, exit_code
+from pipeline.operations import Operation
+from pipeline.session import Progress, Session, open_session
+from pipeline.settings import RunSettings
+from pipeline.stop import Interrupt
+from pipeline.timing import Timing
 from pipeline.validate import Checked
 from schemas.payload import Payload
 
-__all__ = ["Execution", "Progress", "RunSettings", "execute"]
+__all__ = ["Execution", "execute"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Execution:
     """What happened: an outcome per row, the counters, and why the run stopped early."""
 
     checked: Checked
     outcomes: list[Outcome]
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    stopped: str = ""
-    interrupted: bool = False
-    payloads: list[Payload | None] = field(default_factory=list)
-    recovered: int = 0  # rows an earlier run left in flight (`sending`), now settled here
+    payloads: list[Payload | None]
+    requests: int
+    retries: int
+    rate_limited: int
+    stopped: str  # why the run stopped early ("" when it did not, or a person stopped it)
+    interrupted: bool
+    recovered: int  # rows an earlier run left in flight (`sending`), now settled here
 
     @property
     def exit_code(self) -> int:
         """130 interrupted, 3 stopped early, else 0/1 by the rows' statuses."""
-        if self.interrupted:
-            return 130
-        if self.stopped:
-            return 3
-        return rows_exit_code(self.outcomes)
+        statuses = (o.status for o in self.outcomes)
+        return exit_code(statuses, stopped=bool(self.stopped), interrupted=self.interrupted)
 
 
 async def execute(
@@ -61,125 +53,148 @@ async def execute(
     settings: RunSettings,
     run_id: str,
     *,
-    progress: Progress | None = None,
-    transport: Any = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    clock: Callable[[], float] | None = None,
+    timing: Timing,
+    progress: Progress,
     command: str = "run",
+    transport: object = None,
+    interrupt: Interrupt | None = None,
 ) -> Execution:
     """Resolve owners, consult the ledger, send what is due and settle every row."""
-    client = None
-    if settings.api_key is not None:
-        client = ExtrovertClient(
-            settings.base_url,
-            settings.api_key,
-            timeout=settings.send.timeout,
-            concurrency=settings.send.concurrency,
-            transport=transport,
-        )
-    run = Batch(checked, settings, run_id, client, progress or Silent(), sleep, clock)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            state = settings.state
-            if settings.dry_run and not state.exists():  # a dry run leaves no ledger behind
-                state = Path(scratch) / "empty.sqlite"
-            return await _with_ledger(run, state, command)
-    finally:
-        if client is not None:
-            await client.aclose()
+    async with open_session(
+        checked,
+        settings,
+        run_id,
+        command=command,
+        timing=timing,
+        progress=progress,
+        transport=transport,
+        interrupt=interrupt,
+    ) as session:
+        if not session.stop:  # the team list could be read
+            session.progress.start(len(session.checked))
+            await _drive(session)
+        return _finish(session)
 
 
-async def _with_ledger(run: Batch, state: Path, command: str) -> Execution:
-    settings = run.settings
-    ledger = Ledger.open(state, run_id=run.run_id, lock=not settings.dry_run)
-    run.ledger = ledger
-    loop = asyncio.get_running_loop()
-
-    def on_interrupt() -> None:
-        # The first Ctrl-C lets requests in flight finish; the next one is Python's own.
-        run.interrupted = True
-        if run.sender is not None:
-            run.sender.stop("interrupted (Ctrl-C)")
-        with suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGINT)
-
-    with ledger:
-        with suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGINT, on_interrupt)
-        try:
-            ledger.bind_endpoint(
-                settings.endpoint or settings.base_url, record=not settings.dry_run
-            )
-            if not settings.dry_run:
-                ledger.start_run(command, dt.datetime.now(dt.UTC))
-            try:
-                await run.resolve_owners(ledger)
-            except StoppedError as exc:  # 401/403 on the team list: nothing was sent
-                run.payloads = map_rows(run.checked)
-                return _finish(run, ledger, stopped=exc.message)
-            run.payloads = map_rows(run.checked)
-            run.progress.start(len(run.checked))
-            return await _drive(run, ledger)
-        finally:
-            with suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signal.SIGINT)
-
-
-async def _drive(run: Batch, ledger: Ledger) -> Execution:
-    settings = run.settings
-    found = "already_created" if settings.dry_run else "created"
-    to_send, uncertain = run.classify(ledger)
+async def _drive(session: Session) -> None:
+    settings = session.settings
+    found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
+    to_send, uncertain = _classify(session)
     if settings.skip_existing and to_send:
-        to_send = await run.skip_existing(to_send)
-    to_send += await run.settle_uncertain(uncertain, found, from_earlier_runs=True)
+        to_send = await skip_existing(session, to_send)
+    to_send += await settle_uncertain(session, uncertain, found, from_earlier_runs=True)
     if settings.dry_run:
         for position in to_send:
-            run.settle(position, Outcome("would_create"))
-    elif to_send and not run.interrupted:
-        await _send_rounds(run, to_send)
-    if run.interrupted:
-        return _finish(run, ledger, stopped="interrupted (Ctrl-C)", interrupted=True)
-    stopped = run.sender.stop_reason if run.sender is not None else ""
-    return _finish(run, ledger, stopped=stopped)
+            session.settle(position, Outcome(Status.WOULD_CREATE))
+    elif to_send and not session.stop:
+        await _send_rounds(session, to_send)
 
 
-def _finish(run: Batch, ledger: Ledger, *, stopped: str, interrupted: bool = False) -> Execution:
-    """Every row's outcome (invalid rows, and rows nobody reached: not_sent), recorded."""
-    settings = run.settings
-    outcomes = []
-    for position, outcome in enumerate(run.outcomes):
-        if outcome is None and run.payloads[position] is None:
-            outcome = Outcome("invalid", errors=run.checked.errors[position])
-        elif outcome is None:
-            outcome = Outcome("not_sent", errors=(f"not sent: {stopped}",) if stopped else ())
-        outcomes.append(outcome)
-    stats = run.sender.stats if run.sender is not None else None
-    execution = Execution(
-        checked=run.checked,
-        outcomes=outcomes,
-        requests=stats.requests if stats else 0,
-        retries=stats.retries if stats else 0,
-        rate_limited=stats.rate_limited if stats else 0,
-        stopped="" if interrupted else stopped,
-        interrupted=interrupted,
-        payloads=run.payloads,
-        recovered=ledger.recovered,
-    )
-    if not settings.dry_run:
-        ledger.finish_run(counts(outcomes), execution.exit_code, dt.datetime.now(dt.UTC))
-    return execution
+def _classify(session: Session) -> tuple[list[int], list[int]]:
+    """Settle invalid and already-created rows; return (to send, uncertain)."""
+    keys, payloads = session.checked.keys, session.payloads
+    entries = session.ledger.get_many(k for k, p in zip(keys, payloads, strict=True) if p)
+    to_send: list[int] = []
+    uncertain: list[int] = []
+    for position, payload in enumerate(payloads):
+        if payload is None:
+            errors = session.checked.errors[position]
+            session.settle(position, Outcome(Status.INVALID, errors=errors))
+            continue
+        entry = entries.get(keys[position])
+        if entry is None or entry.status in SEND_AGAIN:
+            to_send.append(position)
+        elif entry.status is Status.CREATED:
+            notes: tuple[str, ...] = ()
+            if entry.payload_hash and entry.payload_hash != payload_hash(payload):
+                notes = (
+                    f"campaign_key: created on {entry.created_at[:10]} from different cell "
+                    "values; campaigns are not updated, so the changes were not sent",
+                )
+            outcome = Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=notes)
+            session.settle(position, outcome)
+        else:  # unknown, or sending left by a run that holds no lock (dry run)
+            uncertain.append(position)
+            session.sent_before[position] = entry
+    return to_send, uncertain
 
 
-async def _send_rounds(run: Batch, to_send: list[int]) -> None:
+async def _send_rounds(session: Session, to_send: list[int]) -> None:
     """Send, then settle this run's unknown outcomes from the list, and send again those
     the list says were never created (a few rounds at most)."""
-    sender = run.sender
-    assert sender is not None
     pending = to_send
-    for _ in range(1 + run.settings.resolve_rounds):
-        unknown = await run.send(pending)
-        if sender.stopped or not unknown:
+    for _ in range(1 + session.settings.resolve_rounds):
+        unknown = await _send(session, pending)
+        if session.stop or not unknown:
             return
-        pending = await run.settle_uncertain(unknown, "created", from_earlier_runs=False)
-        if not pending or sender.stopped:
+        pending = await settle_uncertain(session, unknown, Status.CREATED, from_earlier_runs=False)
+        if not pending or session.stop:
             return
+
+
+async def _send(session: Session, positions: Sequence[int]) -> list[int]:
+    """Create the rows' campaigns; returns the rows whose outcome is `unknown`."""
+    ledger, keys = session.ledger, session.checked.keys
+    operations = []
+    for position in positions:
+        payload = session.payloads[position]
+        if payload is None:  # pragma: no cover - invalid rows are settled by _classify
+            raise ValueError(f"row {position} has no payload to send")
+        session.sent_before.pop(position, None)  # from now on it is sent as the sheet says
+        operations.append(Operation.create_campaign(keys[position], payload, position))
+    marked: set[str] = set()
+    unknown: list[int] = []
+
+    def before(operation: Operation) -> None:
+        (position,) = operation.positions
+        ledger.mark_sending(operation.key, payload=operation.body, origin=session.origin(position))
+        marked.add(operation.key)
+
+    def after(operation: Operation, outcome: Outcome) -> None:
+        # The report first: should the ledger fail to record, the row still says what
+        # happened, and the ledger's `sending` is settled by the next run.
+        (position,) = operation.positions
+        session.settle(position, outcome)
+        if outcome.status is Status.UNKNOWN:
+            unknown.append(position)
+        if operation.key in marked:
+            ledger.record(
+                operation.key,
+                outcome.status,
+                campaign_id=outcome.campaign_id,
+                http_status=outcome.http_status,
+                error=outcome.errors[0] if outcome.errors else "",
+                attempts=outcome.attempts,
+            )
+
+    await session.sender.apply(operations, before, after)
+    return unknown
+
+
+def _finish(session: Session) -> Execution:
+    """Every row's outcome (invalid rows, and rows nobody reached: not_sent), recorded."""
+    stop = session.stop
+    outcomes = []
+    for position, outcome in enumerate(session.outcomes):
+        if outcome is None and session.payloads[position] is None:
+            outcome = Outcome(Status.INVALID, errors=session.checked.errors[position])
+        elif outcome is None:
+            errors = (f"not sent: {stop.reason}",) if stop.reason else ()
+            outcome = Outcome(Status.NOT_SENT, errors=errors)
+        outcomes.append(outcome)
+    stats = session.sender.stats
+    execution = Execution(
+        checked=session.checked,
+        outcomes=outcomes,
+        payloads=session.payloads,
+        requests=stats.requests,
+        retries=stats.retries,
+        rate_limited=stats.rate_limited,
+        stopped="" if stop.interrupted else stop.reason,
+        interrupted=stop.interrupted,
+        recovered=session.ledger.recovered,
+    )
+    if not session.settings.dry_run:
+        statuses = (o.status for o in outcomes)
+        session.ledger.finish_run(counts(statuses), execution.exit_code)
+    return execution

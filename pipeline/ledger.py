@@ -1,7 +1,8 @@
 """The ledger: SQLite state of what was sent and created, keyed on the campaign key.
 
-Each key moves through a small state machine; every change is one committed transaction
-(WAL journal, `synchronous=FULL`), so a crash loses at most the request in flight:
+Each key moves through a small state machine (`pipeline.model.Status`, the
+`LEDGER_STATUSES`); every change is one committed transaction (WAL journal,
+`synchronous=FULL`), so a crash loses at most the request in flight:
 
     (new) ──mark_sending──> sending ──record──> created | rejected | failed | unknown | not_sent
                                ^                           │         │        │          │
@@ -10,8 +11,21 @@ Each key moves through a small state machine; every change is one committed tran
     (any but created) ──adopt──> created      (found in the campaign list)
 
 `created` is final: nothing turns it into another status or gives it another campaign id.
+Beside its status, each key keeps where its row came from (`Origin`) and the exact payload
+last sent for it: `mark_sending` stores it, `record` keeps it, `adopt` stores the payload
+it is given or none (`--skip-existing` adopts campaigns whose settings nothing here knows).
+
+Schema version 2 keeps that payload as canonical JSON text (sorted keys, no spaces, not
+ASCII-escaped: what `payload_hash` hashes) in the column `payload`; NULL means not known.
+Version 1 had only `payload_hash`, which stays, as the one record of what a version-1
+ledger sent. Opening a version-1 ledger (with the lock or without) migrates it in place,
+in one transaction: the column is added (NULL for every existing key) and
+`meta.schema_version` becomes 2, or neither happens. A ledger of a newer version than
+`SCHEMA_VERSION` is refused (`LedgerError`), never read or written.
+
 One run at a time per ledger: `Ledger.open` takes a flock-based lock on `<path>.lock`,
 which the OS releases when the holding process dies, so a killed run never blocks the next.
+Timestamps are ISO UTC text from the `Timing` the ledger is opened with.
 """
 
 from __future__ import annotations
@@ -19,15 +33,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
 from filelock import FileLock, Timeout
 
-from pipeline.errors import ConfigError, LockedError
+from pipeline.errors import ConfigError, LedgerError, LockedError
+from pipeline.model import LEDGER_STATUSES, Origin, Status
+from pipeline.timing import Timing
 
 __all__ = [
     "CRASHED",
@@ -35,49 +51,49 @@ __all__ = [
     "SCHEMA_VERSION",
     "Entry",
     "Ledger",
+    "canonical_json",
     "payload_hash",
-    "utc_now",
 ]
 
-LEDGER_STATUSES = ("sending", "created", "rejected", "failed", "unknown", "not_sent")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CRASHED = "the run stopped while this request was in flight"
 _CHUNK = 900  # bound parameters per IN query, well under SQLite's limit
+_OTHER_STATE = "point --state at another file"
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS campaigns (
+# `payload` comes last: a version-1 ledger gets it by ALTER TABLE, which appends, so a
+# migrated table and a new one have the same columns in the same order.
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    f"""CREATE TABLE IF NOT EXISTS campaigns (
     key TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ({", ".join(repr(s) for s in LEDGER_STATUSES)})),
+    status TEXT NOT NULL CHECK (status IN ({", ".join(f"'{s.value}'" for s in LEDGER_STATUSES)})),
     payload_hash TEXT NOT NULL, campaign_id TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL, http_status INTEGER,
     source TEXT NOT NULL, sheet TEXT NOT NULL, "row" INTEGER NOT NULL,
     owner_id TEXT NOT NULL, name TEXT NOT NULL,
-    run_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS campaigns_status ON campaigns (status);
-CREATE TABLE IF NOT EXISTS owners (
+    run_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    payload TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS campaigns_status ON campaigns (status)",
+    """CREATE TABLE IF NOT EXISTS owners (
     email TEXT PRIMARY KEY, owner_id TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
+)""",
+    """CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, command TEXT NOT NULL,
-    started TEXT NOT NULL, finished TEXT, counts TEXT NOT NULL DEFAULT '{{}}', exit_code INTEGER
-);
-"""
-
-
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    started TEXT NOT NULL, finished TEXT, counts TEXT NOT NULL DEFAULT '{}', exit_code INTEGER
+)""",
+)
+# Version 1 -> 2: the payload last sent, unknown (NULL) for every key version 1 recorded.
+_TO_VERSION_2 = "ALTER TABLE campaigns ADD COLUMN payload TEXT"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """What the ledger knows about one campaign key."""
+    """What the ledger knows about one campaign key (the fields are the table's columns)."""
 
     key: str
-    status: str  # one of LEDGER_STATUSES
-    payload_hash: str
+    status: Status  # one of LEDGER_STATUSES
+    payload_hash: str  # sha256 of the canonical payload; "" when adopted without one
     campaign_id: str  # "" when none
     attempts: int  # total requests made for this key, over all runs
     last_error: str  # "" when none
@@ -90,22 +106,34 @@ class Entry:
     run_id: str  # the run that last touched it
     created_at: str  # ISO UTC when first recorded
     updated_at: str  # ISO UTC of the last change
+    # The payload last sent or applied, decoded; None when not known (keys recorded by a
+    # version-1 ledger, campaigns adopted without their settings).
+    payload: dict[str, Any] | None = field(hash=False)
+
+    @property
+    def origin(self) -> Origin:
+        """Where the key's row came from and what it names."""
+        return Origin(self.source, self.sheet, self.row, self.owner_id, self.name)
 
 
-_COLUMNS = ", ".join(f'"{f.name}"' for f in fields(Entry))
+_NAMES = tuple(f.name for f in fields(Entry))
+_COLUMNS = ", ".join(f'"{name}"' for name in _NAMES)
 _KEPT = ("key", "attempts", "created_at")  # what re-sending or adopting a known key keeps
 _UPSERT = (
-    f"INSERT INTO campaigns ({_COLUMNS}) VALUES ({', '.join('?' * len(fields(Entry)))}) "
+    f"INSERT INTO campaigns ({_COLUMNS}) VALUES ({', '.join(f':{name}' for name in _NAMES)}) "
     "ON CONFLICT (key) DO UPDATE SET "
-    + ", ".join(f'"{f.name}" = excluded."{f.name}"' for f in fields(Entry) if f.name not in _KEPT)
+    + ", ".join(f'"{name}" = excluded."{name}"' for name in _NAMES if name not in _KEPT)
 )
-_Where = tuple[str, str, int, str, str]  # source, sheet, row, owner_id, name
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a payload: sorted keys, no spaces, not ASCII-escaped."""
+    return json.dumps(dict(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
-    """sha256 hex of the canonical JSON (sorted keys, no spaces) of a payload."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 hex of the canonical JSON (`canonical_json`) of a payload."""
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 def _iso(moment: datetime) -> str:
@@ -120,6 +148,14 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start : start + _CHUNK]
 
 
+def _entry(row: Iterable[Any]) -> Entry:
+    values = dict(zip(_NAMES, row, strict=True))
+    values["status"] = Status(values["status"])
+    if values["payload"] is not None:
+        values["payload"] = json.loads(values["payload"])
+    return Entry(**values)
+
+
 class Ledger:
     """An open ledger holding its lock; use as a context manager or call `close()`."""
 
@@ -131,38 +167,33 @@ class Ledger:
         conn: sqlite3.Connection,
         path: Path,
         run_id: str,
-        clock: Callable[[], datetime],
+        timing: Timing,
         lock: FileLock | None,
     ) -> None:
         self._conn = conn
         self._lock = lock
-        self._clock = clock
+        self._timing = timing
         self.path = path
         self.run_id = run_id
         self.recovered = 0
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        run_id: str,
-        clock: Callable[[], datetime] = utc_now,
-        lock: bool = True,
-    ) -> Ledger:
+    def open(cls, path: Path, *, run_id: str, timing: Timing, lock: bool = True) -> Ledger:
         """Open (creating the file, folder and schema if needed) and take the lock.
 
-        Raises LockedError when another process holds `<path>.lock`, ConfigError when the
-        file is not a ledger this version can read. With the lock, rows left `sending` by a
-        crashed run become `unknown` (`recovered` says how many). `lock=False` is for
-        read-only looks (`campaigns status`) beside a live run: it recovers nothing.
+        Raises LockedError when another process holds `<path>.lock`, LedgerError when the
+        file is not a ledger this version can read or its folder cannot be made. A
+        version-1 ledger is migrated to version 2 in place (see the module docstring).
+        With the lock, rows left `sending` by a crashed run become `unknown` (`recovered`
+        says how many). `lock=False` is for read-only looks (`campaigns status`) beside a
+        live run: it recovers nothing.
         """
         path = Path(path)
         file_lock: FileLock | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise ConfigError(f"{path}: cannot create the ledger's folder: {error}") from None
+            raise LedgerError(f"{path}: cannot create the ledger's folder: {error}") from None
         if lock:
             lock_path = f"{path.resolve()}.lock"  # one lock whatever the path's spelling
             file_lock = FileLock(lock_path, timeout=0, thread_local=False)
@@ -177,7 +208,7 @@ class Ledger:
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(path, timeout=5.0)
-            ledger = cls(conn, path, run_id, clock, file_lock)
+            ledger = cls(conn, path, run_id, timing, file_lock)
             ledger._prepare()
             if lock:
                 ledger._recover()
@@ -188,7 +219,7 @@ class Ledger:
                 file_lock.release()
             if isinstance(error, sqlite3.Error):
                 problem = f"{path}: is not a campaigns ledger (SQLite said: {error})"
-                raise ConfigError(problem, hint="point --state at another file") from None
+                raise LedgerError(problem, hint=_OTHER_STATE) from None
             raise
         return ledger
 
@@ -197,31 +228,68 @@ class Ledger:
         conn.execute("PRAGMA synchronous = FULL")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
-            raise ConfigError(f"{self.path}: SQLite cannot use WAL mode here (got {mode!r})")
+            raise LedgerError(f"{self.path}: SQLite cannot use WAL mode here (got {mode!r})")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if tables and "meta" not in tables:
-            raise ConfigError(
+            raise LedgerError(
                 f"{self.path}: is a SQLite database but not a campaigns ledger",
-                hint="point --state at another file",
+                hint=_OTHER_STATE,
             )
-        with conn:
-            conn.executescript(_SCHEMA)
-            found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if found is None:
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-            elif int(found[0]) > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"{self.path}: ledger schema version {found[0]} was written by a newer "
-                    f"campaigns; this version reads version {SCHEMA_VERSION}",
-                    hint="upgrade campaigns, or point --state at another file",
-                )
+        # IMMEDIATE takes the write lock before reading the version: of two processes
+        # opening a version-1 ledger at once, the second waits and finds it migrated.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._settle_schema()
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    def _settle_schema(self) -> None:
+        # Inside the caller's transaction: everything here commits together or not at all.
+        conn = self._conn
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        try:
+            version = SCHEMA_VERSION if found is None else int(found[0])
+        except ValueError:
+            raise LedgerError(
+                f"{self.path}: is not a campaigns ledger (schema version {found[0]!r})",
+                hint=_OTHER_STATE,
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path}: ledger schema version {version} was written by a newer "
+                f"campaigns; this version reads version {SCHEMA_VERSION}",
+                hint="upgrade campaigns, or point --state at another file",
+            )
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(campaigns)")}
+        if found is not None and version == SCHEMA_VERSION and "payload" in columns:
+            return
+        try:
+            # Checked, not assumed from the version: version 1 created its tables before
+            # writing its version, so a file may hold version-1 tables and no version.
+            if "payload" not in columns:
+                conn.execute(_TO_VERSION_2)
+            conn.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.Error as error:
+            raise LedgerError(
+                f"{self.path}: cannot upgrade the ledger from schema version {version} to "
+                f"{SCHEMA_VERSION}; it is left as it was (SQLite said: {error})",
+                hint="make sure the file and its folder are writable, "
+                "or point --state at another file",
+            ) from None
 
     def _recover(self) -> None:
         with self._conn:
             cursor = self._conn.execute(
-                "UPDATE campaigns SET status = 'unknown', last_error = ?, updated_at = ? "
-                "WHERE status = 'sending'",
-                (CRASHED, self._now()),
+                "UPDATE campaigns SET status = ?, last_error = ?, updated_at = ? WHERE status = ?",
+                (Status.UNKNOWN.value, CRASHED, self._now(), Status.SENDING.value),
             )
         self.recovered = cursor.rowcount
 
@@ -238,13 +306,13 @@ class Ledger:
         self.close()
 
     def _now(self) -> str:
-        return _iso(self._clock())
+        return _iso(self._timing.now())
 
     def get(self, key: str) -> Entry | None:
         """The entry for `key`, or None when the ledger has never seen it."""
         found = self._conn.execute(f"SELECT {_COLUMNS} FROM campaigns WHERE key = ?", (key,))
         row = found.fetchone()
-        return None if row is None else Entry(*row)
+        return None if row is None else _entry(row)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Entry]:
         """The entries for those of `keys` the ledger knows, by key."""
@@ -254,7 +322,7 @@ class Ledger:
             marks = ", ".join("?" * len(chunk))
             query = f"SELECT {_COLUMNS} FROM campaigns WHERE key IN ({marks})"
             for row in self._conn.execute(query, chunk):
-                result[row[0]] = Entry(*row)
+                result[row[0]] = _entry(row)
         return result
 
     def entries(self, statuses: Collection[str] | None = None) -> list[Entry]:
@@ -262,72 +330,75 @@ class Ledger:
         query = f"SELECT {_COLUMNS} FROM campaigns"
         params: list[str] = []
         if statuses is not None:
-            params = [_checked_status(s) for s in statuses]
+            params = [_checked_status(s).value for s in statuses]
             if not params:
                 return []
             query += f" WHERE status IN ({', '.join('?' * len(params))})"
         query += ' ORDER BY source, sheet, "row", key'
-        return [Entry(*row) for row in self._conn.execute(query, params)]
+        return [_entry(row) for row in self._conn.execute(query, params)]
 
     def counts(self) -> dict[str, int]:
         """Entries per status, every status listed (0 when none), in LEDGER_STATUSES order."""
         found = dict(self._conn.execute("SELECT status, COUNT(*) FROM campaigns GROUP BY status"))
-        return {status: int(found.get(status, 0)) for status in LEDGER_STATUSES}
+        return {status.value: int(found.get(status.value, 0)) for status in LEDGER_STATUSES}
 
     def known_campaign_ids(self) -> set[str]:
         """Every campaign id the ledger holds."""
         query = "SELECT DISTINCT campaign_id FROM campaigns WHERE campaign_id != ''"
         return {row[0] for row in self._conn.execute(query)}
 
-    def mark_sending(
-        self,
-        key: str,
-        *,
-        payload_hash: str,
-        source: str,
-        sheet: str,
-        row: int,
-        owner_id: str,
-        name: str,
-    ) -> None:
-        """Upsert `key` as `sending` (attempts unchanged), committed before the request goes out.
+    def mark_sending(self, key: str, *, payload: Mapping[str, Any], origin: Origin) -> None:
+        """Upsert `key` as `sending` with `payload` (and its hash) and where its row is,
+        attempts unchanged, committed before the request goes out.
 
         Raises ValueError for a key already `created`: it must never be sent again.
         """
         if (created := self._created_id(key)) is not None:
             raise ValueError(f"{key!r} was created as campaign {created}: it is never sent again")
-        self._upsert(key, "sending", payload_hash, "", "", (source, sheet, row, owner_id, name))
+        self._upsert(key, Status.SENDING, payload, "", "", origin)
 
     def record(
         self,
         key: str,
-        status: str,
+        status: Status,
         *,
         campaign_id: str = "",
         http_status: int | None = None,
         error: str = "",
         attempts: int = 0,
     ) -> None:
-        """Commit the outcome for `key`; `attempts` is added to the stored total.
+        """Commit the outcome for `key`; `attempts` is added to the stored total, the stored
+        payload is kept.
 
         Raises ValueError for a status that is not an outcome, a `created` without an id,
         a key never marked `sending`, or an entry already `created` (under another id).
         """
-        if _checked_status(status) == "sending":
-            raise ValueError("record() takes an outcome; use mark_sending() for 'sending'")
-        if status == "created" and not campaign_id:
-            raise ValueError(f"{key!r}: 'created' needs the campaign id")
+        outcome = _checked_status(status)
+        if outcome is Status.SENDING:
+            raise ValueError(f"record() takes an outcome; use mark_sending() for '{outcome}'")
+        if outcome is Status.CREATED and not campaign_id:
+            raise ValueError(f"{key!r}: '{Status.CREATED}' needs the campaign id")
         entry = self.get(key)
         if entry is None:
             raise ValueError(f"{key!r} is not in the ledger: call mark_sending() first")
-        if entry.status == "created" and (status, campaign_id) != ("created", entry.campaign_id):
+        again = outcome is Status.CREATED and campaign_id == entry.campaign_id
+        if entry.status is Status.CREATED and not again:
             raise ValueError(f"{key!r} was created as campaign {entry.campaign_id}: it stays so")
         with self._conn:
             self._conn.execute(
                 "UPDATE campaigns SET status = ?, campaign_id = ?, http_status = ?, "
                 "last_error = ?, attempts = attempts + ?, run_id = ?, updated_at = ? "
                 "WHERE key = ?",
-                (status, campaign_id, http_status, error, attempts, self.run_id, self._now(), key),
+                (
+                    outcome.value,
+                    campaign_id,
+                    http_status,
+                    error,
+                    attempts,
+                    self.run_id,
+                    self._now(),
+                    key,
+                ),
             )
 
     def adopt(
@@ -335,27 +406,24 @@ class Ledger:
         key: str,
         *,
         campaign_id: str,
-        payload_hash: str,
-        source: str,
-        sheet: str,
-        row: int,
-        owner_id: str,
-        name: str,
+        origin: Origin,
         note: str,
+        payload: Mapping[str, Any] | None,
     ) -> None:
         """Record a campaign found to exist remotely as `created` with that id.
 
-        For a resolved `unknown` or `--skip-existing`; `note` (e.g. "found in the campaign
-        list") goes to `last_error`. Attempts are unchanged. Raises ValueError for an empty
-        id or a key already created under another id.
+        For a resolved `unknown` (give the payload that was sent) or `--skip-existing`
+        (None: the campaign's settings are not known; the stored payload becomes None and
+        its hash ""). `note` (e.g. "found in the campaign list") goes to `last_error`.
+        Attempts are unchanged. Raises ValueError for an empty id or a key already created
+        under another id.
         """
         if not campaign_id:
             raise ValueError(f"{key!r}: adopting needs the campaign id")
         created = self._created_id(key)
         if created is not None and created != campaign_id:
             raise ValueError(f"{key!r} was created as campaign {created}, not {campaign_id}")
-        where = (source, sheet, row, owner_id, name)
-        self._upsert(key, "created", payload_hash, campaign_id, note, where)
+        self._upsert(key, Status.CREATED, payload, campaign_id, note, origin)
 
     def bind_endpoint(self, endpoint: str, *, record: bool = True) -> None:
         """Tie the ledger to one API (the first it is used with); refuse any other.
@@ -388,21 +456,21 @@ class Ledger:
         """Every owner e-mail -> member id learned by earlier runs."""
         return dict(self._conn.execute("SELECT email, owner_id FROM owners"))
 
-    def start_run(self, command: str, started: datetime) -> None:
-        """Record that this ledger's run (`run_id`) started."""
+    def start_run(self, command: str) -> None:
+        """Record that this ledger's run (`run_id`) started, now."""
         with self._conn:
             self._conn.execute(
                 "INSERT INTO runs (run_id, command, started) VALUES (?, ?, ?)",
-                (self.run_id, command, _iso(started)),
+                (self.run_id, command, self._now()),
             )
 
-    def finish_run(self, counts: Mapping[str, int], exit_code: int, finished: datetime) -> None:
-        """Record how this run ended; raises ValueError when `start_run` was not called."""
+    def finish_run(self, counts: Mapping[str, int], exit_code: int) -> None:
+        """Record how this run ended, now; raises ValueError when `start_run` was not called."""
         with self._conn:
             cursor = self._conn.execute(
                 "UPDATE runs SET finished = ?, counts = ?, exit_code = ? WHERE id = "
                 "(SELECT MAX(id) FROM runs WHERE run_id = ?)",
-                (_iso(finished), json.dumps(dict(counts)), exit_code, self.run_id),
+                (self._now(), json.dumps(dict(counts)), exit_code, self.run_id),
             )
         if cursor.rowcount == 0:
             raise ValueError(f"run {self.run_id!r} was never started: call start_run() first")
@@ -418,20 +486,45 @@ class Ledger:
 
     def _created_id(self, key: str) -> str | None:
         found = self._conn.execute(
-            "SELECT campaign_id FROM campaigns WHERE key = ? AND status = 'created'", (key,)
+            "SELECT campaign_id FROM campaigns WHERE key = ? AND status = ?",
+            (key, Status.CREATED.value),
         ).fetchone()
         return None if found is None else str(found[0])
 
     def _upsert(
-        self, key: str, status: str, hashed: str, campaign_id: str, note: str, where: _Where
+        self,
+        key: str,
+        status: Status,
+        payload: Mapping[str, Any] | None,
+        campaign_id: str,
+        note: str,
+        origin: Origin,
     ) -> None:
         now = self._now()
-        values = (key, status, hashed, campaign_id, 0, note, None, *where, self.run_id, now, now)
+        values = {
+            "key": key,
+            "status": status.value,
+            "payload_hash": "" if payload is None else payload_hash(payload),
+            "campaign_id": campaign_id,
+            "attempts": 0,
+            "last_error": note,
+            "http_status": None,
+            "source": origin.source,
+            "sheet": origin.sheet,
+            "row": origin.row,
+            "owner_id": origin.owner,
+            "name": origin.name,
+            "run_id": self.run_id,
+            "created_at": now,
+            "updated_at": now,
+            "payload": None if payload is None else canonical_json(payload),
+        }
         with self._conn:
             self._conn.execute(_UPSERT, values)
 
 
-def _checked_status(status: str) -> str:
-    if status not in LEDGER_STATUSES:
-        raise ValueError(f"unknown ledger status {status!r}; expected one of {LEDGER_STATUSES}")
-    return status
+def _checked_status(status: object) -> Status:
+    if not isinstance(status, str) or status not in LEDGER_STATUSES:
+        expected = ", ".join(s.value for s in LEDGER_STATUSES)
+        raise ValueError(f"unknown ledger status {status!r}; expected one of {expected}")
+    return Status(status)

@@ -27,11 +27,11 @@ from python_calamine import CalamineWorkbook
 
 from pipeline.errors import InputError
 from pipeline.guard import unguard
+from pipeline.settings import DEFAULT_MAX_ROWS
 from schemas.columns import HEADER_INDEX, normalise_header
 
 SUFFIXES: Final = (".csv", ".xlsx", ".xlsm")
 DELIMITERS: Final = (",", ";", "\t")
-DEFAULT_MAX_ROWS: Final = 100_000
 # The line Excel may put first in a CSV to name its delimiter; kept as an empty line so
 # that row numbers stay those of the file.
 _SEP_HINT: Final = re.compile(r"sep=([,;\t|])[ \t]*(\r?\n)")
@@ -109,6 +109,23 @@ def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
         data = path.read_bytes()  # read once: parsed, and hashed for summary.json
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
+    return load_bytes(data, path, sheet=sheet, max_rows=max_rows)
+
+
+def load_bytes(
+    data: bytes,
+    name: Path | str,
+    *,
+    sheet: str | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> Table:
+    """Read one file's bytes (an upload, a download) as if from a file called `name`: its
+    suffix says the format, and messages name it."""
+    path = Path(name)
+    if path.suffix.lower() not in SUFFIXES:
+        raise InputError(
+            path, "not a spreadsheet this tool reads", hint="Use .csv, .xlsx or .xlsm files."
+        )
     if path.suffix.lower() == ".csv":
         cells, detected, warnings = _read_csv(path, data)
         sheet_name = ""

@@ -157,8 +157,3 @@ PARSERS: Final[dict[Kind, Callable[[str], Value]]] = {
     Kind.TOKEN_LIST: parse_token_list,
     Kind.CAMPAIGN_TYPE: parse_campaign_type,
 }
-
-
-def is_uuid(text: str) -> bool:
-    """True for a canonical (lower-case, hyphenated) uuid."""
-    return bool(_UUID.fullmatch(text)) and text == text.lower() and not text.startswith("{")

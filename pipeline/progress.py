@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from pipeline.report import OK_STATUSES
+from pipeline.model import DONE, Status
 
 
 class ProgressBar:
@@ -21,12 +21,12 @@ class ProgressBar:
     def start(self, total: int) -> None:
         self._bar = tqdm(total=total, unit="row", file=self._stream, dynamic_ncols=True)
 
-    def advance(self, status: str) -> None:
+    def advance(self, status: Status) -> None:
         self._counts[status] += 1
         if self._bar is not None:
             self._bar.set_postfix(
-                created=self._counts["created"],
-                failed=sum(n for s, n in self._counts.items() if s not in OK_STATUSES),
+                created=self._counts[Status.CREATED],
+                failed=sum(n for s, n in self._counts.items() if s not in DONE),
                 refresh=False,
             )
             self._bar.update(1)

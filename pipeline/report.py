@@ -12,10 +12,8 @@ import csv
 import json
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -27,23 +25,11 @@ from openpyxl.styles import Font, PatternFill
 
 from pipeline.errors import ConfigError
 from pipeline.guard import RISKY_FIRST, guard
+from pipeline.model import DONE, SUCCEEDED, Outcome, Status
 from pipeline.validate import Checked
 from pipeline.xlsx import save_with_rows
 from schemas.payload import Payload
 
-STATUSES: Final = (
-    "valid",
-    "created",
-    "already_created",
-    "would_create",
-    "invalid",
-    "rejected",
-    "failed",
-    "unknown",
-    "not_sent",
-)
-OK_STATUSES: Final = frozenset({"valid", "created", "already_created", "would_create"})
-SUCCEEDED: Final = frozenset({"created", "already_created"})
 RESULT_COLUMNS: Final = (
     "source",
     "sheet",
@@ -58,44 +44,22 @@ RESULT_COLUMNS: Final = (
 )
 ERROR_SEPARATOR: Final = " | "
 
-# Fill colours (ARGB) of each status in results.xlsx.
+# Fill colours (ARGB) of each status a row of results.xlsx can have today.
 STATUS_COLOURS: Final = {
-    "valid": "FFC6EFCE",
-    "created": "FFC6EFCE",
-    "already_created": "FFDDEBF7",
-    "would_create": "FFDDEBF7",
-    "invalid": "FFFFC7CE",
-    "rejected": "FFFFC7CE",
-    "failed": "FFFFC7CE",
-    "unknown": "FFFFEB9C",
-    "not_sent": "FFEDEDED",
+    Status.VALID: "FFC6EFCE",
+    Status.CREATED: "FFC6EFCE",
+    Status.ALREADY_CREATED: "FFDDEBF7",
+    Status.WOULD_CREATE: "FFDDEBF7",
+    Status.INVALID: "FFFFC7CE",
+    Status.REJECTED: "FFFFC7CE",
+    Status.FAILED: "FFFFC7CE",
+    Status.UNKNOWN: "FFFFEB9C",
+    Status.NOT_SENT: "FFEDEDED",
 }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one row."""
-
-    status: str
-    campaign_id: str = ""
-    http_status: int | None = None
-    attempts: int = 0
-    errors: tuple[str, ...] = ()
 
 
 def error_text(errors: Sequence[str]) -> str:
     return ERROR_SEPARATOR.join(errors)
-
-
-def rows_exit_code(outcomes: Sequence[Outcome]) -> int:
-    """0 when every row is in a good status, else 1 (DESIGN.md's exit codes)."""
-    return 0 if all(o.status in OK_STATUSES for o in outcomes) else 1
-
-
-def counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
-    """Rows per status, in the order of `STATUSES`, statuses with no row left out."""
-    found = Counter(o.status for o in outcomes)
-    return {status: found[status] for status in STATUSES if found[status]}
 
 
 def result_columns(checked: Checked, outcomes: Sequence[Outcome]) -> list[list[Any]]:
@@ -107,7 +71,7 @@ def result_columns(checked: Checked, outcomes: Sequence[Outcome]) -> list[list[A
         [int(n) for n in rows["row"].tolist()],
         list(checked.keys),
         [name.strip() for name in rows["campaign_name"].tolist()],
-        [o.status for o in outcomes],
+        [o.status.value for o in outcomes],
         [o.campaign_id for o in outcomes],
         ["" if o.http_status is None else o.http_status for o in outcomes],
         [o.attempts for o in outcomes],
@@ -205,14 +169,17 @@ def _write_all(
         [*originals, "_source", "_row", "_campaign_id"],
         _input_columns(checked, done, [[outcomes[p].campaign_id for p in done]]),
     )
-    left = [p for p, o in enumerate(outcomes) if o.status not in OK_STATUSES]
+    left = [p for p, o in enumerate(outcomes) if o.status not in DONE]
     _write_csv(
         folder / "failed.csv",
         [*originals, "_source", "_row", "_status", "_errors"],
         _input_columns(
             checked,
             left,
-            [[outcomes[p].status for p in left], [error_text(outcomes[p].errors) for p in left]],
+            [
+                [outcomes[p].status.value for p in left],
+                [error_text(outcomes[p].errors) for p in left],
+            ],
         ),
     )
     if payloads is not None:
@@ -255,7 +222,7 @@ def _write_xlsx(path: Path, results: list[list[Any]], summary: Mapping[str, Any]
         sheet.conditional_formatting.add(
             f"A2:{last}{max(lines, 2)}",
             FormulaRule(  # type: ignore[no-untyped-call]
-                formula=[f'${status_column}2="{status}"'],
+                formula=[f'${status_column}2="{status.value}"'],
                 fill=PatternFill(start_color=colour, end_color=colour, fill_type="solid"),
             ),
         )

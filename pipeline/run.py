@@ -1,8 +1,10 @@
-"""Wires the stages together: the one library entry point the CLI calls.
+"""The entry points: `validate_files`, `run_files` (and `run_files_async`), `ledger_status`.
 
-`validate_files` is load -> validate -> map -> report, with nothing sent. Each entry
-point returns a `RunResult` (counts, report folder, exit code, the rows that need a
-person) and raises only `PipelineError` for what stops it.
+`validate_files` is load -> validate -> map -> report, with nothing sent; `run_files`
+adds the online half (`pipeline.execute`) before the report. Each returns a `RunResult`
+(a record per row, counts, report folder, exit code) and raises only `PipelineError` for
+what stops it. Nothing here prints, reads the environment, or changes process-wide state
+beyond pausing the garbage collector around bulk row work.
 """
 
 from __future__ import annotations
@@ -11,58 +13,64 @@ import asyncio
 import datetime as dt
 import gc
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from pipeline.client import Secret
-from pipeline.errors import ConfigError
-from pipeline.execute import Progress, RunSettings, execute
-from pipeline.ledger import Entry, Ledger
-from pipeline.load import DEFAULT_MAX_ROWS, Table, expand_paths, load
+from pipeline.errors import ConfigError, RowsNeedAttention, StoppedError
+from pipeline.execute import execute
+from pipeline.load import Table, expand_paths, load
 from pipeline.map import map_rows
-from pipeline.report import OK_STATUSES, Outcome, counts, rows_exit_code, write_reports
+from pipeline.model import (
+    NEEDS_PERSON,
+    Outcome,
+    Status,
+    counts,
+    exit_code,
+)
+from pipeline.report import write_reports
+from pipeline.session import Progress, Silent
+from pipeline.settings import Options, RunSettings
+from pipeline.stop import Interrupt
+from pipeline.timing import Timing
 from pipeline.validate import Checked, validate
 
-DEFAULT_REPORTS: Final = Path("reports")
-DEFAULT_STATE: Final = DEFAULT_REPORTS / "state.sqlite"
-# A sandbox rehearsal keeps its own ledger (and the sandbox its campaigns beside it), so
-# that campaigns made up by the sandbox never count as created in the real account.
-SANDBOX_STATE: Final = DEFAULT_REPORTS / "sandbox-state.sqlite"
-
 
 @dataclass(frozen=True)
-class Options:
-    """What every command shares: where rows come from and where reports go."""
-
-    paths: tuple[Path, ...]
-    out: Path | None = None
-    reports_root: Path = DEFAULT_REPORTS
-    sheet: str | None = None
-    max_rows: int = DEFAULT_MAX_ROWS
-    defaults: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Attention:
-    """A row a person should look at: where it is, its status and why."""
+class RowResult:
+    """One row as results.csv shows it: where it is, what it is, what happened."""
 
     source: str
     sheet: str
     row: int
-    status: str
+    campaign_key: str
+    campaign_name: str
+    status: Status
+    campaign_id: str
+    http_status: int | None
+    attempts: int
     errors: tuple[str, ...]
+
+    @property
+    def needs_person(self) -> bool:
+        return self.status in NEEDS_PERSON
 
 
 @dataclass(frozen=True)
 class RunResult:
+    """What a command did: a record per row, counts, the report folder, the exit code.
+
+    Nothing raises for rows that need a person: call `raise_for_status()` to make that
+    an error (`RowsNeedAttention`, or `StoppedError` when the run stopped early).
+    """
+
     command: str
     folder: Path
     counts: dict[str, int]
     exit_code: int
-    attention: tuple[Attention, ...]
+    rows: tuple[RowResult, ...]
     warnings: tuple[str, ...]
     summary: dict[str, Any]
     stopped: str = ""
@@ -70,6 +78,19 @@ class RunResult:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def attention(self) -> tuple[RowResult, ...]:
+        """The rows a person should look at, in sheet order."""
+        return tuple(row for row in self.rows if row.needs_person)
+
+    def raise_for_status(self) -> RunResult:
+        """Return self when every row is done; else raise (see the class docstring)."""
+        if self.exit_code == 0:
+            return self
+        if self.stopped and self.exit_code == 3:
+            raise StoppedError(f"the run stopped early: {self.stopped}")
+        raise RowsNeedAttention(self.exit_code, len(self.attention), self.folder)
 
 
 def run_id(paths: Sequence[Path], now: dt.datetime) -> str:
@@ -119,14 +140,31 @@ def describe_inputs(tables: Sequence[Table]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def attention(checked: Checked, outcomes: Sequence[Outcome]) -> tuple[Attention, ...]:
+def row_results(checked: Checked, outcomes: Sequence[Outcome]) -> tuple[RowResult, ...]:
+    """A `RowResult` per row: the same values results.csv writes."""
     rows = checked.rows
     return tuple(
-        Attention(source, sheet, int(row), outcome.status, outcome.errors)
-        for source, sheet, row, outcome in zip(
-            rows["source"], rows["sheet"], rows["row"], outcomes, strict=True
+        RowResult(
+            str(source),
+            str(sheet),
+            int(row),
+            key,
+            name.strip(),
+            o.status,
+            o.campaign_id,
+            o.http_status,
+            o.attempts,
+            o.errors,
         )
-        if outcome.status not in OK_STATUSES
+        for source, sheet, row, key, name, o in zip(
+            rows["source"].tolist(),
+            rows["sheet"].tolist(),
+            rows["row"].tolist(),
+            checked.keys,
+            rows["campaign_name"].tolist(),
+            outcomes,
+            strict=True,
+        )
     )
 
 
@@ -146,37 +184,31 @@ def bulk_work() -> Iterator[None]:
             gc.enable()
 
 
-def validate_files(
-    options: Options,
-    *,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-) -> RunResult:
+def validate_files(options: Options, *, timing: Timing | None = None) -> RunResult:
     """Load, check and map every row; write the reports and `payloads.jsonl`; send nothing."""
     with bulk_work():
-        return _validate_files(options, clock)
+        return _validate_files(options, timing or Timing.real())
 
 
-def _validate_files(options: Options, clock: Callable[[], dt.datetime]) -> RunResult:
-    started = clock()
+def _validate_files(options: Options, timing: Timing) -> RunResult:
+    started = timing.now()
     began = time.perf_counter()
-    paths = expand_paths(options.paths)
-    tables = load(paths, sheet=options.sheet, max_rows=options.max_rows)
-    checked = validate(tables, defaults=options.defaults)
+    tables, checked = _load_and_check(options)
     payloads = map_rows(checked)
     outcomes = [
-        Outcome("valid") if payload is not None else Outcome("invalid", errors=tuple(errors))
+        Outcome(Status.VALID) if payload is not None else Outcome(Status.INVALID, errors=errors)
         for payload, errors in zip(payloads, checked.errors, strict=True)
     ]
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
-    code = rows_exit_code(outcomes)
+    code = exit_code(o.status for o in outcomes)
     summary = _summary(
         "validate",
         identifier,
         tables,
         outcomes,
         started,
-        clock(),
+        timing.now(),
         time.perf_counter() - began,
         code,
         warnings=list(checked.warnings),
@@ -196,10 +228,16 @@ def _validate_files(options: Options, clock: Callable[[], dt.datetime]) -> RunRe
         folder=folder,
         counts=summary["counts"],
         exit_code=code,
-        attention=attention(checked, outcomes),
+        rows=row_results(checked, outcomes),
         warnings=checked.warnings,
         summary=summary,
     )
+
+
+def _load_and_check(options: Options) -> tuple[list[Table], Checked]:
+    paths = expand_paths(options.paths)
+    tables = load(paths, sheet=options.sheet, max_rows=options.max_rows)
+    return tables, validate(tables, defaults=options.defaults)
 
 
 def _summary(
@@ -217,7 +255,7 @@ def _summary(
         "run_id": identifier,
         "command": command,
         "inputs": describe_inputs(tables),
-        "counts": counts(outcomes),
+        "counts": counts(o.status for o in outcomes),
         "rows": len(outcomes),
         "started": started.isoformat(),
         "finished": finished.isoformat(),
@@ -227,63 +265,58 @@ def _summary(
     }
 
 
-@contextmanager
-def _endpoint(settings: RunSettings, sandbox: bool) -> Iterator[RunSettings]:
-    """The settings to send with: as given, or pointed at a sandbox started for the run."""
-    if not sandbox:
-        if settings.api_key is None and not settings.dry_run:
-            raise ConfigError(
-                "no API key: set EXTROVERT_API_KEY or give --api-key-file",
-                hint="To rehearse without an account, add --sandbox (it needs no key).",
-            )
-        yield settings
-        return
-    from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
-
-    store = settings.state.with_name(f"{settings.state.stem}-campaigns.sqlite")
-    try:
-        store.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--state {settings.state}: {exc.strerror or exc}") from None
-    with run_in_thread(SandboxConfig(db=store)) as url:
-        yield replace(settings, base_url=url, api_key=Secret(DEFAULT_API_KEY), endpoint="sandbox")
-
-
 def run_files(
     options: Options,
     settings: RunSettings,
     *,
-    sandbox: bool = False,
     progress: Progress | None = None,
+    timing: Timing | None = None,
     transport: Any = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    monotonic: Callable[[], float] | None = None,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    interrupt: Interrupt | None = None,
 ) -> RunResult:
     """The whole pipeline: load, check, send what is due, report every row.
 
-    `sleep` and `monotonic` are the sender's time (tests inject both); `clock` stamps
-    the run id and the summary.
+    Runs its own event loop; inside a running one (a notebook, a web handler) await
+    `run_files_async` instead. `interrupt` lets the caller stop the run from a signal
+    handler or another thread: requests in flight finish, every row is reported.
     """
-    started = clock()
+    work = run_files_async(
+        options,
+        settings,
+        progress=progress,
+        timing=timing,
+        transport=transport,
+        interrupt=interrupt,
+    )
+    return asyncio.run(work)
+
+
+async def run_files_async(
+    options: Options,
+    settings: RunSettings,
+    *,
+    progress: Progress | None = None,
+    timing: Timing | None = None,
+    transport: Any = None,
+    interrupt: Interrupt | None = None,
+) -> RunResult:
+    """`run_files` as a coroutine, for callers that already run an event loop."""
+    timing = timing or Timing.real()
+    started = timing.now()
     began = time.perf_counter()
     with bulk_work():
-        paths = expand_paths(options.paths)
-        tables = load(paths, sheet=options.sheet, max_rows=options.max_rows)
-        checked = validate(tables, defaults=options.defaults)
+        tables, checked = _load_and_check(options)
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
-    with _endpoint(settings, sandbox) as endpoint:
-        work = execute(
-            checked,
-            endpoint,
-            identifier,
-            progress=progress,
-            transport=transport,
-            sleep=sleep,
-            clock=monotonic,
-        )
-        execution = asyncio.run(work)
+    execution = await execute(
+        checked,
+        settings,
+        identifier,
+        timing=timing,
+        progress=progress or Silent(),
+        transport=transport,
+        interrupt=interrupt,
+    )
     code = execution.exit_code
     command = "run --dry-run" if settings.dry_run else "run"
     summary = _summary(
@@ -292,12 +325,12 @@ def run_files(
         tables,
         execution.outcomes,
         started,
-        clock(),
+        timing.now(),
         time.perf_counter() - began,
         code,
         warnings=list(checked.warnings),
         state=str(settings.state),
-        base_url="sandbox" if sandbox else settings.base_url,
+        base_url=settings.bound_to,
         requests=execution.requests,
         retries=execution.retries,
         rate_limited=execution.rate_limited,
@@ -319,39 +352,8 @@ def run_files(
         folder=folder,
         counts=summary["counts"],
         exit_code=code,
-        attention=attention(execution.checked, execution.outcomes),
+        rows=row_results(execution.checked, execution.outcomes),
         warnings=warnings,
         summary=summary,
         stopped=summary["stopped"],
     )
-
-
-@dataclass(frozen=True)
-class LedgerStatus:
-    """What `campaigns status` shows: counts, counts per file, rows needing a person."""
-
-    path: Path
-    counts: dict[str, int]
-    by_source: dict[str, dict[str, int]]
-    attention: tuple[Entry, ...]
-    runs: list[dict[str, Any]]
-
-
-def ledger_status(state: Path) -> LedgerStatus:
-    """Read the ledger without taking its lock (a run may be going on)."""
-    if not state.exists():
-        raise ConfigError(
-            f"no ledger at {state}", hint="Run `campaigns run` first, or give --state."
-        )
-    with Ledger.open(state, run_id="status", lock=False) as ledger:
-        entries = ledger.entries()
-        runs = ledger.runs()
-    by_source: dict[str, dict[str, int]] = {}
-    for entry in entries:
-        per = by_source.setdefault(entry.source, {})
-        per[entry.status] = per.get(entry.status, 0) + 1
-    totals: dict[str, int] = {}
-    for entry in entries:
-        totals[entry.status] = totals.get(entry.status, 0) + 1
-    needs = tuple(e for e in entries if e.status in ("unknown", "failed", "rejected", "sending"))
-    return LedgerStatus(state, totals, by_source, needs, runs)

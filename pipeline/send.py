@@ -1,21 +1,15 @@
-"""Payloads -> outcomes: pacing, concurrency, retries and what each answer means.
+"""Operations -> outcomes: pacing, concurrency, retries, and the effects of each answer.
 
-How an attempt to create one campaign ends:
+`Sender.apply` makes each operation's request with N workers under one `Pacer` (one rate
+limit and one in-flight cap for every endpoint: the API limits the key). What an answer
+means is `pipeline.operations.judge`'s word; this module carries it out, in one place
+(`Sender._carry_out`): a 429/503 pauses everyone for `Retry-After` (or a backoff) and
+halves the rate, which climbs back by a tenth of its target every few quiet seconds;
+transport failures and 5xx count towards the circuit breaker; 401/403 stop the run.
 
-    created    2xx with a readable `data.id`
-    rejected   any other 4xx (the API's message kept); 401/403 also stop the run
-    retry      nothing can have been created: connection never made, request never
-               fully written, 408, 429, 503 (429 and 503 pause every worker first)
-    unknown    the request may have reached the backend: read timeout, connection
-               dropped after the request was written, 500, 502, 504 and other 5xx,
-               a 2xx without a readable id. Never retried here: `pipeline.resolve`
-               decides, from the campaign list, whether to send it again.
-
-Retries use tenacity (exponential backoff with full jitter, bounded by attempts and by a
-time budget) and stop as `failed`. One `Pacer` spaces requests at the configured rate
-and never bursts; a 429/503 pauses everyone for `Retry-After` (or a backoff), halves the
-rate, and the rate climbs back by a tenth of its target every few quiet seconds. Time
-(clock and sleep) is injected so that tests never wait.
+Retries use tenacity, bounded by attempts and by a time budget, and end as `failed`.
+Every wait (retry, pause, pacing) is `pipeline.timing.backoff` or the pacer's slot, slept
+through the run's `Stop`, so that a stop wakes it and tests never wait.
 """
 
 from __future__ import annotations
@@ -23,69 +17,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
-import random
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.stop import stop_base
 
-from pipeline.client import ExtrovertClient, parse_json
-from pipeline.parse import is_uuid
+from pipeline.client import Api
+from pipeline.model import Outcome, Status
+from pipeline.operations import Action, Answer, Meaning, Operation, Streak, Verdict, judge
+from pipeline.settings import SendSettings
+from pipeline.stop import Stop
+from pipeline.timing import Timing, backoff
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
-SAFE_TO_RETRY: Final = frozenset({408, 429, 503})
-PAUSING: Final = frozenset({429, 503})
-STOPPING: Final = frozenset({401, 403})
-# Transport errors raised before the request could reach the server.
-NOT_SENT_ERRORS: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Raised while the body was still being written: the request never completed.
-NOT_WRITTEN_ERRORS: Final = (httpx.WriteError, httpx.WriteTimeout)
-
-
-@dataclass(frozen=True)
-class SendSettings:
-    """How hard to push. Defaults follow extrovert-api.md: 5 requests/s, 4 in flight."""
-
-    rate: float = 5.0
-    concurrency: int = 4
-    timeout: float = 30.0
-    max_attempts: int = 5
-    time_budget: float = 300.0
-    max_consecutive_errors: int = 20
-    retry_after_cap: float = 120.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    recovery_interval: float = 5.0
-
-
-@dataclass(frozen=True)
-class Sent:
-    """The outcome of sending one payload (the ledger and the report take it as is)."""
-
-    status: str
-    campaign_id: str = ""
-    http_status: int | None = None
-    attempts: int = 0
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One payload to send; `position` is the row's place in the run."""
-
-    position: int
-    key: str
-    payload: Mapping[str, Any]
+# What a `done` answer means for the row, by action.
+_DONE: Final = {Action.UPDATE_CAMPAIGN: Status.UPDATED, Action.ADD_PROSPECTS: Status.ADDED}
 
 
 @dataclass
@@ -98,12 +45,11 @@ class Stats:
 
 
 class _Retry(Exception):
-    """An attempt that cannot have created anything; tenacity tries again."""
+    """An attempt to try again (the judge said `retry`); tenacity catches it."""
 
-    def __init__(self, message: str, http_status: int | None, pause: float | None) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.pause = pause
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
 
 
 class Pacer:
@@ -113,36 +59,28 @@ class Pacer:
     its rate while running or read an injected clock; this does all three in a few lines.
     """
 
-    def __init__(
-        self,
-        rate: float,
-        clock: Clock,
-        sleep: Sleep,
-        recovery: float = 5.0,
-        stopped: Callable[[], bool] = lambda: False,
-    ) -> None:
+    def __init__(self, rate: float, timing: Timing, stop: Stop, recovery: float = 5.0) -> None:
         self.target = rate
-        self._recovery = recovery
-        self._stopped = stopped
         self.rate = rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = clock()
+        self._recovery = recovery
+        self._stop = stop
+        self._clock = timing.monotonic
+        self._next = self._clock()
         self._paused_until = 0.0
-        self._last_change = clock()
+        self._last_change = self._clock()
 
     async def acquire(self) -> None:
         """Wait for the next slot; return at once when the run is stopped."""
-        while not self._stopped():
+        while not self._stop:
             now = self._clock()
             if now < self._paused_until:
-                await self._sleep(self._paused_until - now)
+                await self._stop.nap(self._paused_until - now)
                 continue
             self._recover(now)
             slot = max(self._next, now)
             self._next = slot + 1.0 / self.rate
             if slot > now:
-                await self._sleep(slot - now)
+                await self._stop.nap(slot - now)
             if self._clock() >= self._paused_until:
                 return
 
@@ -180,100 +118,70 @@ def retry_after(value: str | None, now: dt.datetime, cap: float) -> float | None
 
 
 class Sender:
-    """Sends jobs with N workers, one pacer and one circuit breaker.
+    """Applies operations with N workers, one pacer and one circuit breaker.
 
-    `before(job)` runs right before each request (the ledger commits `sending`);
-    `after(job, sent)` right after its outcome. `stop(reason)` (Ctrl-C, 401/403, the
+    `before(operation)` runs right before each request (the ledger commits `sending`);
+    `after(operation, outcome)` right after its outcome. A stop (Ctrl-C, 401/403, the
     circuit breaker, an unexpected error in a request or in `after`) lets requests in
-    flight finish and leaves the rest `not_sent`; `send_all` itself does not raise.
+    flight finish and leaves the rest `not_sent`; `apply` itself does not raise.
     """
 
-    def __init__(
-        self,
-        client: ExtrovertClient,
-        settings: SendSettings,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-    ) -> None:
+    def __init__(self, client: Api, settings: SendSettings, timing: Timing, stop: Stop) -> None:
         self.client = client
         self.settings = settings
         self.stats = Stats()
-        self.stop_reason = ""
-        self.stop_status: int | None = None
-        self._clock = clock
-        self._sleep = sleep
-        self._wall_clock = wall_clock
-        self._stopping = asyncio.Event()
-        self._pacer = Pacer(
-            settings.rate, clock, self.nap, settings.recovery_interval, lambda: self.stopped
-        )
+        self._timing = timing
+        self._stop = stop
+        self._pacer = Pacer(settings.rate, timing, stop, settings.recovery_interval)
         self._consecutive_errors = 0
-        self._backoff = wait_random_exponential(
-            multiplier=settings.backoff_initial, max=settings.backoff_max
-        )
-
-    @property
-    def stopped(self) -> bool:
-        return bool(self.stop_reason)
 
     def stop(self, reason: str, http_status: int | None = None) -> None:
-        if not self.stop_reason:
-            self.stop_reason = self.client.scrub(reason)
-            self.stop_status = http_status
-            self._stopping.set()
+        """Stop the run; `reason` is scrubbed of the key (it may echo the server)."""
+        self._stop.set(self.client.scrub(reason), http_status)
 
-    async def nap(self, seconds: float) -> None:
-        """Sleep, but wake at once when the run is stopped (a pause can be long)."""
-        if self._stopping.is_set():
-            return
-        napping = asyncio.ensure_future(self._sleep(seconds))
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({napping, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (napping, stopping):
-                task.cancel()
-            await asyncio.gather(napping, stopping, return_exceptions=True)
-
-    async def send_all(
+    async def apply(
         self,
-        jobs: Sequence[Job],
-        before: Callable[[Job], None],
-        after: Callable[[Job, Sent], None],
+        operations: Sequence[Operation],
+        before: Callable[[Operation], None],
+        after: Callable[[Operation, Outcome], None],
     ) -> None:
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in jobs:
-            queue.put_nowait(job)
+        queue: asyncio.Queue[Operation] = asyncio.Queue()
+        for operation in operations:
+            queue.put_nowait(operation)
 
-        def settle(job: Job, sent: Sent) -> None:
+        def settle(operation: Operation, outcome: Outcome) -> None:
             try:
-                after(job, sent)
+                after(operation, outcome)
             except Exception as exc:
                 self.stop(f"an outcome could not be recorded: {type(exc).__name__}: {exc}")
 
         async def worker() -> None:
             while not queue.empty():
-                job = queue.get_nowait()
-                if self.stopped:
-                    settle(job, Sent("not_sent", error=f"not sent: {self.stop_reason}"))
+                operation = queue.get_nowait()
+                if self._stop:
+                    settle(operation, self._not_sent(0))
                     continue
                 try:
-                    sent = await self.send_one(job, before)
+                    outcome = await self.apply_one(operation, before)
                 except Exception as exc:
                     # Something unforeseen (the ledger's disk, a bug): the request may have
                     # gone out, so the row is unknown (the ledger still says `sending`,
                     # which the next run settles); the others stop as for a 401.
                     self.stop(f"an unexpected error: {type(exc).__name__}: {exc}")
-                    sent = Sent("unknown", error=f"unexpected error: {type(exc).__name__}")
-                settle(job, sent)
+                    error = f"unexpected error: {type(exc).__name__}"
+                    outcome = Outcome(Status.UNKNOWN, errors=(error,))
+                settle(operation, outcome)
 
-        workers = max(1, min(self.settings.concurrency, len(jobs)))
+        workers = max(1, min(self.settings.concurrency, len(operations)))
         await asyncio.gather(*(worker() for _ in range(workers)))
 
-    async def send_one(self, job: Job, before: Callable[[Job], None]) -> Sent:
-        """Send one payload, retrying only what cannot have created a campaign.
+    def _not_sent(self, attempts: int) -> Outcome:
+        return Outcome(
+            Status.NOT_SENT, attempts=attempts, errors=(f"not sent: {self._stop.reason}",)
+        )
+
+    async def apply_one(self, operation: Operation, before: Callable[[Operation], None]) -> Outcome:
+        """Make one request, retrying what the judge says to retry.
 
         Retries stop after `max_attempts` failed attempts or `time_budget` seconds. A 429
         is throttling, not failure: it is waited out within the time budget but does not
@@ -282,27 +190,32 @@ class Sender:
         """
         attempts = 0
         failures = 0
-        started = self._clock()
+        clock = self._timing.monotonic
+        started = clock()
+        settings = self.settings
 
-        async def attempt() -> Sent:
+        async def attempt() -> Outcome:
             nonlocal attempts, failures
             await self._pacer.acquire()
-            if self.stopped:
-                return Sent("not_sent", attempts=attempts, error=f"not sent: {self.stop_reason}")
-            before(job)
+            if self._stop:
+                return self._not_sent(attempts)
+            before(operation)
             attempts += 1
             self.stats.requests += 1
-            try:
-                return self._judge(await self._post(job), attempts)
-            except _Retry as exc:
-                failures += exc.http_status != 429
-                raise
+            answer = await self.client.send(operation)
+            verdict = judge(answer, operation)
+            self._carry_out(verdict, answer, attempts)
+            if verdict.meaning is Meaning.RETRY:
+                failures += not verdict.rate_limited
+                raise _Retry(verdict)
+            return _outcome(verdict, answer, operation, attempts)
 
         class GiveUp(stop_base):
             # tenacity's stop_after_delay reads the real clock; time here is injected.
             def __call__(inner, state: RetryCallState) -> bool:
-                spent = self._clock() - started
-                return failures >= self.settings.max_attempts or spent >= self.settings.time_budget
+                return (
+                    failures >= settings.max_attempts or clock() - started >= settings.time_budget
+                )
 
         def count(state: RetryCallState) -> None:
             self.stats.retries += 1
@@ -311,7 +224,7 @@ class Sender:
             stop=GiveUp(),
             wait=self._wait,
             retry=retry_if_exception_type(_Retry),
-            sleep=self.nap,
+            sleep=self._stop.nap,
             before_sleep=count,
             reraise=True,
         )
@@ -320,72 +233,61 @@ class Sender:
                 with trial:
                     return await attempt()
         except _Retry as exc:
-            return Sent(
-                "failed",
-                http_status=exc.http_status,
+            return Outcome(
+                Status.FAILED,
+                http_status=exc.verdict.http_status,
                 attempts=attempts,
-                error=f"gave up after {attempts} attempts: {exc}",
+                errors=(f"gave up after {attempts} attempts: {exc.verdict.message}",),
             )
         raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
-    async def _post(self, job: Job) -> httpx.Response | BaseException:
-        try:
-            return await self.client.create_campaign(job.payload)
-        except httpx.HTTPError as exc:
-            return exc
-
     def _wait(self, state: RetryCallState) -> float:
         failure = state.outcome.exception() if state.outcome else None
-        if isinstance(failure, _Retry) and failure.pause is not None:
+        if isinstance(failure, _Retry) and failure.verdict.pause:
             return 0.0  # the pacer already holds every worker for the pause
-        return float(self._backoff(state))
+        return self._backoff(state.attempt_number - 1)
 
-    def _judge(self, answer: httpx.Response | BaseException, attempts: int) -> Sent:
-        if isinstance(answer, BaseException):
-            return self._judge_error(answer, attempts)
-        status = answer.status_code
-        if answer.is_success:
+    def _backoff(self, attempt: int) -> float:
+        settings = self.settings
+        return backoff(
+            attempt,
+            initial=settings.backoff_initial,
+            cap=settings.backoff_max,
+            rng=self._timing.random,
+        )
+
+    def _carry_out(self, verdict: Verdict, answer: Answer, attempts: int) -> None:
+        """The effects a verdict asks for: pause, count, trip the breaker, stop."""
+        if verdict.pause:
+            self.stats.rate_limited += verdict.rate_limited
+            cap = self.settings.retry_after_cap
+            pause = retry_after(verdict.retry_after, self._timing.now(), cap)
+            self._pacer.pause(self._backoff(attempts) if pause is None else pause)
+        if verdict.streak is Streak.RESET:
             self._consecutive_errors = 0
-            body = parse_json(answer)
-            data = body.get("data") if isinstance(body, dict) else None
-            found = data.get("id") if isinstance(data, dict) else None
-            if isinstance(found, str) and is_uuid(found.lower()):
-                return Sent("created", found.lower(), status, attempts)
-            return Sent("unknown", "", status, attempts, f"HTTP {status} without a campaign id")
-        message = self.client.message(answer)
-        if status in SAFE_TO_RETRY:
-            pause = None
-            if status in PAUSING:
-                self.stats.rate_limited += status == 429
-                header = answer.headers.get("Retry-After")
-                pause = retry_after(header, self._wall_clock(), self.settings.retry_after_cap)
-                if pause is None:  # no usable Retry-After: back off with full jitter
-                    ceiling = self.settings.backoff_initial * 2**attempts
-                    pause = random.uniform(0, min(self.settings.backoff_max, ceiling))
-                self._pacer.pause(pause)
-            if status >= 500:
-                self._server_error(status, f"HTTP {status}")
-            raise _Retry(message, status, pause)
-        if status in STOPPING:
-            self.stop(f"the API refused the key (HTTP {status}): {message}", status)
-            return Sent("not_sent", "", status, attempts, f"HTTP {status}: {message}")
-        if status < 500:
-            self._consecutive_errors = 0
-            return Sent("rejected", "", status, attempts, message)
-        self._server_error(status, f"HTTP {status}")
-        return Sent("unknown", "", status, attempts, f"HTTP {status}: {message}")
+        elif verdict.streak is Streak.COUNT:
+            self._consecutive_errors += 1
+            if self._consecutive_errors >= self.settings.max_consecutive_errors:
+                last = f"HTTP {answer.status}" if answer.status is not None else answer.error
+                self.stop(
+                    f"{self._consecutive_errors} server errors in a row (last: {last})",
+                    answer.status,
+                )
+        if verdict.meaning is Meaning.STOP:
+            self.stop(verdict.message, verdict.http_status)
 
-    def _judge_error(self, error: BaseException, attempts: int) -> Sent:
-        kind = type(error).__name__
-        if isinstance(error, NOT_SENT_ERRORS + NOT_WRITTEN_ERRORS):
-            self._server_error(None, kind)
-            raise _Retry(f"{kind}: connection failed before the request was sent", None, None)
-        self._server_error(None, kind)
-        if isinstance(error, httpx.TimeoutException):
-            return Sent("unknown", "", None, attempts, f"no answer within the timeout ({kind})")
-        return Sent("unknown", "", None, attempts, f"connection lost after sending ({kind})")
 
-    def _server_error(self, status: int | None, what: str) -> None:
-        self._consecutive_errors += 1
-        if self._consecutive_errors >= self.settings.max_consecutive_errors:
-            self.stop(f"{self._consecutive_errors} server errors in a row (last: {what})", status)
+def _outcome(verdict: Verdict, answer: Answer, operation: Operation, attempts: int) -> Outcome:
+    status = verdict.http_status
+    match verdict.meaning:
+        case Meaning.CREATED:
+            return Outcome(Status.CREATED, verdict.created_id, status, attempts)
+        case Meaning.DONE:
+            return Outcome(_DONE[operation.action], "", status, attempts)
+        case Meaning.REJECTED:
+            return Outcome(Status.REJECTED, "", status, attempts, (verdict.message,))
+        case Meaning.STOP:
+            error = f"HTTP {status}: {answer.message}"
+            return Outcome(Status.NOT_SENT, "", status, attempts, (error,))
+        case _:
+            return Outcome(Status.UNKNOWN, "", status, attempts, (verdict.message,))

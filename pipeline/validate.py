@@ -20,6 +20,7 @@ import pandera.pandas as pa
 
 from pipeline.errors import ConfigError
 from pipeline.load import Table
+from pipeline.model import campaign_key
 from pipeline.parse import PARSERS, CellError, Value
 from schemas.columns import BY_NAME, COLUMNS, KEYWORD, TARGET_USER, Column, Kind
 from schemas.rows import CHECK_MESSAGES, MODEL_COLUMNS, RowsModel
@@ -235,20 +236,6 @@ def _display(value: object) -> str:
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     return str(value)
-
-
-def normalise_name(name: str) -> str:
-    """A campaign name as keys compare it: trimmed, inner spaces collapsed, case-folded."""
-    return " ".join(name.split()).casefold()
-
-
-def campaign_key(explicit: object, owner: object, name: object) -> str:
-    """The `campaign_key` cell when given, else owner + normalised name; "" if neither."""
-    if isinstance(explicit, str) and explicit:
-        return explicit
-    if isinstance(owner, str) and owner and isinstance(name, str) and name:
-        return f"{owner}/{normalise_name(name)}"
-    return ""
 
 
 def campaign_keys(

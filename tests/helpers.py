@@ -156,3 +156,23 @@ def table(
 def errors(checked: Checked) -> list[list[str]]:
     """Each row's error messages as a list (empty for a valid row)."""
     return [list(e) for e in checked.errors]
+
+
+def numbered_rows(count: int) -> list[dict[str, str]]:
+    """`count` valid rows: the example rows again and again, each key and name numbered."""
+    from pipeline.template import EXAMPLE_ROWS
+
+    made = []
+    for number in range(count):
+        row = dict(EXAMPLE_ROWS[number % len(EXAMPLE_ROWS)])
+        row["campaign_key"] = f"row-{number}"
+        row["campaign_name"] = f"{row['campaign_name']} #{number}"
+        made.append(row)
+    return made
+
+
+def numbered_sheet(tmp_path: Path, count: int) -> Path:
+    """A campaigns.csv of `count` numbered rows in `tmp_path`."""
+    from pipeline.template import write_template
+
+    return write_template(tmp_path / "campaigns.csv", rows=numbered_rows(count))

@@ -1,4 +1,7 @@
-"""Helpers shared by the sandbox tests: valid payloads by hand, fake time, a client."""
+"""Helpers shared by the sandbox tests: valid payloads by hand and a client.
+
+Fake time for the sandbox is `tests.fakes.FakeTiming`: pass `clock=fake.monotonic` and
+`sleep=fake.sleep` to `create_app`."""
 
 from __future__ import annotations
 
@@ -84,29 +87,6 @@ def keyword_payload(**changes: Any) -> dict[str, Any]:
     }
     payload.update(changes)
     return payload
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class RecordingSleep:
-    """An async sleep that returns at once and remembers what it was asked to wait."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 def client_for(app: Starlette, api_key: str | None = DEFAULT_API_KEY) -> httpx.AsyncClient:

@@ -317,6 +317,7 @@ def test_readme_command_works_as_shown(
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_python_m_pipeline_help() -> None:
     """`python -m pipeline --help` runs the same command line."""
     done = subprocess.run(

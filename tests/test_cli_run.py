@@ -40,6 +40,7 @@ def test_run_without_a_key_exits_2_and_points_at_sandbox(tmp_path: Path) -> None
     assert not (tmp_path / "s.sqlite").exists()
 
 
+@pytest.mark.slow
 def test_api_key_file_is_stripped_of_surrounding_whitespace(
     tmp_path: Path, sandbox_url: str
 ) -> None:
@@ -109,6 +110,7 @@ def test_sandbox_with_base_url_exits_2(tmp_path: Path) -> None:
     assert "--sandbox and --base-url cannot be used together" in result.stderr
 
 
+@pytest.mark.slow
 def test_sandbox_run_of_the_example_sheet_creates_every_row(tmp_path: Path) -> None:
     """`run --sandbox` on the example sheet needs no key: exit 0, closing line with counts."""
     out = tmp_path / "o1"
@@ -124,6 +126,7 @@ def test_sandbox_run_of_the_example_sheet_creates_every_row(tmp_path: Path) -> N
     assert (out / "summary.json").exists()
 
 
+@pytest.mark.slow
 def test_second_sandbox_run_with_the_same_state_creates_nothing(tmp_path: Path) -> None:
     """A second `run --sandbox` with the same --state finds every row already created."""
     state = str(tmp_path / "s.sqlite")
@@ -151,6 +154,7 @@ def test_dry_run_needs_no_key(tmp_path: Path) -> None:
     assert (out / "payloads.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_status_prints_counts_per_status_and_file(tmp_path: Path) -> None:
     """`status --state` after a clean run prints the counts and the last run, exit 0."""
     state = tmp_path / "s.sqlite"
@@ -252,6 +256,7 @@ def test_key_file_with_two_lines_exits_2_without_showing_the_key(tmp_path: Path)
     assert "SECRET" not in result.output + result.stderr
 
 
+@pytest.mark.slow
 def test_unwritable_report_folder_stops_before_anything_is_sent(
     tmp_path: Path, sandbox_url: str
 ) -> None:

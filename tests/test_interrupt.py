@@ -11,18 +11,23 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from pipeline.ledger import Ledger
+from pipeline.timing import Timing
 from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
+from tests.conftest import ROOT
+from tests.helpers import numbered_sheet
 from tests.sandbox_fixtures import STATS
-from tests.test_run_exactly_once import ROOT, sheet
+
+pytestmark = pytest.mark.slow
 
 ROWS = 40
 
 
 def test_ctrl_c_finishes_in_flight_requests_writes_reports_and_exits_130(tmp_path: Path) -> None:
     """SIGINT mid-run: exit 130, every row in the report, nothing left `sending`."""
-    path = sheet(tmp_path, ROWS)
+    path = numbered_sheet(tmp_path, ROWS)
     state = tmp_path / "state.sqlite"
     out = tmp_path / "out"
     environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
@@ -54,7 +59,7 @@ def test_ctrl_c_finishes_in_flight_requests_writes_reports_and_exits_130(tmp_pat
     assert set(statuses) == {"created", "not_sent"}
     assert statuses.count("created") == created
     assert "Reports in" in stdout
-    with Ledger.open(state, run_id="peek", lock=False) as ledger:
+    with Ledger.open(state, run_id="peek", timing=Timing.real(), lock=False) as ledger:
         counts = ledger.counts()
     assert counts["sending"] == 0
     assert counts["created"] == created

@@ -1,9 +1,11 @@
-"""The ledger: statuses, crash recovery, the lock, the schema guard and run records."""
+"""The ledger: statuses, payloads, crash recovery, the lock, the schema guard and its
+migration from version 1, and run records."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -11,28 +13,27 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import astuple, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pipeline.errors import ConfigError, LockedError
-from pipeline.ledger import CRASHED, LEDGER_STATUSES, Entry, Ledger, payload_hash
+from pipeline.errors import ConfigError, LedgerError, LockedError
+from pipeline.ledger import (
+    CRASHED,
+    LEDGER_STATUSES,
+    SCHEMA_VERSION,
+    Entry,
+    Ledger,
+    canonical_json,
+    payload_hash,
+)
+from pipeline.model import Origin, Status
+from tests.fakes import FakeTiming
 
 ROOT = Path(__file__).resolve().parents[1]
+SCHEMA1 = ROOT / "tests" / "data" / "ledger-schema1.sqlite"
 OWNER = "0f8fad5b-d9cb-469f-a165-70867728950e"
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock that moves one second each time it is read."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 @pytest.fixture
@@ -42,19 +43,25 @@ def path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ledger(path: Path) -> Iterator[Ledger]:
-    with Ledger.open(path, run_id="run-1", clock=Clock()) as opened:
+    with Ledger.open(path, run_id="run-1", timing=FakeTiming(tick=1.0).timing) as opened:
         yield opened
+
+
+def open_ledger(path: Path, run_id: str, *, lock: bool = True) -> Ledger:
+    return Ledger.open(path, run_id=run_id, timing=FakeTiming(tick=1.0).timing, lock=lock)
+
+
+def payload_of(key: str) -> dict[str, Any]:
+    return {"name": "Campaign " + key, "ownerId": OWNER, "type": "KEYWORD", "postMaxAgeDays": 30}
+
+
+def origin(key: str, *, row: int = 2, source: str = "a.csv", sheet: str = "") -> Origin:
+    return Origin(source, sheet, row, OWNER, "Campaign " + key)
 
 
 def send(ledger: Ledger, key: str, *, row: int = 2, source: str = "a.csv", sheet: str = "") -> None:
     ledger.mark_sending(
-        key,
-        payload_hash="h-" + key,
-        source=source,
-        sheet=sheet,
-        row=row,
-        owner_id=OWNER,
-        name="Campaign " + key,
+        key, payload=payload_of(key), origin=origin(key, row=row, source=source, sheet=sheet)
     )
 
 
@@ -69,7 +76,9 @@ def run_child(path: Path, body: str) -> subprocess.Popen[str]:
         import os, signal, sys
         from pathlib import Path
         from pipeline.ledger import Ledger
-        ledger = Ledger.open(Path({str(path)!r}), run_id="child")
+        from pipeline.model import Origin
+        from pipeline.timing import Timing
+        ledger = Ledger.open(Path({str(path)!r}), run_id="child", timing=Timing.real())
         """
     ) + textwrap.dedent(body)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -83,17 +92,17 @@ def test_file_folder_and_wal_mode_are_created(ledger: Ledger, path: Path) -> Non
     assert path.is_file()
     with raw(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT value FROM meta").fetchone()[0] == "1"
+        assert conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
 
 
 def test_mark_sending_records_the_row_without_counting_an_attempt(ledger: Ledger) -> None:
-    """mark_sending stores the row as `sending` with its source, owner, name and times."""
+    """mark_sending stores the row as `sending` with its origin, payload and times."""
     send(ledger, "k1", row=7, sheet="campaigns")
     entry = ledger.get("k1")
     assert entry == Entry(
         key="k1",
-        status="sending",
-        payload_hash="h-k1",
+        status=Status.SENDING,
+        payload_hash=payload_hash(payload_of("k1")),
         campaign_id="",
         attempts=0,
         last_error="",
@@ -106,7 +115,10 @@ def test_mark_sending_records_the_row_without_counting_an_attempt(ledger: Ledger
         run_id="run-1",
         created_at="2024-05-01T12:00:02.000+00:00",
         updated_at="2024-05-01T12:00:02.000+00:00",
+        payload=payload_of("k1"),
     )
+    assert entry is not None
+    assert entry.origin == origin("k1", row=7, sheet="campaigns")
     assert ledger.get("missing") is None
 
 
@@ -149,13 +161,9 @@ def test_created_is_final(ledger: Ledger) -> None:
         ledger.adopt(
             "k1",
             campaign_id="c-9",
-            payload_hash="h",
-            source="a.csv",
-            sheet="",
-            row=2,
-            owner_id=OWNER,
-            name="x",
+            origin=origin("k1"),
             note="found in the campaign list",
+            payload=None,
         )
     entry = ledger.get("k1")
     assert entry is not None
@@ -186,49 +194,46 @@ def test_adopt_records_a_remote_campaign_as_created(ledger: Ledger) -> None:
         ledger.adopt(
             key,
             campaign_id="c-" + key,
-            payload_hash="h-" + key,
-            source="a.csv",
-            sheet="",
-            row=3,
-            owner_id=OWNER,
-            name="Campaign " + key,
+            origin=origin(key, row=3),
             note="found in the campaign list",
+            payload=payload_of(key),
         )
     k1, k2 = ledger.get("k1"), ledger.get("k2")
     assert k1 is not None and k2 is not None
     assert (k1.status, k1.campaign_id, k1.attempts, k1.http_status) == ("created", "c-k1", 1, None)
     assert k1.last_error == "found in the campaign list"
     assert (k2.status, k2.campaign_id, k2.attempts) == ("created", "c-k2", 0)
+    assert (k2.payload, k2.payload_hash) == (payload_of("k2"), payload_hash(payload_of("k2")))
     assert ledger.known_campaign_ids() == {"c-k1", "c-k2"}
 
 
 def test_sending_left_by_a_closed_run_becomes_unknown(path: Path) -> None:
     """A row still `sending` when the ledger is reopened becomes `unknown`, counted once."""
-    with Ledger.open(path, run_id="run-1") as first:
+    with open_ledger(path, "run-1") as first:
         send(first, "k1")
         send(first, "k2")
         first.record("k2", "created", campaign_id="c-2", attempts=1)
         assert first.recovered == 0
-    with Ledger.open(path, run_id="run-2") as second:
+    with open_ledger(path, "run-2") as second:
         assert second.recovered == 1
         entry = second.get("k1")
         assert entry is not None
         assert (entry.status, entry.last_error) == ("unknown", CRASHED)
         assert entry.run_id == "run-1"
-    with Ledger.open(path, run_id="run-3") as third:
+    with open_ledger(path, "run-3") as third:
         assert third.recovered == 0
 
 
+@pytest.mark.slow
 def test_sending_left_by_a_killed_process_becomes_unknown(path: Path) -> None:
     """A process SIGKILLed right after mark_sending leaves a row that reopens as `unknown`."""
     body = """
-        ledger.mark_sending("k1", payload_hash="h", source="a.csv", sheet="", row=2,
-                            owner_id="o", name="n")
+        ledger.mark_sending("k1", payload={"name": "n"}, origin=Origin("a.csv", "", 2, "o", "n"))
         os.kill(os.getpid(), signal.SIGKILL)
     """
     with run_child(path, body) as child:
         assert child.wait(timeout=30) == -signal.SIGKILL
-    with Ledger.open(path, run_id="run-2") as ledger:
+    with open_ledger(path, "run-2") as ledger:
         assert ledger.recovered == 1
         entry = ledger.get("k1")
         assert entry is not None
@@ -237,9 +242,9 @@ def test_sending_left_by_a_killed_process_becomes_unknown(path: Path) -> None:
 
 def test_read_only_open_does_not_recover(path: Path) -> None:
     """Opening with lock=False (a status look beside a live run) leaves `sending` alone."""
-    with Ledger.open(path, run_id="run-1") as live:
+    with open_ledger(path, "run-1") as live:
         send(live, "k1")
-        with Ledger.open(path, run_id="status", lock=False) as look:
+        with open_ledger(path, "status", lock=False) as look:
             assert look.recovered == 0
             assert look.counts()["sending"] == 1
 
@@ -249,10 +254,14 @@ def test_get_many_with_5000_keys(ledger: Ledger, path: Path) -> None:
     send(ledger, "k0")
     template = ledger.get("k0")
     assert template is not None
+    assert template.payload is not None
     # One transaction from the side: 5,000 fsynced commits through mark_sending take ~20 s.
-    rows = [astuple(replace(template, key=f"k{n}", row=n + 2)) for n in range(1, 5000)]
+    text = canonical_json(template.payload)
+    rows = [
+        (*astuple(replace(template, key=f"k{n}", row=n + 2))[:-1], text) for n in range(1, 5000)
+    ]
     with raw(path) as conn, conn:
-        conn.executemany(f"INSERT INTO campaigns VALUES ({', '.join('?' * 15)})", rows)
+        conn.executemany(f"INSERT INTO campaigns VALUES ({', '.join('?' * 16)})", rows)
     found = ledger.get_many([f"k{n}" for n in range(0, 10000, 2)] + ["k0", "k2"])
     assert len(found) == 2500
     assert found["k4998"] == replace(template, key="k4998", row=5000)
@@ -282,18 +291,19 @@ def test_counts_and_entries_filter(ledger: Ledger) -> None:
 
 def test_second_open_is_locked_out_until_close(path: Path) -> None:
     """A second open while the first holds the lock raises LockedError naming the lock file."""
-    first = Ledger.open(path, run_id="run-1")
+    first = open_ledger(path, "run-1")
     try:
         with pytest.raises(LockedError) as caught:
-            Ledger.open(path, run_id="run-2")
+            open_ledger(path, "run-2")
         assert f"{path}.lock" in str(caught.value)
         assert "--state" in caught.value.hint
     finally:
         first.close()
-    with Ledger.open(path, run_id="run-3") as again:
+    with open_ledger(path, "run-3") as again:
         assert again.counts()["sending"] == 0
 
 
+@pytest.mark.slow
 def test_lock_of_a_live_process_blocks_and_of_a_killed_one_does_not(path: Path) -> None:
     """Another process's lock blocks the open; once that process is SIGKILLed it does not."""
     body = """
@@ -305,42 +315,60 @@ def test_lock_of_a_live_process_blocks_and_of_a_killed_one_does_not(path: Path) 
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "locked"
             with pytest.raises(LockedError):
-                Ledger.open(path, run_id="run-2")
+                open_ledger(path, "run-2")
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
     assert Path(f"{path}.lock").exists()
-    with Ledger.open(path, run_id="run-3") as ledger:
+    with open_ledger(path, "run-3") as ledger:
         assert ledger.recovered == 0
 
 
 def test_newer_schema_version_is_refused(path: Path) -> None:
-    """A ledger written by a newer schema version is a ConfigError naming the file."""
-    Ledger.open(path, run_id="run-1").close()
+    """A ledger of a newer schema version is a LedgerError naming the file and both versions."""
+    open_ledger(path, "run-1").close()
     with raw(path) as conn, conn:
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(ConfigError, match="newer") as caught:
-        Ledger.open(path, run_id="run-2")
-    assert str(path) in str(caught.value)
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    for _ in range(2):  # the second try would be LockedError if the first kept the lock
+        with pytest.raises(LedgerError, match="newer") as caught:
+            open_ledger(path, "run-2")
+        message = str(caught.value)
+        assert str(path) in message
+        assert "version 3" in message
+        assert f"reads version {SCHEMA_VERSION}" in message
+        assert "--state" in caught.value.hint
+        assert caught.value.exit_code == 2
+    with raw(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            "3",
+        )
 
 
-def test_garbage_file_is_a_config_error_and_frees_the_lock(path: Path) -> None:
-    """A file that is not SQLite is a ConfigError naming it, and the lock is not kept."""
+def test_garbage_file_is_a_ledger_error_and_frees_the_lock(path: Path) -> None:
+    """A file that is not SQLite is a LedgerError naming it, and the lock is not kept."""
     path.parent.mkdir(parents=True)
     path.write_bytes(b"this is not a database\n" * 100)
     for _ in range(2):  # the second try would be LockedError if the first kept the lock
-        with pytest.raises(ConfigError, match="not a campaigns ledger") as caught:
-            Ledger.open(path, run_id="run-1")
+        with pytest.raises(LedgerError, match="not a campaigns ledger") as caught:
+            open_ledger(path, "run-1")
         assert str(path) in str(caught.value)
+        assert isinstance(caught.value, ConfigError)
 
 
-def test_other_sqlite_database_is_a_config_error(path: Path) -> None:
+def test_other_sqlite_database_is_a_ledger_error(path: Path) -> None:
     """A SQLite file with other tables is not taken over as a ledger."""
     path.parent.mkdir(parents=True)
     with raw(path) as conn, conn:
         conn.execute("CREATE TABLE people (name TEXT)")
-    with pytest.raises(ConfigError, match="not a campaigns ledger"):
-        Ledger.open(path, run_id="run-1")
+    with pytest.raises(LedgerError, match="not a campaigns ledger"):
+        open_ledger(path, "run-1")
+
+
+def test_unmakeable_folder_is_a_ledger_error(tmp_path: Path) -> None:
+    """A --state whose folder cannot be made (a file is in the way) is a LedgerError."""
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+    with pytest.raises(LedgerError, match="cannot create the ledger's folder"):
+        open_ledger(tmp_path / "taken" / "state.sqlite", "run-1")
 
 
 def test_payload_hash_is_stable_under_key_order() -> None:
@@ -352,13 +380,167 @@ def test_payload_hash_is_stable_under_key_order() -> None:
     assert payload_hash(one) != payload_hash({**one, "name": "Q2"})
 
 
+UNICODE_PAYLOAD: dict[str, Any] = {
+    "type": "TARGET_USER",
+    "name": "Café «Q2» — 東京 ☕",
+    "ownerId": OWNER,
+    "dmSettings": {"messages": ["Hola, ¿qué tal?", "hi 👋🏽"], "enabled": True, "afterDays": 3},
+    "postActivityFilter": {"minPostLikes": 0, "maxPostLikes": None, "ratio": 0.25},
+}
+
+
+def test_mark_sending_keeps_the_exact_payload(ledger: Ledger, path: Path) -> None:
+    """mark_sending stores the canonical payload; Entry.payload gives it back exactly."""
+    reordered = {
+        key: dict(reversed(value.items())) if isinstance(value, dict) else value
+        for key, value in reversed(UNICODE_PAYLOAD.items())
+    }
+    assert list(reordered) != list(UNICODE_PAYLOAD)
+    ledger.mark_sending("k1", payload=UNICODE_PAYLOAD, origin=origin("k1"))
+    ledger.mark_sending("k2", payload=reordered, origin=origin("k2"))
+    ledger.record("k1", "failed", http_status=503, error="service unavailable", attempts=1)
+    for key in ("k1", "k2"):
+        entry = ledger.get(key)
+        assert entry is not None
+        assert entry.payload == UNICODE_PAYLOAD
+        assert entry.payload_hash == payload_hash(UNICODE_PAYLOAD)
+    with raw(path) as conn:
+        texts = [row[0] for row in conn.execute("SELECT payload FROM campaigns ORDER BY key")]
+    assert texts == [canonical_json(UNICODE_PAYLOAD)] * 2
+    assert texts[0].startswith(
+        '{"dmSettings":{"afterDays":3,"enabled":true,"messages":["Hola, ¿qué tal?","hi 👋🏽"]},'
+        '"name":"Café «Q2» — 東京 ☕","ownerId":'
+    )
+
+
+def test_adopt_without_a_payload_stores_none(ledger: Ledger) -> None:
+    """adopt with payload=None (settings not known) stores no payload and an empty hash."""
+    send(ledger, "k1")
+    ledger.record("k1", "unknown", error="timed out", attempts=1)
+    for key in ("k1", "k2"):
+        note = "existed before the first run (--skip-existing)"
+        ledger.adopt(key, campaign_id="c-" + key, origin=origin(key), note=note, payload=None)
+        entry = ledger.get(key)
+        assert entry is not None
+        assert (entry.status, entry.payload, entry.payload_hash) == (Status.CREATED, None, "")
+
+
+def schema1_copy(tmp_path: Path) -> Path:
+    """A copy of the committed schema-1 ledger: the .sqlite file alone, no -wal or -shm."""
+    copy = tmp_path / "old" / "state.sqlite"
+    copy.parent.mkdir()
+    shutil.copyfile(SCHEMA1, copy)
+    return copy
+
+
+def snapshot(path: Path) -> dict[str, Any]:
+    """Everything in a ledger file, read with plain sqlite3."""
+    with raw(path) as conn:
+        conn.row_factory = sqlite3.Row
+        return {
+            "meta": dict(conn.execute("SELECT key, value FROM meta").fetchall()),
+            "campaigns": {row["key"]: dict(row) for row in conn.execute("SELECT * FROM campaigns")},
+            "owners": [tuple(row) for row in conn.execute("SELECT * FROM owners ORDER BY email")],
+            "runs": [tuple(row) for row in conn.execute("SELECT * FROM runs ORDER BY id")],
+            "columns": [row[1] for row in conn.execute("PRAGMA table_info(campaigns)")],
+        }
+
+
+@pytest.mark.parametrize("lock", [True, False], ids=["locked", "read-only"])
+def test_schema1_ledger_is_migrated_in_place_with_nothing_lost(tmp_path: Path, lock: bool) -> None:
+    """Opening a schema-1 ledger makes it schema 2 and keeps every entry, owner, run, binding."""
+    path = schema1_copy(tmp_path)
+    before = snapshot(path)
+    assert before["meta"]["schema_version"] == "1"
+    assert "payload" not in before["columns"]
+    assert {row["status"] for row in before["campaigns"].values()} == set(LEDGER_STATUSES)
+    crashed = [key for key, row in before["campaigns"].items() if row["status"] == "sending"]
+    assert len(crashed) == 1
+
+    with open_ledger(path, "run-3", lock=lock) as ledger:
+        assert ledger.recovered == (1 if lock else 0)
+        entries = {entry.key: entry for entry in ledger.entries()}
+        owners = ledger.owners()
+        runs = ledger.runs()
+        ledger.bind_endpoint(before["meta"]["endpoint"])
+        with pytest.raises(ConfigError, match="elsewhere"):
+            ledger.bind_endpoint("https://elsewhere.example")
+
+    after = snapshot(path)
+    assert after["meta"] == before["meta"] | {"schema_version": "2"}
+    assert after["columns"] == before["columns"] + ["payload"] == list(Entry.__dataclass_fields__)
+    assert after["owners"] == before["owners"]
+    assert after["runs"] == before["runs"]
+    assert owners == {email: owner for email, owner, _ in before["owners"]}
+    assert [run["run_id"] for run in runs] == [row[1] for row in before["runs"]]
+    expected = {key: row | {"payload": None} for key, row in before["campaigns"].items()}
+    if lock:
+        expected[crashed[0]] |= {
+            "status": "unknown",
+            "last_error": CRASHED,
+            "updated_at": "2024-05-01T12:00:01.000+00:00",
+        }
+    assert after["campaigns"] == expected
+    assert {key: astuple(entry) for key, entry in entries.items()} == {
+        key: tuple(row.values()) for key, row in expected.items()
+    }
+    assert all(isinstance(entry.status, Status) for entry in entries.values())
+
+    with open_ledger(path, "run-4", lock=lock) as again:
+        assert again.recovered == 0
+    assert snapshot(path) == after
+
+
+def test_migrated_ledger_keeps_payloads_sent_after_it(tmp_path: Path) -> None:
+    """After the migration, a key sent again stores its payload; old keys keep only a hash."""
+    path = schema1_copy(tmp_path)
+    old_hash = snapshot(path)["campaigns"]["bo/fintech leads"]["payload_hash"]
+    with open_ledger(path, "run-3") as ledger:
+        entry = ledger.get("bo/fintech leads")
+        assert entry is not None
+        assert (entry.status, entry.payload, entry.payload_hash) == ("rejected", None, old_hash)
+        ledger.mark_sending("bo/fintech leads", payload=UNICODE_PAYLOAD, origin=entry.origin)
+        ledger.record("bo/fintech leads", "created", campaign_id="c-9", attempts=1)
+        again = ledger.get("bo/fintech leads")
+        assert again is not None
+        assert (again.payload, again.attempts) == (UNICODE_PAYLOAD, 2)
+        assert again.origin == entry.origin
+
+
+def test_failed_migration_leaves_the_schema1_ledger_as_it_was(tmp_path: Path) -> None:
+    """A write refused after the column was added undoes the whole migration, and frees the lock."""
+    path = schema1_copy(tmp_path)
+    # The database itself refuses the version bump, as a full disk would refuse a write:
+    # the ALTER TABLE has run by then, inside the same transaction.
+    refuse = "BEGIN SELECT RAISE(ABORT, 'no space left on the test disk'); END"
+    with raw(path) as conn, conn:
+        conn.execute(f"CREATE TRIGGER refuse_insert BEFORE INSERT ON meta {refuse}")
+        conn.execute(f"CREATE TRIGGER refuse_update BEFORE UPDATE ON meta {refuse}")
+    before = snapshot(path)
+    for _ in range(2):  # the second try would be LockedError if the first kept the lock
+        with pytest.raises(LedgerError, match="from schema version 1 to 2") as caught:
+            open_ledger(path, "run-3")
+        assert "no space left on the test disk" in str(caught.value)
+        assert str(path) in str(caught.value)
+    assert snapshot(path) == before
+    with raw(path) as conn, conn:
+        conn.execute("DROP TRIGGER refuse_insert")
+        conn.execute("DROP TRIGGER refuse_update")
+    with open_ledger(path, "run-4") as ledger:
+        assert ledger.recovered == 1
+    assert snapshot(path)["meta"]["schema_version"] == "2"
+
+
 def test_runs_are_recorded(path: Path) -> None:
-    """start_run and finish_run keep each run's command, times, counts and exit code."""
-    with Ledger.open(path, run_id="run-1") as ledger:
-        ledger.start_run("run", T0)
-        ledger.finish_run({"created": 3, "failed": 1}, 1, T0 + timedelta(seconds=90))
-    with Ledger.open(path, run_id="run-2") as ledger:
-        ledger.start_run("run", T0 + timedelta(hours=1))
+    """start_run and finish_run stamp each run's command, times, counts and exit code."""
+    fake = FakeTiming()
+    with Ledger.open(path, run_id="run-1", timing=fake.timing) as ledger:
+        ledger.start_run("run")
+        fake.advance(90)
+        ledger.finish_run({"created": 3, "failed": 1}, 1)
+    fake.advance(3600 - 90)
+    with Ledger.open(path, run_id="run-2", timing=fake.timing) as ledger:
+        ledger.start_run("run")
         assert ledger.runs() == [
             {
                 "run_id": "run-1",
@@ -377,8 +559,8 @@ def test_runs_are_recorded(path: Path) -> None:
                 "exit_code": None,
             },
         ]
-    with Ledger.open(path, run_id="run-3") as ledger, pytest.raises(ValueError):
-        ledger.finish_run({}, 0, T0)
+    with Ledger.open(path, run_id="run-3", timing=fake.timing) as ledger, pytest.raises(ValueError):
+        ledger.finish_run({}, 0)
 
 
 def test_no_column_can_hold_a_secret(ledger: Ledger, path: Path) -> None:

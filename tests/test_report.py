@@ -19,8 +19,10 @@ from pipeline.guard import FORMULA_START, guard, unguard
 from pipeline.load import load
 from pipeline.map import map_rows
 from pipeline.report import atomic_write
-from pipeline.run import Options, RunResult, validate_files
+from pipeline.run import RunResult, validate_files
+from pipeline.settings import Options
 from pipeline.validate import validate
+from tests.fakes import FakeTiming
 from tests.helpers import PROSPECTS_ROW, TOPIC_ROW, errors, rows_csv, write_csv, write_xlsx
 
 REPORT_FILES = {
@@ -64,7 +66,9 @@ BAD_ERRORS = [
 
 
 def run(paths: list[Path], out: Path, **options: Any) -> RunResult:
-    return validate_files(Options(paths=tuple(paths), out=out, **options), clock=lambda: NOON)
+    return validate_files(
+        Options(paths=tuple(paths), out=out, **options), timing=FakeTiming(start=NOON).timing
+    )
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -97,8 +101,8 @@ def test_validate_writes_exactly_the_six_report_files(tmp_path: Path, mixed: Pat
 def test_default_report_folder_is_a_new_run_folder(tmp_path: Path, mixed: Path) -> None:
     """Without --out each run gets reports/<UTC timestamp>-<stem>, suffixed when taken."""
     options = Options(paths=(mixed,), reports_root=tmp_path / "reports")
-    first = validate_files(options, clock=lambda: NOON)
-    second = validate_files(options, clock=lambda: NOON)
+    first = validate_files(options, timing=FakeTiming(start=NOON).timing)
+    second = validate_files(options, timing=FakeTiming(start=NOON).timing)
     assert first.folder == tmp_path / "reports" / "20260102T123005Z-plan"
     assert second.folder == tmp_path / "reports" / "20260102T123005Z-plan-2"
     assert {p.name for p in second.folder.iterdir()} == REPORT_FILES

@@ -25,73 +25,22 @@ from click.testing import CliRunner
 from starlette.applications import Starlette
 
 from pipeline.cli import cli
-from pipeline.client import Secret
-from pipeline.execute import RunSettings, execute
+from pipeline.execute import execute
 from pipeline.ledger import Ledger
 from pipeline.load import load
-from pipeline.run import Options, RunResult, run_files
-from pipeline.send import SendSettings
-from pipeline.template import EXAMPLE_ROWS, write_template
+from pipeline.run import RunResult, run_files
+from pipeline.session import Silent
+from pipeline.settings import Options
+from pipeline.template import write_template
+from pipeline.timing import Timing
 from pipeline.validate import validate
 from sandbox.server import DEFAULT_API_KEY, FAULT_KINDS, SandboxConfig, create_app, run_in_thread
+from tests.conftest import FAST, ROOT, run_settings
+from tests.fakes import FakeTiming
+from tests.helpers import numbered_rows, numbered_sheet
 from tests.sandbox_fixtures import LIST, STATS
 
 DONE = frozenset({"created", "already_created"})
-FAST = SendSettings(rate=1000, concurrency=4, timeout=1.0)
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class Sleeps:
-    """An injected sleep: records each wait and yields to the loop, never waits."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
-
-
-class FakeTime:
-    """One monotonic clock for the sandbox and the sender; only `sleep` moves it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
-def rows(count: int) -> list[dict[str, str]]:
-    """`count` valid rows: the example rows again and again, each key and name numbered."""
-    made = []
-    for number in range(count):
-        row = dict(EXAMPLE_ROWS[number % len(EXAMPLE_ROWS)])
-        row["campaign_key"] = f"row-{number}"
-        row["campaign_name"] = f"{row['campaign_name']} #{number}"
-        made.append(row)
-    return made
-
-
-def sheet(tmp_path: Path, count: int) -> Path:
-    return write_template(tmp_path / "campaigns.csv", rows=rows(count))
-
-
-def settings(tmp_path: Path, **changes: Any) -> RunSettings:
-    base = RunSettings(
-        state=tmp_path / "state.sqlite",
-        base_url="http://localhost",
-        api_key=Secret(DEFAULT_API_KEY),
-        send=FAST,
-        recheck_delay=0.0,
-    )
-    return replace(base, **changes)
 
 
 def results(folder: Path) -> list[dict[str, str]]:
@@ -111,13 +60,12 @@ def run_until_done(
     done: list[RunResult] = []
     for number in range(runs):
         transport = None if app is None else httpx.ASGITransport(app=app)
-        time_ = FakeTime()  # pauses (Retry-After, backoff, second looks) on fake time
+        fake = FakeTiming()  # pauses (Retry-After, backoff, second looks) on fake time
         result = run_files(
             Options(paths=(path,), out=tmp_path / f"run{number}"),
-            settings(tmp_path, **changes),
+            run_settings(tmp_path, **changes),
             transport=transport,
-            sleep=time_.sleep,
-            monotonic=time_,
+            timing=fake.timing,
         )
         done.append(result)
         if set(result.counts) <= DONE:
@@ -155,7 +103,7 @@ def test_every_row_created_exactly_once_under_each_fault(tmp_path: Path, kind: s
     """With the campaign list on, at most three runs create each of 40 rows exactly once."""
     app_sleep = _read_timeout if kind == "timeout_after" else asyncio.sleep
     app = create_app(SandboxConfig(faults={kind: 0.3}, seed=7), sleep=app_sleep)
-    path = sheet(tmp_path, 40)
+    path = numbered_sheet(tmp_path, 40)
 
     done = run_until_done(tmp_path, path, app=app)
 
@@ -171,7 +119,7 @@ def test_every_row_created_exactly_once_under_all_faults_at_once(tmp_path: Path)
     """Every fault kind at once (half of all creates misbehave): still each row once."""
     faults = {kind: 0.1 for kind in FAULT_KINDS if kind != "timeout_after"}
     app = create_app(SandboxConfig(faults=faults, seed=11))
-    path = sheet(tmp_path, 60)
+    path = numbered_sheet(tmp_path, 60)
 
     done = run_until_done(tmp_path, path, app=app)
 
@@ -183,11 +131,12 @@ def test_every_row_created_exactly_once_under_all_faults_at_once(tmp_path: Path)
     assert done[-1].exit_code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["drop_after", "timeout_after"])
 def test_dropped_and_timed_out_answers_over_loopback_create_once(tmp_path: Path, kind: str) -> None:
     """Over a real socket a dropped connection or a read timeout is settled from the list."""
     config = SandboxConfig(faults={kind: 0.3}, seed=7, hold_seconds=2.0)
-    path = sheet(tmp_path, 20)
+    path = numbered_sheet(tmp_path, 20)
     with run_in_thread(config) as url:
         send = replace(FAST, timeout=0.3)
         done = run_until_done(tmp_path, path, base_url=url, send=send)
@@ -209,19 +158,19 @@ def test_dropped_and_timed_out_answers_over_loopback_create_once(tmp_path: Path,
 
 def test_429_storm_is_obeyed_on_injected_time(tmp_path: Path) -> None:
     """Sandbox 20/s burst 2, client 200/s: every row created once, each Retry-After slept."""
-    time_ = FakeTime()
-    app = create_app(SandboxConfig(rate=20, burst=2), clock=time_)
-    checked = validate(load([sheet(tmp_path, 40)]))
-    storm = settings(tmp_path, send=replace(FAST, rate=200))
+    fake = FakeTiming()
+    app = create_app(SandboxConfig(rate=20, burst=2), clock=fake.monotonic)
+    checked = validate(load([numbered_sheet(tmp_path, 40)]))
+    storm = run_settings(tmp_path, send=replace(FAST, rate=200))
 
     execution = asyncio.run(
         execute(
             checked,
             storm,
             "storm",
+            timing=fake.timing,
+            progress=Silent(),
             transport=httpx.ASGITransport(app=app),
-            sleep=time_.sleep,
-            clock=time_,
         )
     )
 
@@ -232,13 +181,13 @@ def test_429_storm_is_obeyed_on_injected_time(tmp_path: Path) -> None:
     assert execution.rate_limited == stats.rate_limited > 0
     assert execution.exit_code == 0
     # The sandbox asks for whole seconds; every 429 was waited out for that long.
-    assert time_.sleeps.count(1.0) >= stats.rate_limited
+    assert fake.sleeps.count(1.0) >= stats.rate_limited
 
 
 def test_429_storm_through_run_files_counts_rate_limits_in_the_summary(tmp_path: Path) -> None:
     """A 429 storm through run_files: all created once, rate_limited > 0 in summary.json."""
     app = create_app(SandboxConfig(rate=20, burst=2))
-    path = sheet(tmp_path, 12)
+    path = numbered_sheet(tmp_path, 12)
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -246,11 +195,12 @@ def test_429_storm_through_run_files_counts_rate_limits_in_the_summary(tmp_path:
         waits.append(seconds)
         await asyncio.sleep(seconds)
 
+    wall_clock = replace(Timing.real(), sleep=sleep)
     result = run_files(
         Options(paths=(path,), out=tmp_path / "out"),
-        settings(tmp_path, send=replace(FAST, rate=200, retry_after_cap=0.05)),
+        run_settings(tmp_path, send=replace(FAST, rate=200, retry_after_cap=0.05)),
         transport=httpx.ASGITransport(app=app),
-        sleep=sleep,
+        timing=wall_clock,
     )
 
     stats = app.state.sandbox.stats
@@ -264,34 +214,19 @@ def test_429_storm_through_run_files_counts_rate_limits_in_the_summary(tmp_path:
 def test_retry_after_pause_is_one_injected_sleep_not_a_busy_wait(tmp_path: Path) -> None:
     """Through run_files, a 1 s Retry-After is one call of the injected sleep, not a spin."""
     app = create_app(SandboxConfig(faults={"503": 1.0}))
-    path = write_template(tmp_path / "one.csv", rows=rows(1))
-    sleeps: list[float] = []
-    now = [0.0]
-
-    class BusyWaitError(Exception):
-        pass
-
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += max(seconds, 0.0)
-        if len(sleeps) > 50:
-            raise BusyWaitError(
-                f"the injected sleep was called {len(sleeps)} times for one 1 s pause: "
-                "the pacer is spinning on the real clock"
-            )
-        await asyncio.sleep(0)
+    path = write_template(tmp_path / "one.csv", rows=numbered_rows(1))
+    fake = FakeTiming()
 
     result = run_files(
         Options(paths=(path,), out=tmp_path / "out"),
-        settings(tmp_path, send=replace(FAST, max_attempts=2)),
+        run_settings(tmp_path, send=replace(FAST, max_attempts=2)),
         transport=httpx.ASGITransport(app=app),
-        sleep=sleep,
-        monotonic=lambda: now[0],
+        timing=fake.timing,
     )
 
     assert result.counts == {"failed": 1}
-    assert len(sleeps) <= 4
-    assert any(0.9 <= pause <= 1.0 for pause in sleeps)
+    assert len(fake.sleeps) <= 4
+    assert any(0.9 <= pause <= 1.0 for pause in fake.sleeps)
 
 
 # -- circuit breaker ----------------------------------------------------------------------
@@ -300,14 +235,14 @@ def test_retry_after_pause_is_one_injected_sleep_not_a_busy_wait(tmp_path: Path)
 def test_consecutive_server_errors_stop_the_run(tmp_path: Path) -> None:
     """Five 500s in a row stop the run: exit 3, few requests made, the rest not_sent."""
     app = create_app(SandboxConfig(faults={"500_before": 1.0}))
-    path = sheet(tmp_path, 30)
+    path = numbered_sheet(tmp_path, 30)
     send = replace(FAST, max_consecutive_errors=5)
 
     result = run_files(
         Options(paths=(path,), out=tmp_path / "out"),
-        settings(tmp_path, send=send),
+        run_settings(tmp_path, send=send),
         transport=httpx.ASGITransport(app=app),
-        sleep=Sleeps(),
+        timing=FakeTiming().timing,
     )
 
     assert result.exit_code == 3
@@ -331,7 +266,7 @@ def _sending(state: Path) -> bool:
     """Whether the ledger holds a row marked `sending` (read beside the live run)."""
     if not state.exists():
         return False
-    with Ledger.open(state, run_id="peek", lock=False) as ledger:
+    with Ledger.open(state, run_id="peek", timing=Timing.real(), lock=False) as ledger:
         return bool(ledger.entries(["sending"]))
 
 
@@ -341,11 +276,12 @@ def slow_sandbox() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_run_killed_part_way_then_rerun_creates_each_row_once(
     tmp_path: Path, slow_sandbox: str
 ) -> None:
     """SIGKILL mid-run, then rerun: rows left `sending` are settled, each row created once."""
-    path = sheet(tmp_path, 40)
+    path = numbered_sheet(tmp_path, 40)
     state = tmp_path / "state.sqlite"
     url = slow_sandbox
     environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
@@ -386,7 +322,7 @@ def test_run_killed_part_way_then_rerun_creates_each_row_once(
             process.wait()
         assert process.returncode == -signal.SIGKILL
 
-        with Ledger.open(state, run_id="peek", lock=False) as ledger:
+        with Ledger.open(state, run_id="peek", timing=Timing.real(), lock=False) as ledger:
             in_flight = {e.key for e in ledger.entries(["sending"])}
             created_before = {e.key: e.campaign_id for e in ledger.entries(["created"])}
         assert created_before
@@ -409,18 +345,19 @@ def test_run_killed_part_way_then_rerun_creates_each_row_once(
         assert first[key]["status"] == "created"
         assert first[key]["campaign_id"] == by_name[first[key]["campaign_name"]]
         assert first[key]["errors"] == ""
-    with Ledger.open(state, run_id="after", lock=False) as ledger:
+    with Ledger.open(state, run_id="after", timing=Timing.real(), lock=False) as ledger:
         assert ledger.counts()["created"] == 40
 
 
 # -- the lock -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_second_run_on_a_held_ledger_exits_2_naming_the_lock(tmp_path: Path) -> None:
     """While a ledger is held, `campaigns run` on it exits 2 and names the lock file."""
-    path = sheet(tmp_path, 3)
+    path = numbered_sheet(tmp_path, 3)
     state = tmp_path / "state.sqlite"
-    with run_in_thread() as url, Ledger.open(state, run_id="holder"):
+    with run_in_thread() as url, Ledger.open(state, run_id="holder", timing=Timing.real()):
         outcome = CliRunner().invoke(
             cli,
             [

@@ -19,40 +19,22 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pipeline.client import Secret
-from pipeline.execute import RunSettings
-from pipeline.run import Options, RunResult, ledger_status, run_files
-from pipeline.send import SendSettings
+from pipeline.run import RunResult, run_files
+from pipeline.settings import Options, RunSettings, Secret
+from pipeline.status import ledger_status
 from pipeline.template import EXAMPLE_ROWS, write_template
 from sandbox.server import DEFAULT_API_KEY, DEFAULT_MEMBERS, SandboxConfig, create_app
+from tests.conftest import FAST, run_settings
+from tests.fakes import FakeTiming
 from tests.sandbox_fixtures import CREATE, target_user_payload
 
 MEMBER_BY_EMAIL = {member.email: member.id for member in DEFAULT_MEMBERS}
 STRANGER = "9b2f4c1e-7d3a-4e8b-a1c2-3d4e5f6a7b8c"  # a well-formed uuid of nobody on the team
-NO_SEND = SendSettings(rate=1000, concurrency=4, timeout=1.0)
-
-
-class Sleeps:
-    """An injected sleep: records each wait and yields to the loop, never waits."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
 
 
 def settings(tmp_path: Path, **changes: Any) -> RunSettings:
     """Run settings for the in-process sandbox: fast, the ledger in `tmp_path`."""
-    base = RunSettings(
-        state=tmp_path / "state.sqlite",
-        base_url="http://localhost",
-        api_key=Secret(DEFAULT_API_KEY),
-        send=NO_SEND,
-        recheck_delay=0.0,
-    )
-    return replace(base, **changes)
+    return run_settings(tmp_path, **changes)
 
 
 def sheet(tmp_path: Path, rows: Sequence[Mapping[str, str]], name: str = "campaigns.csv") -> Path:
@@ -72,7 +54,7 @@ def run(
         Options(paths=(path,), out=tmp_path / out),
         settings(tmp_path, **changes),
         transport=transport,
-        sleep=Sleeps(),
+        timing=FakeTiming().timing,
     )
 
 
@@ -96,11 +78,6 @@ def stored(app: Starlette) -> dict[tuple[str, str], list[str]]:
     for campaign in app.state.sandbox.store.all():
         found.setdefault((campaign.owner_id, campaign.name), []).append(campaign.id)
     return found
-
-
-@pytest.fixture
-def app() -> Starlette:
-    return create_app(SandboxConfig())
 
 
 @pytest.fixture
@@ -295,7 +272,7 @@ def test_retries_that_keep_getting_503_end_failed(tmp_path: Path, example: Path)
     """503 on every attempt: each row gives up after max_attempts=2 as failed, HTTP 503."""
     app = create_app(SandboxConfig(faults={"503": 1.0}))
     # Pauses capped at 0 s: this run keeps the wall clock, and pacing is not the point.
-    send = replace(NO_SEND, max_attempts=2, retry_after_cap=0.0)
+    send = replace(FAST, max_attempts=2, retry_after_cap=0.0)
 
     result = run(tmp_path, example, app, "o1", send=send)
 
@@ -311,7 +288,7 @@ def test_retries_that_keep_getting_503_end_failed(tmp_path: Path, example: Path)
 def test_failed_rows_are_sent_again_by_the_next_run(tmp_path: Path, example: Path) -> None:
     """A row left failed is sent again next time and created then."""
     down = create_app(SandboxConfig(faults={"503": 1.0}))
-    send = replace(NO_SEND, max_attempts=2, retry_after_cap=0.0)
+    send = replace(FAST, max_attempts=2, retry_after_cap=0.0)
     run(tmp_path, example, down, "o1", send=send)
     healthy = create_app(SandboxConfig())
 
@@ -417,7 +394,7 @@ def test_wrong_key_leaves_every_row_not_sent_and_exits_3(tmp_path: Path, app: St
     assert result.exit_code == 3
     assert "401" in result.stopped
     assert app.state.sandbox.stats.created == 0
-    assert app.state.sandbox.stats.requests <= NO_SEND.concurrency
+    assert app.state.sandbox.stats.requests <= FAST.concurrency
     summary = json.loads((tmp_path / "o1" / "summary.json").read_text(encoding="utf-8"))
     assert summary["exit_code"] == 3
 
@@ -558,7 +535,7 @@ def test_unknown_row_renamed_since_is_found_under_the_name_it_was_sent_with(
         Options(paths=(sheet(tmp_path, [row]),), out=tmp_path / "o1"),
         settings(tmp_path),
         transport=LostAnswers(app),
-        sleep=Sleeps(),
+        timing=FakeTiming().timing,
     )
     assert first.counts == {"unknown": 1}
 
@@ -596,7 +573,7 @@ def test_an_unreadable_list_never_leads_to_sending_again(tmp_path: Path) -> None
         Options(paths=(sheet(tmp_path, rows),), out=tmp_path / "o1"),
         settings(tmp_path),
         transport=OwnerlessList(app),
-        sleep=Sleeps(),
+        timing=FakeTiming().timing,
     )
 
     [line] = results(tmp_path / "o1")
@@ -614,7 +591,7 @@ def test_dry_run_reports_an_earlier_unknown_found_in_the_list_as_already_created
         Options(paths=(sheet(tmp_path, [row]),), out=tmp_path / "o1"),
         settings(tmp_path),
         transport=LostAnswers(app),
-        sleep=Sleeps(),
+        timing=FakeTiming().timing,
     )
     assert first.counts == {"unknown": 1}
 
@@ -629,19 +606,14 @@ def test_rows_left_in_flight_by_a_crash_are_reported_as_recovered(
 ) -> None:
     """A row left `sending` by a crashed run is settled, and the run says so in a warning."""
     from pipeline.ledger import Ledger
+    from pipeline.model import Origin
 
     row = dict(EXAMPLE_ROWS[0])
-    with Ledger.open(tmp_path / "state.sqlite", run_id="crashed") as ledger:
+    timing = FakeTiming().timing
+    with Ledger.open(tmp_path / "state.sqlite", run_id="crashed", timing=timing) as ledger:
         ledger.bind_endpoint("http://localhost")
-        ledger.mark_sending(
-            row["campaign_key"],
-            payload_hash="h",
-            source="campaigns.csv",
-            sheet="",
-            row=2,
-            owner_id=MEMBER_BY_EMAIL[row["owner"]],
-            name=row["campaign_name"],
-        )
+        origin = Origin("campaigns.csv", "", 2, MEMBER_BY_EMAIL[row["owner"]], row["campaign_name"])
+        ledger.mark_sending(row["campaign_key"], payload={"name": "h"}, origin=origin)
 
     result = run(tmp_path, sheet(tmp_path, [row]), app, "o1")
 
@@ -707,7 +679,7 @@ def test_a_failing_team_lookup_is_retried_then_stops_before_sending(
             Options(paths=(sheet(tmp_path, EXAMPLE_ROWS),), out=tmp_path / "o1"),
             settings(tmp_path),
             transport=transport,
-            sleep=Sleeps(),
+            timing=FakeTiming().timing,
         )
 
     assert stopped.value.exit_code == 2

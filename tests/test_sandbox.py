@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.server import DEFAULT_API_KEY, DEFAULT_MEMBERS, SandboxConfig, create_app
+from tests.fakes import FakeTiming
 from tests.sandbox_fixtures import (
     ANNA,
     BEN,
@@ -17,8 +18,6 @@ from tests.sandbox_fixtures import (
     MEMBERS,
     RESET,
     STATS,
-    FakeClock,
-    RecordingSleep,
     client_for,
     keyword_payload,
     target_user_payload,
@@ -145,9 +144,9 @@ async def test_unknown_routes_answer_in_the_envelope(method: str, path: str, sta
     assert response.json()["statusCode"] == status
 
 
-async def test_stats_count_requests_outcomes_and_duplicates() -> None:
+async def test_stats_count_requests_outcomes_and_duplicates(fake_timing: FakeTiming) -> None:
     """Stats count requests, creates, refusals, 429s and owner+name duplicates."""
-    app = create_app(SandboxConfig(rate=1, burst=6), clock=FakeClock())
+    app = create_app(SandboxConfig(rate=1, burst=6), clock=fake_timing.monotonic)
     async with client_for(app) as client:
         await client.post(CREATE, json=target_user_payload())
         await client.post(CREATE, json=target_user_payload())  # duplicate 1
@@ -205,88 +204,84 @@ async def _statuses(client: httpx.AsyncClient, count: int) -> list[int]:
     return [(await client.get(MEMBERS)).status_code for _ in range(count)]
 
 
-async def test_rate_limit_answers_429_with_retry_after() -> None:
+async def test_rate_limit_answers_429_with_retry_after(fake_timing: FakeTiming) -> None:
     """Past `burst` requests at `rate`/s a key gets 429 with Retry-After and the envelope."""
-    clock = FakeClock()
-    app = create_app(SandboxConfig(rate=2, burst=2), clock=clock)
+    app = create_app(SandboxConfig(rate=2, burst=2), clock=fake_timing.monotonic)
     async with client_for(app) as client:
         assert await _statuses(client, 2) == [200, 200]
         refused = await client.get(MEMBERS)
-        clock.advance(0.5)
+        fake_timing.advance(0.5)
         assert await _statuses(client, 2) == [200, 429]
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "1"
     assert refused.json()["statusCode"] == 429
 
 
-async def test_retry_after_is_whole_seconds_rounded_up() -> None:
+async def test_retry_after_is_whole_seconds_rounded_up(fake_timing: FakeTiming) -> None:
     """Retry-After is the wait for the next token in seconds, rounded up."""
-    clock = FakeClock()
-    app = create_app(SandboxConfig(rate=0.25, burst=1), clock=clock)
+    app = create_app(SandboxConfig(rate=0.25, burst=1), clock=fake_timing.monotonic)
     async with client_for(app) as client:
         await client.get(MEMBERS)
         first = await client.get(MEMBERS)
-        clock.advance(1.5)
+        fake_timing.advance(1.5)
         second = await client.get(MEMBERS)
     assert (first.headers["Retry-After"], second.headers["Retry-After"]) == ("4", "3")
 
 
-async def test_rate_limit_is_per_key() -> None:
+async def test_rate_limit_is_per_key(fake_timing: FakeTiming) -> None:
     """One key's bucket running dry does not limit another key."""
     config = SandboxConfig(api_keys=frozenset({"a", "b"}), rate=1, burst=1)
-    app = create_app(config, clock=FakeClock())
+    app = create_app(config, clock=fake_timing.monotonic)
     async with client_for(app, api_key="a") as a, client_for(app, api_key="b") as b:
         assert await _statuses(a, 2) == [200, 429]
         assert await _statuses(b, 1) == [200]
 
 
-async def test_default_burst_is_one_seconds_worth() -> None:
+async def test_default_burst_is_one_seconds_worth(fake_timing: FakeTiming) -> None:
     """Without `burst`, a key may send `rate` requests at once."""
-    app = create_app(SandboxConfig(rate=3), clock=FakeClock())
+    app = create_app(SandboxConfig(rate=3), clock=fake_timing.monotonic)
     async with client_for(app) as client:
         assert await _statuses(client, 4) == [200, 200, 200, 429]
 
 
 @pytest.mark.parametrize("rate", [None, 0])
-async def test_no_rate_means_unlimited(rate: float | None) -> None:
+async def test_no_rate_means_unlimited(rate: float | None, fake_timing: FakeTiming) -> None:
     """rate None or 0 never answers 429."""
-    app = create_app(SandboxConfig(rate=rate), clock=FakeClock())
+    app = create_app(SandboxConfig(rate=rate), clock=fake_timing.monotonic)
     async with client_for(app) as client:
         assert set(await _statuses(client, 50)) == {200}
 
 
-async def test_latency_waits_on_the_injected_sleep() -> None:
+async def test_latency_waits_on_the_injected_sleep(fake_timing: FakeTiming) -> None:
     """Every API call waits latency_ms plus up to jitter_ms, through the injected sleep."""
-    sleep = RecordingSleep()
-    app = create_app(SandboxConfig(latency_ms=200, jitter_ms=50), sleep=sleep)
+    app = create_app(SandboxConfig(latency_ms=200, jitter_ms=50), sleep=fake_timing.sleep)
     async with client_for(app) as client:
         await client.get(MEMBERS)
         await client.post(CREATE, json=target_user_payload())
         await client.get(STATS)  # inspection: no latency
-    assert len(sleep.calls) == 2
-    assert all(0.2 <= seconds <= 0.25 for seconds in sleep.calls)
+    assert len(fake_timing.sleeps) == 2
+    assert all(0.2 <= seconds <= 0.25 for seconds in fake_timing.sleeps)
 
 
 async def test_jitter_is_repeatable_with_the_seed() -> None:
     """The same seed draws the same jitter."""
     delays = []
     for _ in range(2):
-        sleep = RecordingSleep()
-        app = create_app(SandboxConfig(jitter_ms=100, seed=5), sleep=sleep)
+        fake = FakeTiming()
+        app = create_app(SandboxConfig(jitter_ms=100, seed=5), sleep=fake.sleep)
         async with client_for(app) as client:
             for _ in range(5):
                 await client.get(MEMBERS)
-        delays.append(sleep.calls)
+        delays.append(fake.sleeps)
     assert delays[0] == delays[1]
     assert len(set(delays[0])) == 5
 
 
-async def test_no_latency_means_no_sleep() -> None:
+async def test_no_latency_means_no_sleep(fake_timing: FakeTiming) -> None:
     """Without latency the sandbox never sleeps."""
-    sleep = RecordingSleep()
-    async with client_for(create_app(sleep=sleep)) as client:
+    async with client_for(create_app(sleep=fake_timing.sleep)) as client:
         await client.post(CREATE, json=target_user_payload())
-    assert sleep.calls == []
+    assert fake_timing.sleeps == []
 
 
 async def test_db_keeps_campaigns_across_restarts(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import pytest
 from starlette.applications import Starlette
 
 from sandbox.server import FAULT_KINDS, SandboxConfig, SandboxDrop, create_app
+from tests.fakes import FakeTiming
 from tests.sandbox_fixtures import (
     CREATE,
     LIST,
     MEMBERS,
-    RecordingSleep,
     client_for,
     target_user_payload,
 )
@@ -27,7 +27,7 @@ def anyio_backend() -> str:
 
 
 def _always(kind: str, **config: Any) -> Starlette:
-    return create_app(SandboxConfig(faults={kind: 1.0}, **config), sleep=RecordingSleep())
+    return create_app(SandboxConfig(faults={kind: 1.0}, **config), sleep=FakeTiming().sleep)
 
 
 def _kept(app: Starlette) -> tuple[int, dict[str, int]]:
@@ -90,13 +90,13 @@ async def test_drop_after_stores_then_drops_the_connection() -> None:
     assert _kept(app) == (1, {"drop_after": 1})
 
 
-async def test_timeout_after_stores_then_holds_the_answer() -> None:
+async def test_timeout_after_stores_then_holds_the_answer(fake_timing: FakeTiming) -> None:
     """`timeout_after`: stored, then the answer waits hold_seconds on the injected sleep."""
-    sleep = RecordingSleep()
-    app = create_app(SandboxConfig(faults={"timeout_after": 1.0}, hold_seconds=90), sleep=sleep)
+    config = SandboxConfig(faults={"timeout_after": 1.0}, hold_seconds=90)
+    app = create_app(config, sleep=fake_timing.sleep)
     async with client_for(app) as client:
         response = await client.post(CREATE, json=target_user_payload())
-    assert sleep.calls == [90]
+    assert fake_timing.sleeps == [90]
     assert response.status_code == 201  # in process nothing times out; the hold just ends
     assert _kept(app) == (1, {"timeout_after": 1})
 

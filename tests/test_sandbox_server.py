@@ -27,6 +27,7 @@ def sandbox_url() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_create_and_list_over_a_socket(sandbox_url: str) -> None:
     """Over loopback a create answers 201 and the campaign is listed."""
     with httpx.Client(base_url=sandbox_url, headers=HEADERS) as client:
@@ -36,12 +37,14 @@ def test_create_and_list_over_a_socket(sandbox_url: str) -> None:
     assert [campaign["id"] for campaign in listed] == [created.json()["data"]["id"]]
 
 
+@pytest.mark.slow
 def test_run_in_thread_serves_loopback_on_a_free_port(sandbox_url: str) -> None:
     """The base URL is loopback, on a port picked for it, with nothing after the port."""
     assert sandbox_url.startswith("http://127.0.0.1:")
     assert int(sandbox_url.rsplit(":", 1)[1]) > 0
 
 
+@pytest.mark.slow
 def test_run_in_thread_stops_on_exit() -> None:
     """Leaving the context stops the server: the port refuses connections."""
     with run_in_thread() as url:
@@ -50,6 +53,7 @@ def test_run_in_thread_stops_on_exit() -> None:
         httpx.get(url + MEMBERS, headers=HEADERS)
 
 
+@pytest.mark.slow
 def test_drop_after_over_a_socket_is_a_remote_protocol_error() -> None:
     """Over a socket `drop_after` closes the connection mid-answer; the campaign is kept."""
     config = SandboxConfig(faults={"drop_after": 1.0})
@@ -61,6 +65,7 @@ def test_drop_after_over_a_socket_is_a_remote_protocol_error() -> None:
     assert (stats["created"], stats["faults"]["drop_after"]) == (1, 1)
 
 
+@pytest.mark.slow
 def test_timeout_after_over_a_socket_is_a_read_timeout() -> None:
     """Over a socket `timeout_after` outlasts the client's read timeout; the campaign is kept."""
     config = SandboxConfig(faults={"timeout_after": 1.0}, hold_seconds=600)
@@ -132,6 +137,7 @@ def test_unopenable_db_is_one_clear_error(tmp_path: Path) -> None:
     assert f"cannot open --db {db}" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_command_serves_until_a_signal_then_stops_cleanly(signum: signal.Signals) -> None:
     """The command prints its base URL and key, serves, and exits 0 on SIGTERM or Ctrl-C."""

@@ -8,7 +8,6 @@ stdout/stderr, and formatted tracebacks (with and without their frames' locals).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,14 +19,12 @@ import pytest
 from click.testing import CliRunner
 from starlette.applications import Starlette
 
-import pipeline.client
 from pipeline.cli import cli
-from pipeline.client import Secret
-from pipeline.execute import RunSettings
-from pipeline.run import Options, RunResult, run_files
-from pipeline.send import SendSettings
+from pipeline.run import RunResult, run_files
+from pipeline.settings import Options, RunSettings, Secret, SendSettings
 from pipeline.template import EXAMPLE_ROWS, write_template
 from sandbox.server import DEFAULT_MEMBERS, SandboxConfig, create_app, run_in_thread
+from tests.fakes import FakeTiming
 
 CANARY = "canary-SECRET-1234567890"
 OTHER_CANARY = "canary-OTHER-0987654321"  # configured nowhere: the sandbox answers 401
@@ -35,10 +32,6 @@ CANARIES = (CANARY, OTHER_CANARY)
 MEMBER_BY_EMAIL = {member.email: member.id for member in DEFAULT_MEMBERS}
 STRANGER = "9b2f4c1e-7d3a-4e8b-a1c2-3d4e5f6a7b8c"
 FAST = SendSettings(rate=1000, concurrency=4, timeout=1.0)
-
-
-async def no_wait(seconds: float) -> None:
-    await asyncio.sleep(0)
 
 
 @dataclass
@@ -121,7 +114,7 @@ def run(
         Options(paths=(path,), out=tmp_path / out),
         settings(tmp_path, key, base_url),
         transport=transport,
-        sleep=no_wait,
+        timing=FakeTiming().timing,
     )
 
 
@@ -151,9 +144,13 @@ def test_secret_repr_and_str_hide_the_value() -> None:
     assert secret.reveal() == CANARY
 
 
-def test_httpx_loggers_stay_at_warning() -> None:
-    """Importing pipeline.client sets the httpx and httpcore loggers to WARNING."""
-    assert pipeline.client.API_PREFIX  # imported
+def test_the_command_line_keeps_httpx_loggers_at_warning() -> None:
+    """The CLI sets the httpx and httpcore loggers to WARNING (they log URLs at INFO)."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+    assert CliRunner().invoke(cli, ["status", "--help"]).exit_code == 0
+
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger("httpcore").level == logging.WARNING
 
@@ -195,6 +192,7 @@ def test_refused_key_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
     assert leaks.found(repr(refused), refused.stopped, repr(stopped), stopped.stopped) == []
 
 
+@pytest.mark.slow
 def test_timeout_over_loopback_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
     """Read timeouts over a real socket (httpcore logging at DEBUG): unknown rows, no key."""
     config = SandboxConfig(
@@ -214,7 +212,7 @@ def test_timeout_over_loopback_leaks_no_key(tmp_path: Path, leaks: Leaks) -> Non
                 send=SendSettings(rate=1000, concurrency=4, timeout=0.3),
                 recheck_delay=0.0,
             ),
-            sleep=no_wait,
+            timing=FakeTiming().timing,
         )
 
     assert result.counts == {"unknown": 3}
@@ -268,6 +266,7 @@ def test_crash_mid_send_stops_the_run_and_leaks_no_key(tmp_path: Path, leaks: Le
     assert leaks.found(repr(result), result.stopped) == []
 
 
+@pytest.mark.slow
 def test_cli_with_api_key_file_leaks_no_key(tmp_path: Path, leaks: Leaks) -> None:
     """`campaigns run --api-key-file` and `campaigns status`: no output or file holds the key."""
     key_file = tmp_path / "key.txt"

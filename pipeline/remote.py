@@ -2,26 +2,26 @@
 
 `team_directory` turns owner e-mails into member ids (once per run). `campaign_index`
 reads the campaign list, the authority on whether an uncertain create went through;
-it is None when the API does not offer the list (404/405).
+it is None when the API does not offer the list (404/405). Both read through `read`,
+which retries what a read may always retry, sleeping through the run's `Stop`.
 """
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Final
 
-import httpx
+from pipeline.client import Api
+from pipeline.errors import ApiError, CampaignListError, StoppedError
+from pipeline.model import is_uuid, normalise_name
+from pipeline.operations import CAMPAIGN_PATH, MEMBERS_PATH, Answer
+from pipeline.stop import Stop
+from pipeline.timing import Timing, backoff
 
-from pipeline.client import CAMPAIGN_PATH, MEMBERS_PATH, ApiAnswer, ExtrovertClient
-from pipeline.errors import PipelineError, StoppedError
-from pipeline.parse import is_uuid
-from pipeline.validate import normalise_name
-
-NO_LIST = frozenset({404, 405})
-RETRY_READ = frozenset({408, 429, 500, 502, 503, 504})
-Sleep = Callable[[float], Awaitable[None]]
+NO_LIST: Final = frozenset({404, 405})
+RETRY_READ: Final = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -33,46 +33,47 @@ class Directory:
 
 
 async def read(
-    client: ExtrovertClient, path: str, what: str, sleep: Sleep, attempts: int = 4
-) -> ApiAnswer:
+    client: Api, path: str, what: str, timing: Timing, stop: Stop, attempts: int = 4
+) -> Answer:
     """GET `path`, retrying what a read may always retry (no connection, 429, 5xx)."""
     for attempt in range(1, attempts + 1):
-        try:
-            answer = await client.get(path)
-        except httpx.HTTPError as exc:
+        answer = await client.get(path)
+        if answer.failure is not None:
             if attempt == attempts:
-                raise PipelineError(
+                raise ApiError(
                     f"could not reach the API at {client.base_url} to read {what} "
-                    f"({type(exc).__name__})",
+                    f"({answer.error or answer.failure})",
+                    transient=True,
                     hint="Check the network and --base-url, then run again.",
-                ) from None
-        else:
-            if answer.status not in RETRY_READ or attempt == attempts:
-                return answer
-        await sleep(random.uniform(0, 0.5 * 2**attempt))
+                )
+        elif answer.status not in RETRY_READ or attempt == attempts:
+            return answer
+        await stop.nap(backoff(attempt, initial=0.5, cap=30.0, rng=timing.random))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _refused(what: str, status: int) -> PipelineError:
+def _refused(what: str, status: int | None) -> ApiError:
     if status in (401, 403):
         return StoppedError(
             f"the API refused the key while reading {what} (HTTP {status})",
             http_status=status,
             hint="Check EXTROVERT_API_KEY (or --api-key-file) and --base-url.",
         )
-    return PipelineError(
+    return ApiError(
         f"could not read {what} (HTTP {status}); nothing was sent",
+        http_status=status,
+        transient=status in RETRY_READ,
         hint="Try again later, or give owners as ids (uuids) instead of e-mails.",
     )
 
 
 async def team_directory(
-    client: ExtrovertClient, emails: Collection[str], sleep: Sleep
+    client: Api, emails: Collection[str], timing: Timing, stop: Stop
 ) -> Directory:
     """Resolve `emails` (lower-cased) through the team-members list; case-insensitive."""
     if not emails:
         return Directory()
-    answer = await read(client, MEMBERS_PATH, "the team members", sleep)
+    answer = await read(client, MEMBERS_PATH, "the team members", timing, stop)
     if answer.status != 200 or not isinstance(answer.data, list):
         raise _refused("the team members", answer.status)
     found: dict[str, set[str]] = defaultdict(set)
@@ -112,31 +113,27 @@ class CampaignIndex:
         return ""
 
 
-class ListUnreadable(PipelineError):
-    """The campaign list exists but could not be read or understood just now."""
-
-
-async def campaign_index(client: ExtrovertClient, sleep: Sleep) -> CampaignIndex | None:
+async def campaign_index(client: Api, timing: Timing, stop: Stop) -> CampaignIndex | None:
     """The campaign list as an index, or None when the API has no such list (404/405).
 
-    Raises `ListUnreadable` when the list answers an error or a shape this code does not
+    Raises `CampaignListError` when the list answers an error or a shape this code does not
     know (paged, or entries without owner and name): absence in a list that cannot be
     trusted to be complete must never lead to sending again.
     """
-    answer = await read(client, CAMPAIGN_PATH, "the campaign list", sleep)
+    answer = await read(client, CAMPAIGN_PATH, "the campaign list", timing, stop)
     if answer.status in NO_LIST:
         return None
     if answer.status != 200 or not isinstance(answer.data, list):
-        raise ListUnreadable(f"the campaign list answered HTTP {answer.status} or no list")
+        raise CampaignListError(f"the campaign list answered HTTP {answer.status} or no list")
     ids: dict[tuple[str, str], list[str]] = defaultdict(list)
     for campaign in answer.data:
         if not isinstance(campaign, dict):
-            raise ListUnreadable("the campaign list holds entries of an unknown shape")
+            raise CampaignListError("the campaign list holds entries of an unknown shape")
         owner = campaign.get("owner")
         owner_id = owner.get("id") if isinstance(owner, dict) else None
         name, found = campaign.get("name"), campaign.get("id")
         if not (isinstance(owner_id, str) and isinstance(name, str) and isinstance(found, str)):
-            raise ListUnreadable("the campaign list holds entries without owner, name or id")
+            raise CampaignListError("the campaign list holds entries without owner, name or id")
         if campaign.get("isDeleted") is not True:
             ids[(owner_id.lower(), normalise_name(name))].append(found.lower())
     return CampaignIndex(dict(ids))

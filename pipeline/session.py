@@ -1,0 +1,209 @@
+"""One run's state, built whole by `open_session`: client, ledger, stop, sender, payloads.
+
+`open_session` opens the client (or `Keyless` for a dry run without a key) and the
+ledger (locked, bound to one API, the run recorded), resolves owner e-mails, maps the
+rows to payloads, and yields a `Session` that is complete: nothing is assigned to it from
+outside. What the run learns row by row goes through its methods (`settle`, `adopt`,
+`leave_unknown`). On the way out the client and the ledger are closed, whatever happened.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.client import Api, ExtrovertClient, Keyless
+from pipeline.errors import StoppedError
+from pipeline.ledger import Entry, Ledger
+from pipeline.map import map_rows
+from pipeline.model import Origin, Outcome, Status
+from pipeline.remote import team_directory
+from pipeline.send import Sender
+from pipeline.settings import RunSettings
+from pipeline.stop import Interrupt, Stop
+from pipeline.timing import Timing
+from pipeline.validate import Checked, apply_owners
+from schemas.payload import Payload
+
+
+class Progress(Protocol):
+    """Where a caller shows progress (the CLI's tqdm bar); the library never prints."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, status: Status) -> None: ...
+
+
+class Silent:
+    """Progress shown nowhere."""
+
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, status: Status) -> None:
+        pass
+
+
+class Session:
+    """The rows of one run, what is known of each, and the parts that act on them."""
+
+    def __init__(
+        self,
+        *,
+        checked: Checked,
+        payloads: list[Payload | None],
+        settings: RunSettings,
+        ledger: Ledger,
+        client: Api,
+        sender: Sender,
+        stop: Stop,
+        timing: Timing,
+        progress: Progress,
+    ) -> None:
+        self.checked = checked
+        self.payloads = payloads
+        self.settings = settings
+        self.ledger = ledger
+        self.client = client
+        self.sender = sender
+        self.stop = stop
+        self.timing = timing
+        self.progress = progress
+        self.outcomes: list[Outcome | None] = [None] * len(checked)
+        # What earlier runs sent for rows whose outcome they left unknown: those are looked
+        # up in the campaign list as sent, even if the sheet has changed since.
+        self.sent_before: dict[int, Entry] = {}
+        rows = checked.rows
+        self._locations = list(
+            zip(rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True)
+        )
+
+    def origin(self, position: int) -> Origin:
+        """Where the row is and the owner and name it stands for (as sent, if it was)."""
+        source, sheet, row = self._locations[position]
+        earlier = self.sent_before.get(position)
+        if earlier is not None:
+            owner, name = earlier.owner_id, earlier.name
+        else:
+            values = self.checked.values
+            owner, name = str(values["owner"][position]), str(values["campaign_name"][position])
+        return Origin(str(source), str(sheet), int(row), owner, name)
+
+    def settle(self, position: int, outcome: Outcome) -> None:
+        """Give a row its outcome; a row settled again keeps its earlier attempts."""
+        previous = self.outcomes[position]
+        if previous is not None:
+            outcome = replace(outcome, attempts=outcome.attempts + previous.attempts)
+        self.outcomes[position] = outcome
+        if previous is None:
+            self.progress.advance(outcome.status)
+
+    def leave_unknown(self, positions: Sequence[int], why: str) -> None:
+        """The rows stay `unknown`, saying why."""
+        for position in positions:
+            before = self.outcomes[position]
+            if before is None:
+                self.settle(position, Outcome(Status.UNKNOWN, errors=(why,)))
+            else:
+                self.outcomes[position] = replace(before, errors=(*before.errors, why))
+
+    def adopt(self, position: int, campaign_id: str, note: str) -> None:
+        """Record that the row's campaign exists as `campaign_id` (not in a dry run)."""
+        if self.settings.dry_run:
+            return
+        earlier = self.sent_before.get(position)
+        payload: Any = earlier.payload if earlier is not None else self.payloads[position]
+        self.ledger.adopt(
+            self.checked.keys[position],
+            campaign_id=campaign_id,
+            origin=self.origin(position),
+            note=note,
+            payload=payload,
+        )
+
+
+@asynccontextmanager
+async def open_session(
+    checked: Checked,
+    settings: RunSettings,
+    run_id: str,
+    *,
+    command: str,
+    timing: Timing,
+    progress: Progress,
+    transport: Any = None,
+    interrupt: Interrupt | None = None,
+) -> AsyncIterator[Session]:
+    """Open everything one run needs, resolve owners and map the rows; close it all after.
+
+    A 401/403 while reading the team list does not raise: the session comes back with
+    its `stop` set, so that every row is reported `not_sent`.
+    """
+    async with AsyncExitStack() as stack:
+        client: Api = Keyless()
+        if settings.api_key is not None:
+            client = ExtrovertClient(
+                settings.base_url,
+                settings.api_key,
+                timeout=settings.send.timeout,
+                concurrency=settings.send.concurrency,
+                transport=transport,
+            )
+        stack.push_async_callback(client.aclose)
+        state = settings.state
+        if settings.dry_run and not state.exists():  # a dry run leaves no ledger behind
+            state = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "empty.sqlite"
+        ledger = stack.enter_context(
+            Ledger.open(state, run_id=run_id, timing=timing, lock=not settings.dry_run)
+        )
+        ledger.bind_endpoint(settings.bound_to, record=not settings.dry_run)
+        if not settings.dry_run:
+            ledger.start_run(command)
+        stop = Stop(timing.sleep)
+        if interrupt is not None:
+            interrupt.attach(stop)
+            stack.callback(interrupt.detach)
+        try:
+            checked = await _resolve_owners(checked, settings, client, ledger, timing, stop)
+        except StoppedError as exc:  # 401/403 on the team list: nothing was sent
+            stop.set(exc.message, exc.http_status)
+        yield Session(
+            checked=checked,
+            payloads=map_rows(checked),
+            settings=settings,
+            ledger=ledger,
+            client=client,
+            sender=Sender(client, settings.send, timing, stop),
+            stop=stop,
+            timing=timing,
+            progress=progress,
+        )
+
+
+async def _resolve_owners(
+    checked: Checked,
+    settings: RunSettings,
+    client: Api,
+    ledger: Ledger,
+    timing: Timing,
+    stop: Stop,
+) -> Checked:
+    """Owner e-mails -> member ids, from the team list (or, with no key, the ledger)."""
+    values = checked.values
+    emails = {
+        o
+        for o, errors in zip(values["owner"], checked.errors, strict=True)
+        if isinstance(o, str) and "@" in o and not errors
+    }
+    if not emails:
+        return checked
+    if not client.keyed:  # a dry run without a key: what earlier runs learned
+        return apply_owners(checked, ledger.owners(), {})
+    directory = await team_directory(client, emails, timing, stop)
+    if not settings.dry_run:
+        ledger.remember_owners(directory.ids)
+    return apply_owners(checked, directory.ids, directory.problems)

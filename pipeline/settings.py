@@ -1,0 +1,162 @@
+"""The settings objects: what a caller decides before a run, each checked when built.
+
+`Options` (where rows come from and where reports go), `SendSettings` (how hard to push
+the API), `RunSettings` (the ledger, the API and what to do about earlier outcomes), and
+`Secret` (the API key, never shown). A value that cannot work raises `ConfigError` here,
+before anything is read or sent. This module is light: the CLI builds settings without
+importing pandas or httpx.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from pipeline.errors import ConfigError
+
+DEFAULT_BASE_URL: Final = "https://prod-nginx-v2.goextrovert.com/webgateway"
+DEFAULT_MAX_ROWS: Final = 100_000
+DEFAULT_REPORTS: Final = Path("reports")
+DEFAULT_STATE: Final = DEFAULT_REPORTS / "state.sqlite"
+# A sandbox rehearsal keeps its own ledger (and the sandbox its campaigns beside it), so
+# that campaigns made up by the sandbox never count as created in the real account.
+SANDBOX_STATE: Final = DEFAULT_REPORTS / "sandbox-state.sqlite"
+
+
+class Secret:
+    """A value that never appears in a repr, a str, a log line or a traceback's locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """The base URL without a trailing slash; https unless the host is loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--base-url {url!r} is not an http(s) URL")
+    if parts.scheme != "https" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"--base-url {url!r} must use https (plain http is allowed only for loopback hosts)"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"--base-url {url!r} must not carry a query or fragment")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every command shares: where rows come from and where reports go; checked
+    when built."""
+
+    paths: tuple[Path, ...]
+    out: Path | None = None
+    reports_root: Path = DEFAULT_REPORTS
+    sheet: str | None = None
+    max_rows: int = DEFAULT_MAX_ROWS
+    defaults: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paths", tuple(Path(p) for p in self.paths))
+        if not self.paths:
+            raise ConfigError("no input: name at least one sheet or folder")
+        if str(self.reports_root) == "":
+            raise ConfigError("the reports folder is empty")
+        if not isinstance(self.max_rows, int) or self.max_rows < 1:
+            raise ConfigError(f"max_rows = {self.max_rows!r} must be a whole number of 1 or more")
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """How hard to push. Defaults follow extrovert-api.md: 5 requests/s, 4 in flight.
+
+    Checked when built: a value that cannot work raises `ConfigError`.
+    """
+
+    rate: float = 5.0
+    concurrency: int = 4
+    timeout: float = 30.0
+    max_attempts: int = 5
+    time_budget: float = 300.0
+    max_consecutive_errors: int = 20
+    retry_after_cap: float = 120.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    recovery_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        positive = ("rate", "timeout", "time_budget", "backoff_max")
+        for name in positive:
+            _require(name, getattr(self, name), getattr(self, name) > 0, "a number above 0")
+        for name in ("retry_after_cap", "backoff_initial", "recovery_interval"):
+            _require(name, getattr(self, name), getattr(self, name) >= 0, "0 or more")
+        for name in ("concurrency", "max_attempts", "max_consecutive_errors"):
+            value = getattr(self, name)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            _require(name, value, ok, "a whole number of 1 or more")
+
+
+def _require(name: str, value: object, ok: bool, accepted: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} cannot work: it must be {accepted}")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What `campaigns run` needs beyond the input files; checked when built."""
+
+    state: Path
+    base_url: str
+    api_key: Secret | None
+    dry_run: bool = False
+    resend_unknown: bool = False
+    skip_existing: bool = False
+    send: SendSettings = field(default_factory=SendSettings)
+    recheck_delay: float = 3.0
+    resolve_rounds: int = 2
+    # What the ledger is bound to and summary.json names ("sandbox"); the base URL if empty.
+    endpoint: str = ""
+
+    def __post_init__(self) -> None:
+        if str(self.state) in ("", "."):
+            raise ConfigError("the ledger path (--state) is empty")
+        object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        if self.api_key is None and not self.dry_run:
+            raise ConfigError(
+                "no API key: set EXTROVERT_API_KEY or give --api-key-file",
+                hint="To rehearse without an account, add --sandbox (it needs no key).",
+            )
+        if self.recheck_delay < 0:
+            raise ConfigError(f"recheck_delay = {self.recheck_delay!r} must be 0 or more")
+        if self.resolve_rounds < 0:
+            raise ConfigError(f"resolve_rounds = {self.resolve_rounds!r} must be 0 or more")
+
+    @property
+    def bound_to(self) -> str:
+        """The API this run's ledger records campaigns of."""
+        return self.endpoint or self.base_url
