@@ -115,7 +115,7 @@ def _classify(session: Session) -> tuple[list[int], list[int]]:
             session.settle(position, outcome)
         else:  # unknown, or sending left by a run that holds no lock (dry run)
             uncertain.append(position)
-            session.sent_before[position] = entry
+            session.sent_earlier(position, entry)
     return to_send, uncertain
 
 
@@ -140,7 +140,7 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
         payload = session.payloads[position]
         if payload is None:  # pragma: no cover - invalid rows are settled by _classify
             raise ValueError(f"row {position} has no payload to send")
-        session.sent_before.pop(position, None)  # from now on it is sent as the sheet says
+        session.sending_now(position)
         operations.append(Operation.create_campaign(keys[position], payload, position))
     marked: set[str] = set()
     unknown: list[int] = []

@@ -76,7 +76,7 @@ class Session:
         self.outcomes: list[Outcome | None] = [None] * len(checked)
         # What earlier runs sent for rows whose outcome they left unknown: those are looked
         # up in the campaign list as sent, even if the sheet has changed since.
-        self.sent_before: dict[int, Entry] = {}
+        self._sent_before: dict[int, Entry] = {}
         rows = checked.rows
         self._locations = list(
             zip(rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True)
@@ -85,13 +85,22 @@ class Session:
     def origin(self, position: int) -> Origin:
         """Where the row is and the owner and name it stands for (as sent, if it was)."""
         source, sheet, row = self._locations[position]
-        earlier = self.sent_before.get(position)
+        earlier = self._sent_before.get(position)
         if earlier is not None:
             owner, name = earlier.owner_id, earlier.name
         else:
             values = self.checked.values
             owner, name = str(values["owner"][position]), str(values["campaign_name"][position])
         return Origin(str(source), str(sheet), int(row), owner, name)
+
+    def sent_earlier(self, position: int, entry: Entry) -> None:
+        """The row's outcome is uncertain since an earlier run sent `entry`: until it is
+        sent again, it is looked up by the owner and name it was sent with."""
+        self._sent_before[position] = entry
+
+    def sending_now(self, position: int) -> None:
+        """The row is being sent as the sheet says it now."""
+        self._sent_before.pop(position, None)
 
     def settle(self, position: int, outcome: Outcome) -> None:
         """Give a row its outcome; a row settled again keeps its earlier attempts."""
@@ -115,7 +124,7 @@ class Session:
         """Record that the row's campaign exists as `campaign_id` (not in a dry run)."""
         if self.settings.dry_run:
             return
-        earlier = self.sent_before.get(position)
+        earlier = self._sent_before.get(position)
         payload: Any = earlier.payload if earlier is not None else self.payloads[position]
         self.ledger.adopt(
             self.checked.keys[position],

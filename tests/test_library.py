@@ -327,3 +327,36 @@ def test_the_readmes_python_example_runs(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0] == "{'valid': 5}"
     assert len(lines) == 6 and all(" created " in line for line in lines[1:])
+
+
+def test_an_interrupt_mid_run_lets_sent_rows_finish_and_reports_the_rest(
+    tmp_path: Path, app: Starlette, settings_for: SettingsFor
+) -> None:
+    """Interrupt.set() while rows are being sent: what was sent is recorded, the rest is
+    not_sent, exit 130, and the ledger holds nothing `sending`."""
+    path = write_template(tmp_path / "campaigns.csv", rows=EXAMPLE_ROWS)
+    interrupt = pipeline.Interrupt()
+
+    class InterruptAfterFirst:
+        def start(self, total: int) -> None:
+            pass
+
+        def advance(self, status: Status) -> None:
+            interrupt.set()  # as a signal handler would, once the first row is settled
+
+    result = pipeline.run_files(
+        Options(paths=(path,), out=tmp_path / "out"),
+        settings_for(send=SendSettings(rate=1000, concurrency=1, timeout=1.0)),
+        progress=InterruptAfterFirst(),
+        transport=httpx.ASGITransport(app=app),
+        timing=FakeTiming().timing,
+        interrupt=interrupt,
+    )
+
+    assert result.exit_code == 130
+    created = result.counts.get("created", 0)
+    assert created >= 1
+    assert result.counts == {"created": created, "not_sent": len(EXAMPLE_ROWS) - created}
+    assert app.state.sandbox.stats.created == created
+    with Ledger.open(tmp_path / "state.sqlite", run_id="peek", timing=Timing.real()) as ledger:
+        assert ledger.counts()["sending"] == 0
