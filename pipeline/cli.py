@@ -306,18 +306,22 @@ def run_command(
         max_consecutive_errors=max_consecutive_errors,
     )
     options = Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows)
-    with _api(state, base_url, sandbox, api_key_file) as (url, key, endpoint):
-        settings = RunSettings(
-            state=state,
-            base_url=url,
-            api_key=key,
-            dry_run=dry_run,
-            resend_unknown=resend_unknown,
-            skip_existing=skip_existing,
-            send=send,
-            endpoint=endpoint,
-        )
-        result = _run_interruptibly(options, settings, quiet)
+    try:
+        with _api(state, base_url, sandbox, api_key_file) as (url, key, endpoint):
+            settings = RunSettings(
+                state=state,
+                base_url=url,
+                api_key=key,
+                dry_run=dry_run,
+                resend_unknown=resend_unknown,
+                skip_existing=skip_existing,
+                send=send,
+                endpoint=endpoint,
+            )
+            result = _run_interruptibly(options, settings, quiet)
+    except KeyboardInterrupt:  # before the run took over Ctrl-C, or a second one
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
     if result.stopped:
         click.echo(f"Stopped: {result.stopped}", err=True)
     _finish(result, quiet)
@@ -361,9 +365,6 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
         previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         return run_files(options, settings, progress=bar, interrupt=interrupt)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
