@@ -355,7 +355,9 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
     interrupt = Interrupt()
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if interrupt.is_set():
+        # Only a run that is sending can wind down; before (loading) and after (writing
+        # reports) it, and at a second Ctrl-C, Python's own KeyboardInterrupt stops at once.
+        if interrupt.is_set() or not interrupt.attached:
             raise KeyboardInterrupt
         interrupt.set()
 

@@ -1,6 +1,7 @@
 """The online half of `campaigns run`, in order: consult the ledger, look up, send, settle.
 
-`execute` takes checked rows and returns one `Outcome` per row. Its promises: a key the
+`execute` takes checked rows and returns an `Execution`: one `Outcome` per row and the
+counters. Its promises: a key the
 ledger knows as created is never sent again; every request is preceded by a committed
 `sending` and followed by a committed outcome; an `unknown` row is settled by the
 campaign list (found: created; absent on two looks a few seconds apart: sent again) or
@@ -59,7 +60,8 @@ async def execute(
     transport: object = None,
     interrupt: Interrupt | None = None,
 ) -> Execution:
-    """Resolve owners, consult the ledger, send what is due and settle every row."""
+    """Consult the ledger, look up what is uncertain, send what is due, and settle every
+    row (owners are resolved and rows mapped by `open_session`)."""
     async with open_session(
         checked,
         settings,
@@ -70,16 +72,20 @@ async def execute(
         transport=transport,
         interrupt=interrupt,
     ) as session:
-        if not session.stop:  # the team list could be read
-            session.progress.start(len(session.checked))
-            await _drive(session)
+        session.progress.start(len(session.checked))
+        to_send, uncertain = _classify(session)
+        if session.stop:  # before anything was looked up: a 401 on the team list, Ctrl-C
+            why = f"not looked up in the campaign list: the run stopped ({session.stop.reason})"
+            session.leave_unknown(uncertain, why)
+        else:
+            await _drive(session, to_send, uncertain)
         return _finish(session)
 
 
-async def _drive(session: Session) -> None:
+async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> None:
+    """Adopt what exists, settle earlier uncertain rows, then send (or say what would be)."""
     settings = session.settings
     found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
-    to_send, uncertain = _classify(session)
     if settings.skip_existing and to_send:
         to_send = await skip_existing(session, to_send)
     to_send += await settle_uncertain(session, uncertain, found, from_earlier_runs=True)

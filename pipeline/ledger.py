@@ -409,21 +409,23 @@ class Ledger:
         origin: Origin,
         note: str,
         payload: Mapping[str, Any] | None,
+        sent_hash: str = "",
     ) -> None:
         """Record a campaign found to exist remotely as `created` with that id.
 
-        For a resolved `unknown` (give the payload that was sent) or `--skip-existing`
-        (None: the campaign's settings are not known; the stored payload becomes None and
-        its hash ""). `note` (e.g. "found in the campaign list") goes to `last_error`.
-        Attempts are unchanged. Raises ValueError for an empty id or a key already created
-        under another id.
+        For a resolved `unknown` (give the payload that was sent; a version-1 entry knows
+        only its hash: `payload=None, sent_hash=...`) or `--skip-existing` (None: the
+        campaign's settings are not known; the stored payload becomes None and its hash
+        ""). `note` (e.g. "found in the campaign list") goes to `last_error`. Attempts are
+        unchanged. Raises ValueError for an empty id or a key already created under
+        another id.
         """
         if not campaign_id:
             raise ValueError(f"{key!r}: adopting needs the campaign id")
         created = self._created_id(key)
         if created is not None and created != campaign_id:
             raise ValueError(f"{key!r} was created as campaign {created}, not {campaign_id}")
-        self._upsert(key, Status.CREATED, payload, campaign_id, note, origin)
+        self._upsert(key, Status.CREATED, payload, campaign_id, note, origin, sent_hash)
 
     def bind_endpoint(self, endpoint: str, *, record: bool = True) -> None:
         """Tie the ledger to one API (the first it is used with); refuse any other.
@@ -499,12 +501,13 @@ class Ledger:
         campaign_id: str,
         note: str,
         origin: Origin,
+        sent_hash: str = "",
     ) -> None:
         now = self._now()
         values = {
             "key": key,
             "status": status.value,
-            "payload_hash": "" if payload is None else payload_hash(payload),
+            "payload_hash": sent_hash if payload is None else payload_hash(payload),
             "campaign_id": campaign_id,
             "attempts": 0,
             "last_error": note,

@@ -66,9 +66,8 @@ async def settle_uncertain(
                 return left  # the person checked: --resend-unknown
             session.leave_unknown(left, why)
             return []
-        left = _adopt_found(
-            session, found_index, left, status_if_found, "found in the campaign list"
-        )
+        note = "found in the campaign list"
+        left = _adopt_found(session, found_index, left, status_if_found, note, ours=True)
         if not left:
             break
     return left
@@ -86,7 +85,7 @@ async def skip_existing(session: Session, to_send: list[int]) -> list[int]:
     if found_index is None:
         return to_send
     note = "existed before the first run (--skip-existing)"
-    return _adopt_found(session, found_index, to_send, Status.ALREADY_CREATED, note)
+    return _adopt_found(session, found_index, to_send, Status.ALREADY_CREATED, note, ours=False)
 
 
 def _adopt_found(
@@ -95,6 +94,8 @@ def _adopt_found(
     positions: Sequence[int],
     status: Status,
     note: str,
+    *,
+    ours: bool,
 ) -> list[int]:
     """Settle the rows the index holds (each campaign adopted once); return the rest."""
     known = session.ledger.known_campaign_ids()
@@ -103,7 +104,7 @@ def _adopt_found(
         origin = session.origin(position)
         found = found_index.find(origin.owner, origin.name, exclude=known)
         if found:
-            session.adopt(position, found, note)
+            session.adopt(position, found, note, ours=ours)
             known.add(found)
             session.settle(position, Outcome(status, found))
         else:

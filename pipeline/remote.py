@@ -49,6 +49,8 @@ async def read(
         elif answer.status not in RETRY_READ or attempt == attempts:
             return answer
         await stop.nap(backoff(attempt, initial=0.5, cap=30.0, rng=timing.random))
+        if stop:
+            raise StoppedError(f"stopped before {what} could be read: {stop.reason}")
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -1,7 +1,8 @@
-"""The entry points: `validate_files`, `run_files` (and `run_files_async`), `ledger_status`.
+"""The entry points: `validate_files`, `run_files` (and `run_files_async`).
 
 `validate_files` is load -> validate -> map -> report, with nothing sent; `run_files`
-adds the online half (`pipeline.execute`) before the report. Each returns a `RunResult`
+adds the online half (`pipeline.execute`) before the report (`pipeline.status` reads the
+ledger for `campaigns status`). Each returns a `RunResult`
 (a record per row, counts, report folder, exit code) and raises only `PipelineError` for
 what stops it. Nothing here prints, reads the environment, or changes process-wide state
 beyond pausing the garbage collector around bulk row work.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -192,7 +192,7 @@ def validate_files(options: Options, *, timing: Timing | None = None) -> RunResu
 
 def _validate_files(options: Options, timing: Timing) -> RunResult:
     started = timing.now()
-    began = time.perf_counter()
+    began = timing.monotonic()
     tables, checked = _load_and_check(options)
     payloads = map_rows(checked)
     outcomes = [
@@ -209,7 +209,7 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         outcomes,
         started,
         timing.now(),
-        time.perf_counter() - began,
+        timing.monotonic() - began,
         code,
         warnings=list(checked.warnings),
         requests=0,
@@ -303,7 +303,7 @@ async def run_files_async(
     """`run_files` as a coroutine, for callers that already run an event loop."""
     timing = timing or Timing.real()
     started = timing.now()
-    began = time.perf_counter()
+    began = timing.monotonic()
     with bulk_work():
         tables, checked = _load_and_check(options)
     identifier = run_id(list(options.paths), started)
@@ -326,7 +326,7 @@ async def run_files_async(
         execution.outcomes,
         started,
         timing.now(),
-        time.perf_counter() - began,
+        timing.monotonic() - began,
         code,
         warnings=list(checked.warnings),
         state=str(settings.state),

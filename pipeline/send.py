@@ -8,8 +8,8 @@ halves the rate, which climbs back by a tenth of its target every few quiet seco
 transport failures and 5xx count towards the circuit breaker; 401/403 stop the run.
 
 Retries use tenacity, bounded by attempts and by a time budget, and end as `failed`.
-Every wait (retry, pause, pacing) is `pipeline.timing.backoff` or the pacer's slot, slept
-through the run's `Stop`, so that a stop wakes it and tests never wait.
+Every wait (a retry's backoff; a pause, `Retry-After` or else a backoff; a pacing slot)
+is slept through the run's `Stop`, so that a stop wakes it and tests never wait.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _DONE: Final = {Action.UPDATE_CAMPAIGN: Status.UPDATED, Action.ADD_PROSPECTS: St
 
 @dataclass
 class Stats:
-    """Counters for summary.json and the progress bar."""
+    """Counters for summary.json."""
 
     requests: int = 0
     retries: int = 0

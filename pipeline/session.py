@@ -1,7 +1,8 @@
 """One run's state, built whole by `open_session`: client, ledger, stop, sender, payloads.
 
 `open_session` opens the client (or `Keyless` for a dry run without a key) and the
-ledger (locked, bound to one API, the run recorded), resolves owner e-mails, maps the
+ledger (bound to one API; for a real run also locked and the run recorded; a dry run
+without a ledger reads an empty one it throws away), resolves owner e-mails, maps the
 rows to payloads, and yields a `Session` that is complete: nothing is assigned to it from
 outside. What the run learns row by row goes through its methods (`settle`, `adopt`,
 `leave_unknown`). On the way out the client and the ledger are closed, whatever happened.
@@ -120,19 +121,33 @@ class Session:
             else:
                 self.outcomes[position] = replace(before, errors=(*before.errors, why))
 
-    def adopt(self, position: int, campaign_id: str, note: str) -> None:
-        """Record that the row's campaign exists as `campaign_id` (not in a dry run)."""
+    def adopt(self, position: int, campaign_id: str, note: str, *, ours: bool) -> None:
+        """Record that the row's campaign exists as `campaign_id` (not in a dry run).
+
+        `ours`: our own create went through, so the payload it sent is the one applied
+        (as an earlier run sent it, if it did); else (`--skip-existing`) the campaign was
+        made elsewhere and its settings are not known.
+        """
         if self.settings.dry_run:
             return
+        key, origin = self.checked.keys[position], self.origin(position)
         earlier = self._sent_before.get(position)
-        payload: Any = earlier.payload if earlier is not None else self.payloads[position]
-        self.ledger.adopt(
-            self.checked.keys[position],
-            campaign_id=campaign_id,
-            origin=self.origin(position),
-            note=note,
-            payload=payload,
-        )
+        if not ours:
+            self.ledger.adopt(key, campaign_id=campaign_id, origin=origin, note=note, payload=None)
+        elif earlier is not None:
+            self.ledger.adopt(
+                key,
+                campaign_id=campaign_id,
+                origin=origin,
+                note=note,
+                payload=earlier.payload,
+                sent_hash=earlier.payload_hash,
+            )
+        else:
+            payload = self.payloads[position]
+            self.ledger.adopt(
+                key, campaign_id=campaign_id, origin=origin, note=note, payload=payload
+            )
 
 
 @asynccontextmanager
@@ -177,8 +192,9 @@ async def open_session(
             interrupt.attach(stop)
             stack.callback(interrupt.detach)
         try:
-            checked = await _resolve_owners(checked, settings, client, ledger, timing, stop)
-        except StoppedError as exc:  # 401/403 on the team list: nothing was sent
+            if not stop:  # Ctrl-C before the run started reads nothing
+                checked = await _resolve_owners(checked, settings, client, ledger, timing, stop)
+        except StoppedError as exc:  # 401/403 on the team list (or Ctrl-C): nothing was sent
             stop.set(exc.message, exc.http_status)
         yield Session(
             checked=checked,

@@ -1,4 +1,5 @@
-"""`campaigns status`: what the ledger knows, read without the network or the lock."""
+"""`campaigns status`: what the ledger knows, read without the network or the lock (a
+ledger of an older schema is upgraded in place as it is opened)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ Requests already in flight finish; nothing new starts once `Stop` is set.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable
 
 INTERRUPTED = "interrupted (Ctrl-C)"
@@ -58,18 +57,18 @@ class Interrupt:
 
     The caller (the CLI's SIGINT handler, a web page's button) holds one and calls
     `set()`; the run attaches its `Stop` while it goes on. A request made before the run
-    attaches stops it as soon as it does.
+    attaches stops it as soon as it does. No lock: a signal handler may run between any
+    two lines of the thread it interrupts, so `set` and `attach` each write their own
+    attribute first and read the other's after; whichever runs second sees both.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._requested = False
         self._target: tuple[asyncio.AbstractEventLoop, Stop] | None = None
 
     def set(self) -> None:
-        with self._lock:
-            self._requested = True
-            target = self._target
+        self._requested = True
+        target = self._target
         if target is not None:
             loop, stop = target
             loop.call_soon_threadsafe(stop.interrupt)
@@ -77,15 +76,16 @@ class Interrupt:
     def is_set(self) -> bool:
         return self._requested
 
+    @property
+    def attached(self) -> bool:
+        """True while a run listens (between `attach` and `detach`)."""
+        return self._target is not None
+
     def attach(self, stop: Stop) -> None:
         """Route `set()` to `stop` (call from inside the run's event loop)."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            self._target = (loop, stop)
-            requested = self._requested
-        if requested:
+        self._target = (asyncio.get_running_loop(), stop)
+        if self._requested:
             stop.interrupt()
 
     def detach(self) -> None:
-        with self._lock:
-            self._target = None
+        self._target = None

@@ -4,23 +4,15 @@ the example sheet, and fake time (`tests/fakes.py`)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 
-from pipeline.settings import RunSettings, Secret, SendSettings
-from sandbox.server import DEFAULT_API_KEY, SandboxConfig, create_app
+from sandbox.server import SandboxConfig, create_app
 from tests.fakes import FakeTiming
-
-ROOT = Path(__file__).resolve().parents[1]
-# Fast enough that pacing never matters in-process; one second before an answer is late.
-FAST = SendSettings(rate=1000, concurrency=4, timeout=1.0)
-
-SettingsFor = Callable[..., RunSettings]
+from tests.helpers import ROOT, SettingsFor, run_settings
 
 
 @pytest.fixture(autouse=True)
@@ -43,19 +35,6 @@ def app() -> Iterator[Starlette]:
     made = create_app(SandboxConfig())
     yield made
     made.state.sandbox.close()
-
-
-def run_settings(tmp_path: Path, **changes: Any) -> RunSettings:
-    """Run settings for an in-process sandbox: fast, no wait before a second look, the
-    ledger in `tmp_path`; `changes` replace fields."""
-    base = RunSettings(
-        state=tmp_path / "state.sqlite",
-        base_url="http://localhost",
-        api_key=Secret(DEFAULT_API_KEY),
-        send=FAST,
-        recheck_delay=0.0,
-    )
-    return replace(base, **changes)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,15 @@ import pandas as pd
 from openpyxl import Workbook
 
 from pipeline.load import Table, load
+from pipeline.settings import RunSettings, Secret, SendSettings
 from pipeline.validate import Checked, validate
+from sandbox.server import DEFAULT_API_KEY
+
+ROOT = Path(__file__).resolve().parents[1]
+# Fast enough that pacing never matters in-process; one second before an answer is late.
+FAST = SendSettings(rate=1000, concurrency=4, timeout=1.0)
+# The `settings_for` fixture: `settings_for(**changes)` gives `run_settings` in tmp_path.
+SettingsFor = Callable[..., RunSettings]
 
 STYLE_ID = "8d256aa6-9b12-49a7-93ee-bf41634b5b60"
 CONTEXT_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -176,3 +185,16 @@ def numbered_sheet(tmp_path: Path, count: int) -> Path:
     from pipeline.template import write_template
 
     return write_template(tmp_path / "campaigns.csv", rows=numbered_rows(count))
+
+
+def run_settings(tmp_path: Path, **changes: Any) -> RunSettings:
+    """Run settings for an in-process sandbox: fast, no wait before a second look, the
+    ledger in `tmp_path`; `changes` replace fields."""
+    base = RunSettings(
+        state=tmp_path / "state.sqlite",
+        base_url="http://localhost",
+        api_key=Secret(DEFAULT_API_KEY),
+        send=FAST,
+        recheck_delay=0.0,
+    )
+    return replace(base, **changes)

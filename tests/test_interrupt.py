@@ -16,8 +16,7 @@ import pytest
 from pipeline.ledger import Ledger
 from pipeline.timing import Timing
 from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
-from tests.conftest import ROOT
-from tests.helpers import numbered_sheet
+from tests.helpers import ROOT, numbered_sheet
 from tests.sandbox_fixtures import STATS
 
 pytestmark = pytest.mark.slow

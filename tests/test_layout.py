@@ -87,10 +87,17 @@ def test_only_the_cli_touches_the_process(module: str) -> None:
     configures logging or exits."""
     names = imported(module)
     assert not any(n == "click" or n.startswith("click.") for n in names)
-    assert "signal" not in names
+    assert not any(n == "signal" or n.startswith("signal.") for n in names)
+    assert names & {"os.environ", "os.getenv", "sys.exit", "logging.config"} == set()
     uses = set(attribute_uses(module))
     forbidden = {"os.environ", "os.getenv", "sys.exit", "logging.basicConfig"}
     assert uses & forbidden == set()
+    assert not any(
+        isinstance(node, ast.Raise)
+        and isinstance(node.exc, ast.Name | ast.Call)
+        and "SystemExit" in ast.dump(node.exc)
+        for node in ast.walk(tree(module))
+    )
     assert not any(use.startswith("signal.") for use in uses)
     source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
     assert ".setLevel(" not in source
@@ -100,8 +107,10 @@ def test_only_the_cli_touches_the_process(module: str) -> None:
 @pytest.mark.parametrize("module", [m for m in MODULES if m != "timing"])
 def test_time_is_read_only_through_timing(module: str) -> None:
     """No clock, sleep or random outside timing.py: everything else takes a Timing."""
+    clocks = {"time.monotonic", "time.time", "time.perf_counter", "asyncio.sleep", "time.sleep"}
     uses = set(attribute_uses(module))
-    assert uses & {"time.monotonic", "time.time", "asyncio.sleep", "time.sleep"} == set()
+    assert uses & clocks == set()
+    assert imported(module) & clocks == set()  # `from time import monotonic` too
     assert not any(use.startswith("random.") and use != "random.Random" for use in uses)
     source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
     assert "datetime.now" not in source and "dt.datetime.now" not in source
@@ -159,10 +168,16 @@ def test_no_status_literal_outside_the_model() -> None:
 
 
 def test_no_test_module_imports_another() -> None:
-    """Test modules share through conftest, fakes, helpers and sandbox_fixtures only."""
+    """Test modules share through fixtures and fakes, helpers and sandbox_fixtures; none
+    imports another test module or conftest (pytest loads that itself)."""
     tests = Path(__file__).parent
     for path in tests.glob("test_*.py"):
         source = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(source):
+            names: list[str] = []
             if isinstance(node, ast.ImportFrom) and node.module:
-                assert not node.module.startswith("tests.test_"), f"{path.name} imports it"
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                assert not name.startswith(("tests.test_", "tests.conftest")), path.name

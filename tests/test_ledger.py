@@ -568,3 +568,26 @@ def test_no_column_can_hold_a_secret(ledger: Ledger, path: Path) -> None:
     with raw(path) as conn:
         columns = [row[1] for row in conn.execute("PRAGMA table_info(campaigns)")]
     assert columns == list(Entry.__dataclass_fields__)
+
+
+def test_adopting_a_key_known_only_by_its_hash_keeps_that_hash(ledger: Ledger) -> None:
+    """A version-1 entry left unknown knows only the hash of what it sent: adopting it
+    (found in the campaign list) keeps that hash rather than forgetting what was sent."""
+    origin = Origin("campaigns.csv", "", 2, OWNER, "Q1")
+    ledger.mark_sending("k1", payload={"name": "Q1"}, origin=origin)
+    ledger.record("k1", Status.UNKNOWN, error="timeout")
+    sent = ledger.get("k1")
+    assert sent is not None
+
+    ledger.adopt(
+        "k1",
+        campaign_id="c-1",
+        origin=origin,
+        note="found in the campaign list",
+        payload=None,
+        sent_hash=sent.payload_hash,
+    )
+
+    adopted = ledger.get("k1")
+    assert adopted is not None
+    assert (adopted.status, adopted.payload_hash) == (Status.CREATED, sent.payload_hash)

@@ -24,8 +24,8 @@ from pipeline.settings import Options, RunSettings, Secret
 from pipeline.status import ledger_status
 from pipeline.template import EXAMPLE_ROWS, write_template
 from sandbox.server import DEFAULT_API_KEY, DEFAULT_MEMBERS, SandboxConfig, create_app
-from tests.conftest import FAST, run_settings
 from tests.fakes import FakeTiming
+from tests.helpers import FAST, run_settings
 from tests.sandbox_fixtures import CREATE, target_user_payload
 
 MEMBER_BY_EMAIL = {member.email: member.id for member in DEFAULT_MEMBERS}
@@ -686,3 +686,63 @@ def test_a_failing_team_lookup_is_retried_then_stops_before_sending(
     assert "could not read the team members (HTTP 500); nothing was sent" in str(stopped.value)
     assert transport.reads == 4
     assert app.state.sandbox.stats.created == 0
+
+
+# -- Ctrl-C before anything was sent, and what adoption records ------------------------------
+
+
+def test_an_interrupt_before_sending_still_reports_what_the_ledger_knows(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """Ctrl-C before the run sends: rows the ledger knows as created stay already_created,
+    an earlier unknown stays unknown (never claimed unsent), only the rest are not_sent."""
+    from pipeline.stop import Interrupt
+
+    rows = with_uuid_owners(EXAMPLE_ROWS)
+    run(tmp_path, sheet(tmp_path, rows[:1]), app, "o1")
+    lost = run_files(
+        Options(paths=(sheet(tmp_path, rows[1:2], "lost.csv"),), out=tmp_path / "o2"),
+        settings(tmp_path),
+        transport=LostAnswers(app),
+        timing=FakeTiming().timing,
+    )
+    assert lost.counts == {"unknown": 1}
+    interrupt = Interrupt()
+    interrupt.set()
+
+    result = run_files(
+        Options(paths=(sheet(tmp_path, rows),), out=tmp_path / "o3"),
+        settings(tmp_path),
+        transport=httpx.ASGITransport(app=app),
+        timing=FakeTiming().timing,
+        interrupt=interrupt,
+    )
+
+    statuses_seen = [line["status"] for line in results(tmp_path / "o3")]
+    assert statuses_seen == ["already_created", "unknown", "not_sent", "not_sent", "not_sent"]
+    assert "not looked up in the campaign list" in results(tmp_path / "o3")[1]["errors"]
+    assert result.exit_code == 130
+    assert app.state.sandbox.stats.created == 2  # the first run's and the lost one's
+
+
+def test_skip_existing_records_no_settings_for_a_campaign_made_elsewhere(
+    tmp_path: Path, app: Starlette, example: Path
+) -> None:
+    """A campaign adopted by --skip-existing was never sent by this tool: the ledger keeps
+    no payload for it (the settings it has are not known), unlike one this tool created."""
+    from pipeline.ledger import Ledger
+
+    existing = target_user_payload(
+        ownerId=MEMBER_BY_EMAIL[EXAMPLE_ROWS[0]["owner"]], name=EXAMPLE_ROWS[0]["campaign_name"]
+    )
+    asyncio.run(_create_directly(app, [existing]))
+
+    run(tmp_path, example, app, "o1", skip_existing=True)
+
+    timing = FakeTiming().timing
+    with Ledger.open(tmp_path / "state.sqlite", run_id="peek", timing=timing) as ledger:
+        adopted = ledger.get(EXAMPLE_ROWS[0]["campaign_key"])
+        made = ledger.get(EXAMPLE_ROWS[1]["campaign_key"])
+    assert adopted is not None and made is not None
+    assert (adopted.status, adopted.payload, adopted.payload_hash) == ("created", None, "")
+    assert made.status == "created" and made.payload is not None and made.payload_hash

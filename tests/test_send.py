@@ -22,7 +22,14 @@ import pytest
 from pipeline.client import ExtrovertClient
 from pipeline.errors import ConfigError
 from pipeline.model import Outcome, Status
-from pipeline.operations import CAMPAIGN_PATH, PROSPECT_LIST_PATH, Action, Operation
+from pipeline.operations import (
+    CAMPAIGN_PATH,
+    PROSPECT_LIST_PATH,
+    Action,
+    Answer,
+    Failure,
+    Operation,
+)
 from pipeline.send import Pacer, Sender, retry_after
 from pipeline.settings import Secret, SendSettings, check_base_url
 from pipeline.stop import Stop
@@ -725,3 +732,35 @@ def test_send_settings_that_cannot_work_are_refused(name: str) -> None:
     """A zero rate, concurrency, timeout or max_attempts raises ConfigError naming it."""
     with pytest.raises(ConfigError, match=rf"^{name} = 0 cannot work"):
         SendSettings(**{name: 0})
+
+
+@pytest.mark.parametrize(
+    ("error", "failure"),
+    [
+        (httpx.ConnectError("refused"), Failure.NOT_CONNECTED),
+        (httpx.ConnectTimeout("slow"), Failure.NOT_CONNECTED),
+        (httpx.PoolTimeout("busy"), Failure.NOT_CONNECTED),
+        (httpx.WriteError("broken"), Failure.NOT_WRITTEN),
+        (httpx.WriteTimeout("slow"), Failure.NOT_WRITTEN),
+        (httpx.ReadTimeout("late"), Failure.TIMEOUT),
+        (httpx.ReadError("reset"), Failure.LOST),
+        (httpx.RemoteProtocolError("closed"), Failure.LOST),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_the_client_turns_each_transport_error_into_its_failure(
+    error: httpx.HTTPError, failure: Failure
+) -> None:
+    """Connect and pool errors were never sent, write errors never written, a read timeout
+    or a dropped answer may have reached the API; the Answer says which."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    async def go() -> Answer:
+        client = ExtrovertClient(BASE_URL, Secret(KEY), transport=httpx.MockTransport(handler))
+        async with client:
+            return await client.send(Operation.create_campaign("k", {}, 0))
+
+    answer = asyncio.run(go())
+    assert (answer.status, answer.failure, answer.error) == (None, failure, type(error).__name__)
