@@ -363,8 +363,11 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
 
     bar = ProgressBar(sys.stderr) if not quiet and sys.stderr.isatty() else None
     previous: Any = None
-    with suppress(ValueError):  # not the main thread: Ctrl-C stays Python's own
-        previous = signal.signal(signal.SIGINT, on_interrupt)
+    # Not in the main thread, Ctrl-C stays Python's own; where it is ignored (a script's
+    # background job), it stays ignored.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        with suppress(ValueError):
+            previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         return run_files(options, settings, progress=bar, interrupt=interrupt)
     finally:

@@ -1,12 +1,13 @@
 """The online half of `campaigns run`, in order: consult the ledger, look up, send, settle.
 
 `execute` takes checked rows and returns an `Execution`: one `Outcome` per row and the
-counters. Its promises: a key the
-ledger knows as created is never sent again; every request is preceded by a committed
-`sending` and followed by a committed outcome; an `unknown` row is settled by the
-campaign list (found: created; absent on two looks a few seconds apart: sent again) or
-left `unknown` until `--resend-unknown`; a stop (401/403, circuit breaker, Ctrl-C) lets
-requests in flight finish and marks the rest `not_sent`.
+counters. Its promises: a key the ledger knows as created is never sent again; every
+request is preceded by a committed `sending` and followed by a committed outcome; an
+`unknown` row is settled by the campaign list (found: created; absent on two looks a few
+seconds apart: sent again) or left `unknown` until `--resend-unknown`; a stop (401/403,
+circuit breaker, Ctrl-C) lets requests in flight finish, keeps what the ledger knows
+(created rows stay `already_created`, uncertain ones `unknown`) and marks the rest
+`not_sent`.
 """
 
 from __future__ import annotations
