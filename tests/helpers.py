@@ -18,6 +18,19 @@ from pipeline.validate import Checked, validate
 from sandbox.server import DEFAULT_API_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every status a campaign row of results.csv could have before updates and prospects, as
+# the reports have always written them (an independent copy of the text, on purpose).
+REPORTED_STATUSES = (
+    "valid",
+    "created",
+    "already_created",
+    "would_create",
+    "invalid",
+    "rejected",
+    "failed",
+    "unknown",
+    "not_sent",
+)
 # Fast enough that pacing never matters in-process; one second before an answer is late.
 FAST = SendSettings(rate=1000, concurrency=4, timeout=1.0)
 # The `settings_for` fixture: `settings_for(**changes)` gives `run_settings` in tmp_path.

@@ -23,7 +23,15 @@ from pipeline.run import RunResult, validate_files
 from pipeline.settings import Options
 from pipeline.validate import validate
 from tests.fakes import FakeTiming
-from tests.helpers import PROSPECTS_ROW, TOPIC_ROW, errors, rows_csv, write_csv, write_xlsx
+from tests.helpers import (
+    PROSPECTS_ROW,
+    REPORTED_STATUSES,
+    TOPIC_ROW,
+    errors,
+    rows_csv,
+    write_csv,
+    write_xlsx,
+)
 
 REPORT_FILES = {
     "results.csv",
@@ -45,17 +53,6 @@ RESULT_HEADER = [
     "http_status",
     "attempts",
     "errors",
-]
-STATUSES = [
-    "valid",
-    "created",
-    "already_created",
-    "would_create",
-    "invalid",
-    "rejected",
-    "failed",
-    "unknown",
-    "not_sent",
 ]
 NOON = dt.datetime(2026, 1, 2, 12, 30, 5, tzinfo=dt.UTC)
 BAD_ROW = dict(PROSPECTS_ROW, campaign_key="bad-1", min_post_likes="-5", dm_enabled="maybe")
@@ -149,7 +146,7 @@ def test_results_xlsx_layout(tmp_path: Path, mixed: Path) -> None:
             for rule in formatting.rules:
                 (formula,) = rule.formula
                 rules[formula] = rule.dxf.fill.bgColor.rgb
-        assert set(rules) == {f'$F2="{status}"' for status in STATUSES}
+        assert set(rules) == {f'$F2="{status}"' for status in REPORTED_STATUSES}
         assert rules['$F2="valid"'] != rules['$F2="invalid"']
         assert rules['$F2="unknown"'] not in (rules['$F2="valid"'], rules['$F2="invalid"'])
         summary = list(workbook["summary"].iter_rows(values_only=True))
