@@ -26,7 +26,8 @@ The map: what each command does, step by step, and the module that does each ste
                                    stop         Stop, Interrupt
       outcomes -> files .......... report       as for validate
 
-    status                         status       what the ledger knows, offline
+    status, resolve                status       what the ledger knows, offline; its CSV
+                                                export, backup; what a person found
     template                       template     blank and example sheets
 
     shared words ................. model        Status, Outcome, Origin, keys, exit codes
@@ -69,7 +70,14 @@ if TYPE_CHECKING:
     from pipeline.run import RowResult, RunResult, run_files, run_files_async, validate_files
     from pipeline.session import Progress
     from pipeline.settings import Options, RunSettings, Secret, SendSettings
-    from pipeline.status import LedgerStatus, ledger_status
+    from pipeline.status import (
+        LedgerStatus,
+        Resolution,
+        backup_ledger,
+        export_ledger,
+        ledger_status,
+        resolve_key,
+    )
     from pipeline.stop import Interrupt
     from pipeline.timing import Timing
 
@@ -82,6 +90,10 @@ _HOMES = {
     "RowResult": "run",
     "ledger_status": "status",
     "LedgerStatus": "status",
+    "export_ledger": "status",
+    "backup_ledger": "status",
+    "resolve_key": "status",
+    "Resolution": "status",
     "load_bytes": "load",
     "Table": "load",
     "Options": "settings",
@@ -117,6 +129,7 @@ __all__ = [
     "Outcome",
     "PipelineError",
     "Progress",
+    "Resolution",
     "RowResult",
     "RowsNeedAttention",
     "RunResult",
@@ -128,8 +141,11 @@ __all__ = [
     "Table",
     "Timing",
     "__version__",
+    "backup_ledger",
+    "export_ledger",
     "ledger_status",
     "load_bytes",
+    "resolve_key",
     "run_files",
     "run_files_async",
     "validate_files",

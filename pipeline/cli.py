@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from functools import wraps
 from pathlib import Path
 from types import FrameType
@@ -324,6 +325,12 @@ def run_command(
         sys.exit(130)
     if result.stopped:
         click.echo(f"Stopped: {result.stopped}", err=True)
+        if result.stopped_status in (401, 403):
+            click.echo(
+                f"Check the key in {KEY_VARIABLE} (or --api-key-file) and --base-url; rows "
+                "created earlier keep their ids (already_created).",
+                err=True,
+            )
     _finish(result, quiet)
 
 
@@ -338,43 +345,106 @@ def _api(
     from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
 
     store = state.with_name(f"{state.stem}-campaigns.sqlite")
-    try:
-        store.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--state {state}: {exc.strerror or exc}") from None
-    with run_in_thread(SandboxConfig(db=store)) as url:
+    with ExitStack() as stack:
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            url = stack.enter_context(run_in_thread(SandboxConfig(db=store)))
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ConfigError(
+                f"--state {state}: the sandbox cannot keep its campaigns in {store}: {reason}"
+            ) from None
         yield url, Secret(DEFAULT_API_KEY), "sandbox"
 
 
 def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> RunResult:
-    """`run_files` with Ctrl-C wired to the run: the first lets requests in flight finish
-    and reports every row (exit 130); the second is Python's own."""
+    """`run_files` with Ctrl-C and SIGTERM wired to the run.
+
+    The first (Ctrl-C or SIGTERM) says so on stderr, lets requests in flight finish and
+    reports every row; the second cancels the requests in flight (their rows `unknown`)
+    and still reports every row; a third, or a first one while no run is attached (while
+    loading, while writing reports), is Python's own KeyboardInterrupt. The exit code is
+    130, or 143 when SIGTERM came first (summary.json and the ledger say the same).
+    """
     from pipeline.progress import ProgressBar
     from pipeline.run import run_files
 
     interrupt = Interrupt()
-
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        # Only a run that is sending can wind down; before (loading) and after (writing
-        # reports) it, and at a second Ctrl-C, Python's own KeyboardInterrupt stops at once.
-        if interrupt.is_set() or not interrupt.attached:
-            raise KeyboardInterrupt
-        interrupt.set()
-
+    received: list[int] = []  # the stopping signals so far, in order
     bar = ProgressBar(sys.stderr) if not quiet and sys.stderr.isatty() else None
-    previous: Any = None
-    # Not in the main thread, Ctrl-C stays Python's own; where it is ignored (a script's
-    # background job), it stays ignored.
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        with suppress(ValueError):
-            previous = signal.signal(signal.SIGINT, on_interrupt)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        # Not attached and not set: loading (or a first one while writing the reports).
+        # Set but no longer attached: the run is over and the reports are being written,
+        # which a second one lets finish (it has nothing left to cancel).
+        if interrupt.is_aborted() or not (interrupt.attached or interrupt.is_set()):
+            raise KeyboardInterrupt
+        in_flight, newline = interrupt.in_flight, "\n" if bar is not None else ""
+        if not interrupt.is_set():
+            if signum == signal.SIGTERM:
+                interrupt.set("terminated (SIGTERM)", EXIT_TERMINATED)
+            else:
+                interrupt.set()  # "interrupted (Ctrl-C)", exit 130
+            _say(newline + stopping_line(in_flight, settings.send.timeout))
+        else:
+            interrupt.abort()
+            _say(newline + stopping_now_line(in_flight))
+
+    previous: dict[signal.Signals, Any] = {}
+    # Not in the main thread, both stay Python's own; where one is ignored (a script's
+    # background job, nohup), it stays ignored.
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(stopping) is not signal.SIG_IGN:
+            with suppress(ValueError):
+                previous[stopping] = signal.signal(stopping, on_signal)
     try:
         return run_files(options, settings, progress=bar, interrupt=interrupt)
+    except KeyboardInterrupt:
+        if received[:1] == [signal.SIGTERM]:  # stopped at once, but SIGTERM came first
+            click.echo("Terminated.", err=True)
+            sys.exit(EXIT_TERMINATED)
+        raise
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for stopping, handler in previous.items():
+            signal.signal(stopping, handler)
         if bar is not None:
             bar.close()
+
+
+EXIT_TERMINATED: Final = 128 + signal.SIGTERM  # 143, as a shell reports death by SIGTERM
+
+
+def stopping_line(in_flight: int, timeout: float) -> str:
+    """What the first Ctrl-C (or SIGTERM) prints at once."""
+    if not in_flight:
+        return "Stopping: no request in flight; press Ctrl-C again to stop now"
+    requests = "request" if in_flight == 1 else "requests"
+    return (
+        f"Stopping: waiting up to {timeout:g} s for {in_flight} {requests} in flight; "
+        "press Ctrl-C again to stop now"
+    )
+
+
+def stopping_now_line(in_flight: int) -> str:
+    """What the second Ctrl-C (or SIGTERM) prints at once."""
+    if not in_flight:
+        return "Stopping now."
+    requests = "request" if in_flight == 1 else "requests"
+    return (
+        f"Stopping now: cancelling {in_flight} {requests} in flight; "
+        "rows they were creating are reported unknown (the next run looks for them)"
+    )
+
+
+def _say(line: str) -> None:
+    """One line on stderr from a signal handler, which may have cut into a write to
+    stderr (the progress bar's): then past the stream's buffer, straight to its file."""
+    try:
+        click.echo(line, err=True)
+    except RuntimeError:  # "reentrant call": the handler interrupted a write to stderr
+        with suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), f"{line}\n".encode())
 
 
 @cli.command(name="status")
@@ -385,15 +455,53 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
     show_default=True,
     help="The ledger to read.",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the status as one JSON object instead."
+)
+@click.option(
+    "--export",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE.csv",
+    help="Write every entry (key, owner, name, campaign id, status, source, row) to a CSV "
+    "file, replacing it.",
+)
+@click.option(
+    "--backup",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Write a consistent copy of the ledger to FILE (SQLite's backup API; safe while "
+    "a run goes).",
+)
+@click.option("--force", is_flag=True, help="Let --backup replace an existing FILE.")
 @_fails_cleanly
-def status_command(state: Path) -> None:
+def status_command(
+    state: Path, as_json: bool, export: Path | None, backup: Path | None, force: bool
+) -> None:
     """What the ledger knows: counts per status and file, and rows that need a person.
 
-    Exits 1 when some row is unknown, failed or rejected, else 0.
+    Exits 1 when some row is unknown, failed or rejected, else 0. With --export or
+    --backup it writes those files instead, one line each, and exits 0.
     """
-    from pipeline.status import ledger_status
+    from pipeline.status import backup_ledger, export_ledger, ledger_status
 
+    if force and backup is None:
+        raise click.UsageError("--force goes with --backup")
+    if as_json and (export is not None or backup is not None):
+        raise click.UsageError("--json prints the status; give --export or --backup without it")
+    if export is not None or backup is not None:
+        if backup is not None:
+            copied = backup_ledger(state, backup, force=force)
+            click.echo(f"Backed up {copied} {'entry' if copied == 1 else 'entries'} to {backup}")
+        if export is not None:
+            written = export_ledger(state, export)
+            click.echo(f"Wrote {written} {'entry' if written == 1 else 'entries'} to {export}")
+        return
     found = ledger_status(state)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))
+        sys.exit(found.exit_code)
     total = sum(found.counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(found.counts.items())) or "empty"
     click.echo(f"{found.path}: {total} campaign keys: {parts}")
@@ -413,6 +521,81 @@ def status_command(state: Path) -> None:
         if len(found.attention) > SHOWN_PROBLEMS:
             click.echo(f"  ... and {len(found.attention) - SHOWN_PROBLEMS} more")
     sys.exit(found.exit_code)
+
+
+def _campaign_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--created: a uuid, lower-cased; anything else is a usage error."""
+    if value is None:
+        return None
+    from pipeline.model import is_uuid
+
+    found = value.strip().lower()
+    if not is_uuid(found):
+        raise click.BadParameter(
+            f"{value!r} is not a campaign id: expected a uuid such as "
+            "0f8fad5b-d9cb-469f-a165-70867728950e (the id Extrovert shows for the campaign)"
+        )
+    return found
+
+
+@cli.command(name="resolve")
+@click.argument("key")
+@click.option(
+    "--created",
+    "campaign_id",
+    metavar="ID",
+    callback=_campaign_id,
+    help="The campaign is in Extrovert with this id: record the key as created (never sent again).",
+)
+@click.option(
+    "--absent",
+    is_flag=True,
+    help="The campaign is not in Extrovert: the next run sends it once "
+    "(for a key left unknown or failed).",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_STATE,
+    show_default=True,
+    help="The ledger to record it in.",
+)
+@click.option(
+    "--note",
+    metavar="TEXT",
+    default="",
+    help="Add this text to the key's note (who looked, and where).",
+)
+@_fails_cleanly
+def resolve_command(
+    key: str, campaign_id: str | None, absent: bool, state: Path, note: str
+) -> None:
+    """Record what you found in Extrovert for a key whose create is uncertain.
+
+    KEY is the key as `campaigns status` shows it, or the row's campaign_key. Look the
+    campaign up in Extrovert first, then give --created ID or --absent. Exits 2 when the
+    ledger refuses (another id, a created key, a run holding the ledger).
+    """
+    from pipeline.model import Status
+    from pipeline.status import resolve_key
+
+    if (campaign_id is None) == (not absent):
+        raise click.UsageError("give exactly one of --created ID and --absent")
+    done = resolve_key(state, key, created=campaign_id, absent=absent, note=note)
+    before, after = done.before, done.after
+    if not done.changed:
+        known = f" as campaign {after.campaign_id}" if after.campaign_id else ""
+        click.echo(f"{done.key}: already {after.status}{known}; nothing changed")
+    elif after.status is Status.CREATED:
+        click.echo(
+            f"{done.key}: recorded as {after.status} with campaign {after.campaign_id} "
+            f"(was {before.status}); it is never sent again"
+        )
+    else:
+        click.echo(
+            f"{done.key}: recorded as {after.status} (was {before.status}); "
+            "the next run sends it once"
+        )
 
 
 cli.add_command(sandbox_command, "sandbox")

@@ -12,12 +12,20 @@ circuit breaker, Ctrl-C) lets requests in flight finish, keeps what the ledger k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.ledger import payload_hash
-from pipeline.lookups import settle_uncertain, skip_existing
-from pipeline.model import SEND_AGAIN, Outcome, Status, counts, exit_code
+from pipeline.ledger import Entry, payload_hash
+from pipeline.lookups import check_account, look_at_account, settle_uncertain
+from pipeline.model import (
+    SEND_AGAIN,
+    Outcome,
+    Status,
+    campaign_key,
+    counts,
+    exit_code,
+    is_uuid,
+)
 from pipeline.operations import Operation
 from pipeline.session import Progress, Session, open_session
 from pipeline.settings import RunSettings
@@ -40,14 +48,19 @@ class Execution:
     retries: int
     rate_limited: int
     stopped: str  # why the run stopped early ("" when it did not, or a person stopped it)
+    stopped_status: int | None  # the HTTP status that stopped it (401, 403, 404), if any
     interrupted: bool
+    interrupt_exit: int  # the exit code the person's stop asked for (Stop.exit_code)
     recovered: int  # rows an earlier run left in flight (`sending`), now settled here
+    warnings: tuple[str, ...]
 
     @property
     def exit_code(self) -> int:
-        """130 interrupted, 3 stopped early, else 0/1 by the rows' statuses."""
+        """130 interrupted (or the code the interrupt gave: 143 for SIGTERM), 3 stopped
+        early, else 0/1 by the rows' statuses."""
         statuses = (o.status for o in self.outcomes)
-        return exit_code(statuses, stopped=bool(self.stopped), interrupted=self.interrupted)
+        code = exit_code(statuses, stopped=bool(self.stopped), interrupted=self.interrupted)
+        return self.interrupt_exit if self.interrupted else code
 
 
 async def execute(
@@ -84,12 +97,14 @@ async def execute(
 
 
 async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> None:
-    """Adopt what exists, settle earlier uncertain rows, then send (or say what would be)."""
+    """Look at the account once (its campaigns: the snapshot before any create), settle
+    earlier uncertain rows, keep rows whose campaign exists already from creating it
+    again, then send (or say what would be sent)."""
     settings = session.settings
     found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
-    if settings.skip_existing and to_send:
-        to_send = await skip_existing(session, to_send)
+    account = await look_at_account(session) if to_send or uncertain else None
     to_send += await settle_uncertain(session, uncertain, found, from_earlier_runs=True)
+    to_send = check_account(session, account, to_send)
     if settings.dry_run:
         for position in to_send:
             session.settle(position, Outcome(Status.WOULD_CREATE))
@@ -98,9 +113,12 @@ async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> 
 
 
 def _classify(session: Session) -> tuple[list[int], list[int]]:
-    """Settle invalid and already-created rows; return (to send, uncertain)."""
+    """Settle what the ledger alone can tell (invalid rows, created campaigns, keys reused
+    for another campaign, refusals of unchanged rows); return (to send, uncertain)."""
     keys, payloads = session.checked.keys, session.payloads
     entries = session.ledger.get_many(k for k, p in zip(keys, payloads, strict=True) if p)
+    implicit = _keys_without_campaign_key(session, entries)
+    earlier = session.ledger.get_many(implicit.values())
     to_send: list[int] = []
     uncertain: list[int] = []
     for position, payload in enumerate(payloads):
@@ -109,21 +127,80 @@ def _classify(session: Session) -> tuple[list[int], list[int]]:
             session.settle(position, Outcome(Status.INVALID, errors=errors))
             continue
         entry = entries.get(keys[position])
-        if entry is None or entry.status in SEND_AGAIN:
+        moved = entry is None and position in implicit
+        if moved and _move_to_campaign_key(session, position, earlier.get(implicit[position])):
+            continue
+        if entry is None:
+            to_send.append(position)
+        elif entry.status is Status.REJECTED and entry.payload_hash == payload_hash(payload):
+            when = entry.updated_at[:10]
+            why = f"rejected on {when} ({entry.last_error}); not sent again until the row changes"
+            session.settle(position, Outcome(Status.REJECTED, "", entry.http_status, 0, (why,)))
+        elif entry.status in SEND_AGAIN:
             to_send.append(position)
         elif entry.status is Status.CREATED:
-            notes: tuple[str, ...] = ()
-            if entry.payload_hash and entry.payload_hash != payload_hash(payload):
-                notes = (
-                    f"campaign_key: created on {entry.created_at[:10]} from different cell "
-                    "values; campaigns are not updated, so the changes were not sent",
-                )
-            outcome = Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=notes)
-            session.settle(position, outcome)
+            session.settle(position, _created_before(session, position, entry, payload))
         else:  # unknown, or sending left by a run that holds no lock (dry run)
             uncertain.append(position)
             session.sent_earlier(position, entry)
     return to_send, uncertain
+
+
+def _created_before(session: Session, position: int, entry: Entry, payload: Payload) -> Outcome:
+    """A key the ledger knows as created: the same campaign (already_created), or a key
+    now used for another owner or campaign type (invalid: those cannot change)."""
+    owner = session.origin(position).owner
+    # An owner not resolved to an id (a dry run without a key) cannot be compared.
+    moved = is_uuid(owner) and bool(entry.owner_id) and owner != entry.owner_id
+    kind, was = payload.get("type"), (entry.payload or {}).get("type")
+    if moved or (was and kind != was):
+        changed = "owner" if moved else "campaign_type"
+        message = (
+            f"campaign_key: this key was used on {entry.created_at[:10]} for "
+            f"{entry.name!r} of owner {entry.owner_id}"
+            + (f" ({was})" if was else "")
+            + f", created as campaign {entry.campaign_id}; its {changed} cannot change. "
+            "Give this row a new campaign_key to create a new campaign"
+        )
+        return Outcome(Status.INVALID, errors=(message,))
+    notes: tuple[str, ...] = ()
+    if entry.payload_hash and entry.payload_hash != payload_hash(payload):
+        notes = (
+            f"campaign_key: created on {entry.created_at[:10]} from different cell "
+            "values; campaigns are not updated, so the changes were not sent",
+        )
+    return Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=notes)
+
+
+def _keys_without_campaign_key(session: Session, entries: Mapping[str, Entry]) -> dict[int, str]:
+    """For rows that name a campaign_key the ledger does not know: the key the row had
+    without one (owner + name), which the ledger may know from an earlier run."""
+    values = session.checked.values
+    found: dict[int, str] = {}
+    for position, key in enumerate(session.checked.keys):
+        explicit = values["campaign_key"][position]
+        if session.payloads[position] is None or key in entries or not explicit:
+            continue
+        owner, name = values["owner"][position], values["campaign_name"][position]
+        found[position] = campaign_key(None, owner, name)
+    return found
+
+
+def _move_to_campaign_key(session: Session, position: int, entry: Entry | None) -> bool:
+    """A row created without a campaign_key now has one: the ledger keeps its campaign
+    under the new key (never created again) and the row is already_created. False when
+    there is nothing to move."""
+    if entry is None or entry.status is not Status.CREATED:
+        return False
+    key = session.checked.keys[position]
+    note = (
+        f"campaign_key: created on {entry.created_at[:10]} without a campaign_key (as "
+        f"{entry.key}); the ledger keeps it under this key from now on"
+    )
+    if not session.settings.dry_run:
+        session.ledger.rekey(entry.key, key, note)
+    session.settle(position, Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=(note,)))
+    return True
 
 
 async def _send_rounds(session: Session, to_send: list[int]) -> None:
@@ -164,6 +241,8 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
         session.settle(position, outcome)
         if outcome.status is Status.UNKNOWN:
             unknown.append(position)
+        if outcome.status is Status.CREATED:
+            session.exists()
         if operation.key in marked:
             ledger.record(
                 operation.key,
@@ -198,8 +277,11 @@ def _finish(session: Session) -> Execution:
         retries=stats.retries,
         rate_limited=stats.rate_limited,
         stopped="" if stop.interrupted else stop.reason,
+        stopped_status=stop.http_status,
         interrupted=stop.interrupted,
+        interrupt_exit=stop.exit_code,
         recovered=session.ledger.recovered,
+        warnings=tuple(session.warnings),
     )
     if not session.settings.dry_run:
         statuses = (o.status for o in outcomes)

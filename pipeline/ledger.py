@@ -9,6 +9,9 @@ Each key moves through a small state machine (`pipeline.model.Status`, the
                                └────── mark_sending ───────┴─────────┴────────┴──────────┘
     sending found at start-up (the last run crashed) ──> unknown
     (any but created) ──adopt──> created      (found in the campaign list)
+    unknown | failed | sending ──resolve_absent──> not_sent   (a person found none)
+    (any but created elsewhere) ──resolve_created──> created  (a person found it)
+    created under key A ──rekey──> created under key B    (a campaign_key added)
 
 `created` is final: nothing turns it into another status or gives it another campaign id.
 Beside its status, each key keeps where its row came from (`Origin`) and the exact payload
@@ -20,8 +23,12 @@ ASCII-escaped: what `payload_hash` hashes) in the column `payload`; NULL means n
 Version 1 had only `payload_hash`, which stays, as the one record of what a version-1
 ledger sent. Opening a version-1 ledger (with the lock or without) migrates it in place,
 in one transaction: the column is added (NULL for every existing key) and
-`meta.schema_version` becomes 2, or neither happens. A ledger of a newer version than
-`SCHEMA_VERSION` is refused (`LedgerError`), never read or written.
+`meta.schema_version` becomes 2, or neither happens. Version 3 compares keys like names
+(trimmed, inner spaces collapsed, case-folded): opening an older ledger respells its keys
+so (one that would collide with another keeps its spelling) and adds `snapshots`, the
+campaign ids the account held before each run's first create. Every upgrade happens in
+the same single transaction. A ledger of a newer version than `SCHEMA_VERSION` is
+refused (`LedgerError`), never read or written.
 
 One run at a time per ledger: `Ledger.open` takes a flock-based lock on `<path>.lock`,
 which the OS releases when the holding process dies, so a killed run never blocks the next.
@@ -32,17 +39,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 
 from pipeline.errors import ConfigError, LedgerError, LockedError
-from pipeline.model import LEDGER_STATUSES, Origin, Status
+from pipeline.model import LEDGER_STATUSES, Origin, Status, normalise_name
 from pipeline.timing import Timing
 
 __all__ = [
@@ -55,7 +64,7 @@ __all__ = [
     "payload_hash",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CRASHED = "the run stopped while this request was in flight"
 _CHUNK = 900  # bound parameters per IN query, well under SQLite's limit
 _OTHER_STATE = "point --state at another file"
@@ -81,6 +90,11 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, command TEXT NOT NULL,
     started TEXT NOT NULL, finished TEXT, counts TEXT NOT NULL DEFAULT '{}', exit_code INTEGER
+)""",
+    # The campaign ids the account held before a run's first create (JSON array): a
+    # campaign in it was not made by that run's requests.
+    """CREATE TABLE IF NOT EXISTS snapshots (
+    run_id TEXT PRIMARY KEY, taken_at TEXT NOT NULL, ids TEXT NOT NULL
 )""",
 )
 # Version 1 -> 2: the payload last sent, unknown (NULL) for every key version 1 recorded.
@@ -193,9 +207,13 @@ class Ledger:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise LedgerError(f"{path}: cannot create the ledger's folder: {error}") from None
+            reason = _reason(error)
+            if isinstance(error, FileExistsError):
+                reason = f"{error.filename} is a file, not a folder"
+            raise LedgerError(f"{path}: cannot create the ledger's folder: {reason}") from None
         if lock:
             lock_path = f"{path.resolve()}.lock"  # one lock whatever the path's spelling
+            _check_writable(Path(lock_path), "the ledger's lock file")
             file_lock = FileLock(lock_path, timeout=0, thread_local=False)
             try:
                 file_lock.acquire()
@@ -217,6 +235,9 @@ class Ledger:
                 conn.close()
             if file_lock is not None:
                 file_lock.release()
+            if isinstance(error, sqlite3.OperationalError) and _is_storage(error):
+                problem = f"{path}: cannot open or write the ledger: {error}"
+                raise LedgerError(problem, hint=_OTHER_STATE) from None
             if isinstance(error, sqlite3.Error):
                 problem = f"{path}: is not a campaigns ledger (SQLite said: {error})"
                 raise LedgerError(problem, hint=_OTHER_STATE) from None
@@ -272,6 +293,8 @@ class Ledger:
             # writing its version, so a file may hold version-1 tables and no version.
             if "payload" not in columns:
                 conn.execute(_TO_VERSION_2)
+            if found is not None and version < 3:
+                self._normalise_keys()
             conn.execute(
                 "INSERT INTO meta VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -284,6 +307,18 @@ class Ledger:
                 hint="make sure the file and its folder are writable, "
                 "or point --state at another file",
             ) from None
+
+    def _normalise_keys(self) -> None:
+        # Version 2 -> 3: keys are compared like names (`E1-1` is `e1-1`). A key whose
+        # normalised spelling another key already has keeps its own: nothing is dropped.
+        conn = self._conn
+        taken = {row[0] for row in conn.execute("SELECT key FROM campaigns")}
+        for key in sorted(taken):
+            wanted = normalise_name(key)
+            if wanted != key and wanted not in taken:
+                conn.execute("UPDATE campaigns SET key = ? WHERE key = ?", (wanted, key))
+                taken.discard(key)
+                taken.add(wanted)
 
     def _recover(self) -> None:
         with self._conn:
@@ -346,6 +381,43 @@ class Ledger:
         """Every campaign id the ledger holds."""
         query = "SELECT DISTINCT campaign_id FROM campaigns WHERE campaign_id != ''"
         return {row[0] for row in self._conn.execute(query)}
+
+    def keys_by_campaign_id(self) -> dict[str, Entry]:
+        """Every entry that holds a campaign id, by that id."""
+        query = f"SELECT {_COLUMNS} FROM campaigns WHERE campaign_id != ''"
+        entries = (_entry(row) for row in self._conn.execute(query))
+        return {entry.campaign_id: entry for entry in entries}
+
+    def record_snapshot(self, campaign_ids: Collection[str]) -> None:
+        """Keep the ids the account held before this run's first create (the first
+        snapshot a run id gets stays: it is the earliest)."""
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO snapshots VALUES (?, ?, ?)",
+                (self.run_id, self._now(), json.dumps(sorted(campaign_ids))),
+            )
+
+    def snapshot(self, run_id: str) -> frozenset[str] | None:
+        """The ids the account held before run `run_id` created anything; None if that
+        run recorded none (no campaign list, an older ledger, a crash before it)."""
+        found = self._conn.execute("SELECT ids FROM snapshots WHERE run_id = ?", (run_id,))
+        row = found.fetchone()
+        return None if row is None else frozenset(json.loads(row[0]))
+
+    def rekey(self, old: str, new: str, note: str) -> None:
+        """Move a created campaign's entry from key `old` to key `new` (a `campaign_key`
+        added to a row created without one). Raises ValueError when `old` is not created
+        or `new` is taken."""
+        with self._conn:
+            if self._conn.execute("SELECT 1 FROM campaigns WHERE key = ?", (new,)).fetchone():
+                raise ValueError(f"{new!r} is in the ledger already")
+            cursor = self._conn.execute(
+                "UPDATE campaigns SET key = ?, last_error = ?, updated_at = ? "
+                "WHERE key = ? AND status = ?",
+                (new, note, self._now(), old, Status.CREATED.value),
+            )
+            if cursor.rowcount != 1:
+                raise ValueError(f"{old!r} is not a created campaign in the ledger")
 
     def mark_sending(self, key: str, *, payload: Mapping[str, Any], origin: Origin) -> None:
         """Upsert `key` as `sending` with `payload` (and its hash) and where its row is,
@@ -438,7 +510,7 @@ class Ledger:
         if found is None and record:
             with self._conn:
                 self._conn.execute("INSERT INTO meta VALUES ('endpoint', ?)", (endpoint,))
-        elif found is not None and found[0] != endpoint:
+        elif found is not None and _endpoint_identity(found[0]) != _endpoint_identity(endpoint):
             raise ConfigError(
                 f"{self.path}: this ledger records campaigns of {found[0]}, not {endpoint}",
                 hint="Use another --state for another API or account.",
@@ -524,6 +596,192 @@ class Ledger:
         }
         with self._conn:
             self._conn.execute(_UPSERT, values)
+
+    def find_keys(self, text: str) -> list[str]:
+        """The keys `text` names: `[text]` when the ledger has that key exactly, else every
+        key equal to it compared like a name (`normalise_name` on both sides: trimmed,
+        inner spaces collapsed, case-folded), sorted; `[]` when none."""
+        from pipeline.model import normalise_name
+
+        if self._conn.execute("SELECT 1 FROM campaigns WHERE key = ?", (text,)).fetchone():
+            return [text]
+        wanted = normalise_name(text)
+        if not wanted:
+            return []
+        keys = (row[0] for row in self._conn.execute("SELECT key FROM campaigns"))
+        return sorted(key for key in keys if normalise_name(key) == wanted)
+
+    def resolve_created(self, key: str, campaign_id: str, note: str = "") -> Entry:
+        """Record what a person found in the account: `key` exists as `campaign_id`.
+
+        The key becomes `created` with that id, so no run sends it again; its note
+        (`last_error`) becomes "resolved by hand on <date>: created as <id>", then `note`
+        if given; attempts and the stored payload are kept. One committed transaction,
+        only under the ledger's lock. Returns the entry as it was before; a key already
+        created with this id is left as it is.
+
+        Raises ValueError without the lock, for an id that is not a canonical uuid, a key
+        the ledger does not know, a key created with another id, or an id another key holds.
+        """
+        from pipeline.model import is_uuid
+
+        if not is_uuid(campaign_id):
+            raise ValueError(f"{campaign_id!r} is not a campaign id (a lower-case uuid)")
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            entry = self._resolvable(key)
+            if entry.status is Status.CREATED and entry.campaign_id != campaign_id:
+                raise ValueError(
+                    f"{key!r} is already {Status.CREATED} as campaign {entry.campaign_id}, "
+                    f"not {campaign_id}; a created key keeps its id"
+                )
+            holder = self._conn.execute(
+                "SELECT key, status FROM campaigns WHERE campaign_id = ? AND key != ?",
+                (campaign_id, key),
+            ).fetchone()
+            if holder is not None:
+                raise ValueError(
+                    f"campaign {campaign_id} is already recorded for the key {holder[0]!r} "
+                    f"({holder[1]}); one campaign belongs to one key"
+                )
+            if entry.status is not Status.CREATED:
+                what = f"{Status.CREATED} as {campaign_id}"
+                self._set_resolved(key, Status.CREATED, campaign_id, what, note)
+        except BaseException:
+            self._conn.rollback()
+            raise
+        self._conn.commit()
+        return entry
+
+    def resolve_absent(self, key: str, note: str = "") -> Entry:
+        """Record what a person found in the account: `key`'s campaign is not there.
+
+        Only for a key left `unknown`, `sending` (by a crashed run: this ledger holds the
+        lock) or `failed`: it becomes `not_sent`, which the next run sends once; its note
+        becomes "resolved by hand on <date>: not in Extrovert; the next run sends it once",
+        then `note` if given. Attempts and the stored payload are kept. One committed
+        transaction, only under the ledger's lock. Returns the entry as it was before; a
+        key already `not_sent` is left as it is.
+
+        Raises ValueError without the lock, for a key the ledger does not know, a key
+        `created` (it exists) or a key in any other status.
+        """
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            entry = self._resolvable(key)
+            if entry.status is Status.CREATED:
+                raise ValueError(
+                    f"{key!r} exists in the account as campaign {entry.campaign_id} "
+                    f"({Status.CREATED}); it is never sent again"
+                )
+            if entry.status in (Status.UNKNOWN, Status.SENDING, Status.FAILED):
+                what = "not in Extrovert; the next run sends it once"
+                self._set_resolved(key, Status.NOT_SENT, "", what, note)
+            elif entry.status is not Status.NOT_SENT:
+                raise ValueError(
+                    f"{key!r} is {entry.status}, not {Status.UNKNOWN}, {Status.SENDING} "
+                    f"or {Status.FAILED}: it has no uncertain outcome to resolve"
+                )
+        except BaseException:
+            self._conn.rollback()
+            raise
+        self._conn.commit()
+        return entry
+
+    def backup(self, target: Path) -> int:
+        """Write a consistent copy of the ledger to `target` through SQLite's online backup
+        API (safe while a run writes: a plain copy of a WAL database can miss the newest
+        rows) and return how many entries the copy holds.
+
+        The copy is made beside `target` and renamed onto it when complete, replacing an
+        existing file (and dropping that file's own -wal, -shm and -journal, which belong
+        to the old contents). Raises OSError or sqlite3.Error when it cannot be written.
+        """
+        import os
+        import tempfile
+
+        target = Path(target)
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(handle)
+        copy: sqlite3.Connection | None = None
+        try:
+            copy = sqlite3.connect(name)
+            self._conn.backup(copy)
+            entries = int(copy.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0])
+            copy.close()  # the last connection: its -wal and -shm go with it
+            with open(name, "rb") as written:
+                os.fsync(written.fileno())
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+            os.replace(name, target)
+        except BaseException:
+            if copy is not None:
+                copy.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{name}{suffix}").unlink(missing_ok=True)
+            raise
+        return entries
+
+    def _resolvable(self, key: str) -> Entry:
+        # Inside the caller's transaction: a person's answer is written only by the run
+        # that holds the lock, so no run can be sending the key meanwhile.
+        if self._lock is None:
+            raise ValueError(f"{self.path}: resolving a key needs the ledger's lock")
+        entry = self.get(key)
+        if entry is None:
+            raise ValueError(f"no campaign key {key!r} in {self.path}")
+        return entry
+
+    def _set_resolved(
+        self, key: str, status: Status, campaign_id: str, what: str, note: str
+    ) -> None:
+        # Inside the caller's transaction.
+        now = self._now()
+        text = f"resolved by hand on {now[:10]}: {what}"
+        if note.strip():
+            text += f"; {' '.join(note.split())}"
+        self._conn.execute(
+            "UPDATE campaigns SET status = ?, campaign_id = ?, http_status = NULL, "
+            "last_error = ?, run_id = ?, updated_at = ? WHERE key = ?",
+            (status.value, campaign_id, text, self.run_id, now, key),
+        )
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """Create (or open) `path` for writing now, so that a folder where nothing can be
+    written is said as such, not taken for a lock another process holds."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise LedgerError(f"{path}: cannot create {what}: {_reason(error)}") from None
+    os.close(descriptor)
+
+
+# What SQLite says when the file cannot be opened or written (as opposed to a file that
+# is something other than a ledger).
+_STORAGE_WORDS = ("unable to open", "disk", "readonly", "read-only", "full", "locked")
+
+
+def _is_storage(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in _STORAGE_WORDS)
+
+
+def _endpoint_identity(endpoint: str) -> str:
+    """An endpoint as compared: scheme and host case-insensitive, no trailing slash, and
+    every loopback name (`localhost`, `127.0.0.1`, `[::1]`) one host."""
+    parts = urlsplit(endpoint.strip())
+    if not parts.scheme or parts.hostname is None:
+        return endpoint
+    host = parts.hostname.lower()
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        host = "loopback"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}"
 
 
 def _checked_status(status: object) -> Status:

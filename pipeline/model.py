@@ -123,9 +123,10 @@ def normalise_name(name: str) -> str:
 
 
 def campaign_key(explicit: object, owner: object, name: object) -> str:
-    """The `campaign_key` cell when given, else owner + normalised name; "" if neither."""
-    if isinstance(explicit, str) and explicit:
-        return explicit
+    """The `campaign_key` cell when given, else owner + name; "" if neither. Both are
+    compared like names: `E1-1` and ` e1-1 ` are one key."""
+    if isinstance(explicit, str) and explicit.strip():
+        return normalise_name(explicit)
     if isinstance(owner, str) and owner and isinstance(name, str) and name:
         return f"{owner}/{normalise_name(name)}"
     return ""

@@ -15,7 +15,8 @@ count, trip the breaker, stop) in one place. How an attempt ends:
     unknown    a non-idempotent request may have reached the backend: read timeout,
                connection dropped after the request was written, 500, 502, 504 and
                other 5xx, a 2xx without a readable id. Never retried by the sender
-    stop       401/403: the key is refused; the run stops
+    stop       401/403: the key is refused; a 404 to a campaign create: no such endpoint
+               at this base URL; the run stops
 
 Transport failures and 5xx count towards the circuit breaker; a 2xx or any other 4xx
 resets its count; 408 and 429 leave it as it is (the server is alive, only busy). This
@@ -158,6 +159,16 @@ def judge(answer: Answer, operation: Operation) -> Verdict:
             retry_after=answer.retry_after if status in PAUSING else None,
             rate_limited=status == 429,
             streak=Streak.COUNT if status >= 500 else Streak.KEEP,
+        )
+    if status == 404 and operation.action is Action.CREATE_CAMPAIGN:
+        # No campaign endpoint at this address: every row would be refused the same way.
+        return Verdict(
+            Meaning.STOP,
+            f"the API answered HTTP 404 to {operation.method} {operation.path}: there is no "
+            "campaign endpoint at this address; check --base-url (the part before "
+            "/api/client/v2)",
+            status,
+            streak=Streak.RESET,
         )
     if status in STOPPING:
         return Verdict(

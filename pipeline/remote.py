@@ -17,6 +17,7 @@ from pipeline.client import Api
 from pipeline.errors import ApiError, CampaignListError, StoppedError
 from pipeline.model import is_uuid, normalise_name
 from pipeline.operations import CAMPAIGN_PATH, MEMBERS_PATH, Answer
+from pipeline.send import retry_after
 from pipeline.stop import Stop
 from pipeline.timing import Timing, backoff
 
@@ -37,7 +38,9 @@ async def read(
 ) -> Answer:
     """GET `path`, retrying what a read may always retry (no connection, 429, 5xx)."""
     for attempt in range(1, attempts + 1):
-        answer = await client.get(path)
+        answer = await stop.unless_aborted(client.get(path))
+        if answer is None:  # a second Ctrl-C: the read is cancelled
+            raise StoppedError(f"stopped while reading {what}: {stop.reason}")
         if answer.failure is not None:
             if attempt == attempts:
                 raise ApiError(
@@ -48,7 +51,10 @@ async def read(
                 )
         elif answer.status not in RETRY_READ or attempt == attempts:
             return answer
-        await stop.nap(backoff(attempt, initial=0.5, cap=30.0, rng=timing.random))
+        wait = retry_after(answer.retry_after, timing.now(), cap=120.0)
+        if wait is None:
+            wait = backoff(attempt, initial=0.5, cap=30.0, rng=timing.random)
+        await stop.nap(wait)
         if stop:
             raise StoppedError(f"stopped before {what} could be read: {stop.reason}")
     raise AssertionError("unreachable")  # pragma: no cover
@@ -103,16 +109,22 @@ async def team_directory(
 
 @dataclass(frozen=True)
 class CampaignIndex:
-    """Existing campaigns by (owner id, normalised name) -> their ids."""
+    """Existing campaigns (not deleted) by (owner id, normalised name) -> their ids, and
+    every id the list holds, deleted ones included (`all_ids`: a snapshot)."""
 
     ids: dict[tuple[str, str], list[str]]
+    all_ids: frozenset[str] = frozenset()
 
     def find(self, owner_id: str, name: str, exclude: Collection[str] = ()) -> str:
         """The id of a campaign of this owner with this name ("" if none), skipping `exclude`."""
-        for found in self.ids.get((owner_id, normalise_name(name)), []):
+        for found in self.find_all(owner_id, name):
             if found not in exclude:
                 return found
         return ""
+
+    def find_all(self, owner_id: str, name: str) -> list[str]:
+        """The ids of every campaign of this owner with this name, in list order."""
+        return self.ids.get((owner_id, normalise_name(name)), [])
 
 
 async def campaign_index(client: Api, timing: Timing, stop: Stop) -> CampaignIndex | None:
@@ -125,9 +137,12 @@ async def campaign_index(client: Api, timing: Timing, stop: Stop) -> CampaignInd
     answer = await read(client, CAMPAIGN_PATH, "the campaign list", timing, stop)
     if answer.status in NO_LIST:
         return None
+    if answer.status in (401, 403):
+        raise _refused("the campaign list", answer.status)
     if answer.status != 200 or not isinstance(answer.data, list):
         raise CampaignListError(f"the campaign list answered HTTP {answer.status} or no list")
     ids: dict[tuple[str, str], list[str]] = defaultdict(list)
+    every: set[str] = set()
     for campaign in answer.data:
         if not isinstance(campaign, dict):
             raise CampaignListError("the campaign list holds entries of an unknown shape")
@@ -136,6 +151,7 @@ async def campaign_index(client: Api, timing: Timing, stop: Stop) -> CampaignInd
         name, found = campaign.get("name"), campaign.get("id")
         if not (isinstance(owner_id, str) and isinstance(name, str) and isinstance(found, str)):
             raise CampaignListError("the campaign list holds entries without owner, name or id")
+        every.add(found.lower())
         if campaign.get("isDeleted") is not True:
             ids[(owner_id.lower(), normalise_name(name))].append(found.lower())
-    return CampaignIndex(dict(ids))
+    return CampaignIndex(dict(ids), frozenset(every))

@@ -74,6 +74,7 @@ class RunResult:
     warnings: tuple[str, ...]
     summary: dict[str, Any]
     stopped: str = ""
+    stopped_status: int | None = None  # the HTTP status that stopped the run, if any
 
     @property
     def total(self) -> int:
@@ -89,7 +90,9 @@ class RunResult:
         if self.exit_code == 0:
             return self
         if self.stopped and self.exit_code == 3:
-            raise StoppedError(f"the run stopped early: {self.stopped}")
+            raise StoppedError(
+                f"the run stopped early: {self.stopped}", http_status=self.stopped_status
+            )
         raise RowsNeedAttention(self.exit_code, len(self.attention), self.folder)
 
 
@@ -341,7 +344,7 @@ async def run_files_async(
         payloads = [(i, p) for i, p in enumerate(execution.payloads) if p is not None]
     with bulk_work():
         write_reports(folder, execution.checked, execution.outcomes, summary, payloads=payloads)
-    warnings = checked.warnings
+    warnings = checked.warnings + execution.warnings
     if execution.recovered:
         warnings += (
             f"{execution.recovered} row(s) were in flight when an earlier run stopped; "
@@ -356,4 +359,5 @@ async def run_files_async(
         warnings=warnings,
         summary=summary,
         stopped=summary["stopped"],
+        stopped_status=execution.stopped_status,
     )

@@ -9,7 +9,8 @@ transport failures and 5xx count towards the circuit breaker; 401/403 stop the r
 
 Retries use tenacity, bounded by attempts and by a time budget, and end as `failed`.
 Every wait (a retry's backoff; a pause, `Retry-After` or else a backoff; a pacing slot)
-is slept through the run's `Stop`, so that a stop wakes it and tests never wait.
+is slept through the run's `Stop`, so that a stop wakes it and tests never wait. Every
+request is made through `Stop.unless_aborted`: counted in flight, cancelled by an abort.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pipeline.client import Api
 from pipeline.model import Outcome, Status
 from pipeline.operations import Action, Answer, Meaning, Operation, Streak, Verdict, judge
 from pipeline.settings import SendSettings
-from pipeline.stop import Stop
+from pipeline.stop import ABORTED_IN_FLIGHT, Stop
 from pipeline.timing import Timing, backoff
 
 # What a `done` answer means for the row, by action.
@@ -123,7 +124,9 @@ class Sender:
     `before(operation)` runs right before each request (the ledger commits `sending`);
     `after(operation, outcome)` right after its outcome. A stop (Ctrl-C, 401/403, the
     circuit breaker, an unexpected error in a request or in `after`) lets requests in
-    flight finish and leaves the rest `not_sent`; `apply` itself does not raise.
+    flight finish and leaves the rest `not_sent`; an abort (a second Ctrl-C) cancels the
+    requests in flight, whose rows are `unknown` (`after` still runs for them); `apply`
+    itself does not raise.
     """
 
     def __init__(self, client: Api, settings: SendSettings, timing: Timing, stop: Stop) -> None:
@@ -202,7 +205,9 @@ class Sender:
             before(operation)
             attempts += 1
             self.stats.requests += 1
-            answer = await self.client.send(operation)
+            answer = await self._stop.unless_aborted(self.client.send(operation))
+            if answer is None:  # a second Ctrl-C cancelled it: it may have gone through
+                return Outcome(Status.UNKNOWN, attempts=attempts, errors=(ABORTED_IN_FLIGHT,))
             verdict = judge(answer, operation)
             self._carry_out(verdict, answer, attempts)
             if verdict.meaning is Meaning.RETRY:

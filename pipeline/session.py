@@ -78,6 +78,9 @@ class Session:
         # What earlier runs sent for rows whose outcome they left unknown: those are looked
         # up in the campaign list as sent, even if the sheet has changed since.
         self._sent_before: dict[int, Entry] = {}
+        self._snapshot: frozenset[str] | None = None
+        self._bound = False
+        self.warnings: list[str] = []
         rows = checked.rows
         self._locations = list(
             zip(rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True)
@@ -93,6 +96,33 @@ class Session:
             values = self.checked.values
             owner, name = str(values["owner"][position]), str(values["campaign_name"][position])
         return Origin(str(source), str(sheet), int(row), owner, name)
+
+    def warn(self, text: str) -> None:
+        """A warning for the person (the CLI prints it; results carry it)."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def took_snapshot(self, campaign_ids: frozenset[str]) -> None:
+        """The ids the account held before this run's first create; kept in the ledger
+        for later runs that settle this run's uncertain rows."""
+        self._snapshot = campaign_ids
+        if not self.settings.dry_run:
+            self.ledger.record_snapshot(campaign_ids)
+
+    def snapshot_before(self, position: int) -> frozenset[str] | None:
+        """The ids the account held before the row's create was sent: this run's
+        snapshot, or the one the earlier run that sent it recorded; None if unknown."""
+        earlier = self._sent_before.get(position)
+        if earlier is None:
+            return self._snapshot
+        return self.ledger.snapshot(earlier.run_id)
+
+    def exists(self) -> None:
+        """A campaign of this run exists in the account: the ledger is bound to this API
+        from now on (a run that creates nothing binds nothing)."""
+        if not self._bound and not self.settings.dry_run:
+            self.ledger.bind_endpoint(self.settings.bound_to)
+            self._bound = True
 
     def sent_earlier(self, position: int, entry: Entry) -> None:
         """The row's outcome is uncertain since an earlier run sent `entry`: until it is
@@ -130,6 +160,7 @@ class Session:
         """
         if self.settings.dry_run:
             return
+        self.exists()
         key, origin = self.checked.keys[position], self.origin(position)
         earlier = self._sent_before.get(position)
         if not ours:
@@ -184,7 +215,7 @@ async def open_session(
         ledger = stack.enter_context(
             Ledger.open(state, run_id=run_id, timing=timing, lock=not settings.dry_run)
         )
-        ledger.bind_endpoint(settings.bound_to, record=not settings.dry_run)
+        ledger.bind_endpoint(settings.bound_to, record=False)  # bound when a campaign exists
         if not settings.dry_run:
             ledger.start_run(command)
         stop = Stop(timing.sleep)

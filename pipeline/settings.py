@@ -66,6 +66,11 @@ def check_base_url(url: str) -> str:
         )
     if parts.query or parts.fragment:
         raise ConfigError(f"--base-url {url!r} must not carry a query or fragment")
+    if parts.path.rstrip("/").lower().endswith("/api/client/v2"):
+        raise ConfigError(
+            f"--base-url {url!r} ends with /api/client/v2: give the part before it",
+            hint=f"Try --base-url {url.rstrip('/')[: -len('/api/client/v2')]}",
+        )
     return url.rstrip("/")
 
 

@@ -181,7 +181,23 @@ TABLE = [
             Streak.RESET,
             message="name: must not be empty",
         )
-        for status in (400, 404, 409, 422)
+        for status in (400, 409, 422)
+    ),
+    row(
+        "404 create: stop, no campaign endpoint at this base URL",
+        refusal(404, "Not Found"),
+        CREATE,
+        Meaning.STOP,
+        Streak.RESET,
+        message="check --base-url",
+    ),
+    row(
+        "404 update: rejected (the campaign was deleted)",
+        refusal(404, "campaign not found"),
+        UPDATE,
+        Meaning.REJECTED,
+        Streak.RESET,
+        message="campaign not found",
     ),
     row(
         "409 update: rejected, message kept",

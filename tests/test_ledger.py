@@ -328,19 +328,21 @@ def test_newer_schema_version_is_refused(path: Path) -> None:
     """A ledger of a newer schema version is a LedgerError naming the file and both versions."""
     open_ledger(path, "run-1").close()
     with raw(path) as conn, conn:
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
     for _ in range(2):  # the second try would be LockedError if the first kept the lock
         with pytest.raises(LedgerError, match="newer") as caught:
             open_ledger(path, "run-2")
         message = str(caught.value)
         assert str(path) in message
-        assert "version 3" in message
+        assert f"version {SCHEMA_VERSION + 1}" in message
         assert f"reads version {SCHEMA_VERSION}" in message
         assert "--state" in caught.value.hint
         assert caught.value.exit_code == 2
     with raw(path) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
-            "3",
+            str(SCHEMA_VERSION + 1),
         )
 
 
@@ -448,7 +450,8 @@ def snapshot(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("lock", [True, False], ids=["locked", "read-only"])
 def test_schema1_ledger_is_migrated_in_place_with_nothing_lost(tmp_path: Path, lock: bool) -> None:
-    """Opening a schema-1 ledger makes it schema 2 and keeps every entry, owner, run, binding."""
+    """Opening a schema-1 ledger makes it the current schema and keeps every entry, owner,
+    run and binding (its keys, all lower-case already, keep their spelling)."""
     path = schema1_copy(tmp_path)
     before = snapshot(path)
     assert before["meta"]["schema_version"] == "1"
@@ -467,7 +470,7 @@ def test_schema1_ledger_is_migrated_in_place_with_nothing_lost(tmp_path: Path, l
             ledger.bind_endpoint("https://elsewhere.example")
 
     after = snapshot(path)
-    assert after["meta"] == before["meta"] | {"schema_version": "2"}
+    assert after["meta"] == before["meta"] | {"schema_version": str(SCHEMA_VERSION)}
     assert after["columns"] == before["columns"] + ["payload"] == list(Entry.__dataclass_fields__)
     assert after["owners"] == before["owners"]
     assert after["runs"] == before["runs"]
@@ -518,7 +521,9 @@ def test_failed_migration_leaves_the_schema1_ledger_as_it_was(tmp_path: Path) ->
         conn.execute(f"CREATE TRIGGER refuse_update BEFORE UPDATE ON meta {refuse}")
     before = snapshot(path)
     for _ in range(2):  # the second try would be LockedError if the first kept the lock
-        with pytest.raises(LedgerError, match="from schema version 1 to 2") as caught:
+        with pytest.raises(
+            LedgerError, match=f"from schema version 1 to {SCHEMA_VERSION}"
+        ) as caught:
             open_ledger(path, "run-3")
         assert "no space left on the test disk" in str(caught.value)
         assert str(path) in str(caught.value)
@@ -528,7 +533,7 @@ def test_failed_migration_leaves_the_schema1_ledger_as_it_was(tmp_path: Path) ->
         conn.execute("DROP TRIGGER refuse_update")
     with open_ledger(path, "run-4") as ledger:
         assert ledger.recovered == 1
-    assert snapshot(path)["meta"]["schema_version"] == "2"
+    assert snapshot(path)["meta"]["schema_version"] == str(SCHEMA_VERSION)
 
 
 def test_runs_are_recorded(path: Path) -> None:
@@ -591,3 +596,20 @@ def test_adopting_a_key_known_only_by_its_hash_keeps_that_hash(ledger: Ledger) -
     adopted = ledger.get("k1")
     assert adopted is not None
     assert (adopted.status, adopted.payload_hash) == (Status.CREATED, sent.payload_hash)
+
+
+def test_a_version_2_ledger_respells_its_keys_like_names(tmp_path: Path) -> None:
+    """Opening a version-2 ledger makes its keys compare like names (`E1-1` is `e1-1`); a
+    key whose new spelling another key has keeps its own, so nothing is dropped."""
+    path = tmp_path / "state.sqlite"
+    origin = Origin("campaigns.csv", "", 2, OWNER, "Q1")
+    with open_ledger(path, "run-1") as ledger:
+        for key in ("E1-1", "  Spring  Push ", "spring push", "plain"):
+            ledger.mark_sending(key, payload={"name": key}, origin=origin)
+    with raw(path) as conn, conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+
+    with open_ledger(path, "run-2") as ledger:
+        keys = {entry.key for entry in ledger.entries()}
+
+    assert keys == {"e1-1", "  Spring  Push ", "spring push", "plain"}

@@ -510,15 +510,19 @@ def test_skip_existing_adopts_campaigns_made_before_the_first_run(
 
 
 class LostAnswers(httpx.AsyncBaseTransport):
-    """The account receives every create, but the answers are lost (a read timeout) and
-    the campaign list is not offered (404): every create ends unknown."""
+    """The account receives every create, but the answers are lost (a read timeout), and
+    the campaign list answers once (the run's look before its first create), then 404:
+    every create ends unknown, and the ledger knows what the account held before."""
 
     def __init__(self, app: Starlette) -> None:
         self.inner = httpx.ASGITransport(app=app)
+        self.list_reads = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET" and request.url.path.endswith("/campaign"):
-            return httpx.Response(404)
+            self.list_reads += 1
+            if self.list_reads > 1:
+                return httpx.Response(404)
         response = await self.inner.handle_async_request(request)
         if request.method == "POST":
             raise httpx.ReadTimeout("the answer was lost", request=request)
@@ -551,13 +555,21 @@ def test_unknown_row_renamed_since_is_found_under_the_name_it_was_sent_with(
 
 
 class OwnerlessList(httpx.AsyncBaseTransport):
-    """The account, but its campaign list holds entries this client cannot read."""
+    """The account, but after its first read (the run's look before its first create)
+    the campaign list holds entries this client cannot read."""
 
     def __init__(self, app: Starlette) -> None:
         self.inner = httpx.ASGITransport(app=app)
+        self.list_reads = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET" and request.url.path.endswith("/campaign"):
+            self.list_reads += 1
+        if (
+            self.list_reads > 1
+            and request.method == "GET"
+            and request.url.path.endswith("/campaign")
+        ):
             body = {"status": "success", "data": [{"id": "x", "title": "?"}], "message": "ok"}
             return httpx.Response(200, json=body)
         return await self.inner.handle_async_request(request)

@@ -1,0 +1,419 @@
+"""Both promises under what users actually do: a new ledger against an account that has
+the campaigns, keys spelled another way or reused, a hand-made campaign of the same name
+during an uncertain create, refused rows, a wrong key, and a wrong base URL.
+
+Each test drives `run_files` through `httpx.ASGITransport` into one in-process sandbox,
+which stands for one Extrovert account over time.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from pipeline.errors import ConfigError
+from pipeline.ledger import Ledger
+from pipeline.run import RunResult, run_files
+from pipeline.settings import Options, Secret, check_base_url
+from pipeline.template import EXAMPLE_ROWS, write_template
+from sandbox.server import DEFAULT_MEMBERS, SandboxConfig, create_app
+from tests.fakes import FakeTiming
+from tests.helpers import run_settings
+
+MEMBERS = {member.email: member.id for member in DEFAULT_MEMBERS}
+ANNA, BEN = DEFAULT_MEMBERS[0].id, DEFAULT_MEMBERS[1].id
+
+
+def rows_with_ids(rows: Sequence[Mapping[str, str]] = EXAMPLE_ROWS) -> list[dict[str, str]]:
+    return [{**row, "owner": MEMBERS.get(row["owner"], row["owner"])} for row in rows]
+
+
+def run(
+    tmp_path: Path,
+    rows: Sequence[Mapping[str, str]],
+    app: Starlette,
+    out: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **changes: Any,
+) -> RunResult:
+    """One run of `rows` (a sheet written for it) into `tmp_path/out` against `app`."""
+    path = write_template(tmp_path / f"{out}.csv", rows=rows)
+    return run_files(
+        Options(paths=(path,), out=tmp_path / out),
+        run_settings(tmp_path, **changes),
+        transport=transport or httpx.ASGITransport(app=app),
+        timing=FakeTiming().timing,
+    )
+
+
+def results(folder: Path) -> list[dict[str, str]]:
+    with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def created(app: Starlette) -> int:
+    return int(app.state.sandbox.stats.created)
+
+
+# -- 1. a new ledger against an account that has the campaigns ---------------------------
+
+
+def test_a_new_ledger_creates_nothing_the_account_already_has(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """Run again with another ledger (another folder, a lost state file): every row is
+    invalid, naming the campaign that exists, and nothing is created twice."""
+    first = run(tmp_path, EXAMPLE_ROWS, app, "o1")
+    ids = [line["campaign_id"] for line in results(tmp_path / "o1")]
+    assert first.counts == {"created": 5}
+
+    again = run(tmp_path, EXAMPLE_ROWS, app, "o2", state=tmp_path / "new" / "state.sqlite")
+
+    assert again.counts == {"invalid": 5}
+    assert created(app) == 5
+    for line, campaign_id in zip(results(tmp_path / "o2"), ids, strict=True):
+        assert campaign_id in line["errors"]
+        assert "--skip-existing" in line["errors"]
+    assert again.exit_code == 1
+
+
+def test_a_dry_run_with_a_new_ledger_shows_the_same(tmp_path: Path, app: Starlette) -> None:
+    """--dry-run on a fresh ledger reads the list too: invalid, not would_create."""
+    run(tmp_path, EXAMPLE_ROWS, app, "o1")
+
+    dry = run(tmp_path, EXAMPLE_ROWS, app, "o2", state=tmp_path / "new" / "s.sqlite", dry_run=True)
+
+    assert dry.counts == {"invalid": 5}
+    assert not (tmp_path / "new" / "s.sqlite").exists()
+
+
+def test_skip_existing_adopts_what_a_new_ledger_finds(tmp_path: Path, app: Starlette) -> None:
+    """With --skip-existing the new ledger adopts the existing campaigns instead."""
+    run(tmp_path, EXAMPLE_ROWS, app, "o1")
+
+    adopted = run(
+        tmp_path, EXAMPLE_ROWS, app, "o2", state=tmp_path / "b.sqlite", skip_existing=True
+    )
+
+    assert adopted.counts == {"already_created": 5}
+    assert created(app) == 5
+
+
+def test_a_campaign_made_for_another_key_is_named_in_the_message(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """A row with a new campaign_key but the owner and name of a campaign this ledger made
+    for another key creates nothing and names that key."""
+    row = dict(EXAMPLE_ROWS[0])
+    run(tmp_path, [row], app, "o1")
+
+    again = run(tmp_path, [{**row, "campaign_key": "brand-new-key"}], app, "o2")
+
+    [line] = results(tmp_path / "o2")
+    assert again.counts == {"invalid": 1}
+    assert f"campaign_key {row['campaign_key']}" in line["errors"]
+    assert created(app) == 1
+
+
+def test_without_a_campaign_list_a_first_run_warns_loudly_once(tmp_path: Path) -> None:
+    """No list on an empty ledger: the run warns that duplicates cannot be detected; a
+    later run on the same ledger does not repeat it."""
+    app = create_app(SandboxConfig(campaign_list=False))
+
+    first = run(tmp_path, EXAMPLE_ROWS[:2], app, "o1")
+    second = run(tmp_path, EXAMPLE_ROWS[2:4], app, "o2")
+
+    assert first.counts == {"created": 2}
+    assert any("DUPLICATES CANNOT BE DETECTED" in warning for warning in first.warnings)
+    assert not any("DUPLICATES" in warning for warning in second.warnings)
+
+
+class UnreadableList(httpx.AsyncBaseTransport):
+    """The account, but its campaign list answers 500 every time."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/campaign"):
+            return httpx.Response(500, text="oops")
+        return await self.inner.handle_async_request(request)
+
+
+def test_an_unreadable_list_creates_nothing_the_ledger_does_not_know(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """When the list exists but cannot be read, new rows are not sent (and say why)."""
+    result = run(tmp_path, EXAMPLE_ROWS, app, "o1", transport=UnreadableList(app))
+
+    assert result.counts == {"not_sent": 5}
+    assert "campaign list could not be read" in results(tmp_path / "o1")[0]["errors"]
+    assert created(app) == 0
+
+
+# -- 2. key spelling ------------------------------------------------------------------------
+
+
+def test_a_campaign_key_is_compared_like_a_name(tmp_path: Path, app: Starlette) -> None:
+    """`E1-1` then ` e1-1 `: one key, one campaign."""
+    row = {**EXAMPLE_ROWS[0], "campaign_key": "E1-1"}
+    run(tmp_path, [row], app, "o1")
+
+    again = run(tmp_path, [{**row, "campaign_key": " e1-1 "}], app, "o2")
+
+    assert again.counts == {"already_created": 1}
+    assert results(tmp_path / "o2")[0]["campaign_key"] == "e1-1"
+    assert created(app) == 1
+
+
+def test_two_spellings_of_one_key_in_a_sheet_are_duplicates(tmp_path: Path, app: Starlette) -> None:
+    """Two rows keyed `Q1` and `q1` are the same key: both invalid, nothing sent."""
+    rows = [
+        {**EXAMPLE_ROWS[0], "campaign_key": "Q1"},
+        {**EXAMPLE_ROWS[1], "campaign_key": "q1"},
+    ]
+
+    result = run(tmp_path, rows, app, "o1")
+
+    assert result.counts == {"invalid": 2}
+    assert created(app) == 0
+
+
+def test_adding_a_campaign_key_later_moves_the_campaign_to_it(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """Rows created without a campaign_key, then given one: already_created with a note,
+    never created again, and the ledger keeps them under the new keys."""
+    bare = [{**row, "campaign_key": ""} for row in EXAMPLE_ROWS[:2]]
+    run(tmp_path, bare, app, "o1")
+
+    keyed = [{**row, "campaign_key": f"k-{n}"} for n, row in enumerate(bare)]
+    again = run(tmp_path, keyed, app, "o2")
+
+    assert again.counts == {"already_created": 2}
+    assert all("without a campaign_key" in line["errors"] for line in results(tmp_path / "o2"))
+    assert created(app) == 2
+    with Ledger.open(tmp_path / "state.sqlite", run_id="peek", timing=FakeTiming().timing) as led:
+        assert sorted(entry.key for entry in led.entries()) == ["k-0", "k-1"]
+    third = run(tmp_path, keyed, app, "o3")
+    assert third.counts == {"already_created": 2}
+
+
+# -- 3. a key reused for another campaign ----------------------------------------------------
+
+
+def test_a_created_key_on_a_row_of_another_owner_is_invalid(tmp_path: Path, app: Starlette) -> None:
+    """A key created for Anna, now on a row for Ben: invalid, naming when and for whom;
+    never already_created with Anna's campaign id."""
+    row = {**rows_with_ids(EXAMPLE_ROWS[:1])[0], "owner": ANNA}
+    run(tmp_path, [row], app, "o1")
+
+    again = run(tmp_path, [{**row, "owner": BEN}], app, "o2")
+
+    [line] = results(tmp_path / "o2")
+    assert again.counts == {"invalid": 1}
+    assert line["campaign_id"] == ""
+    assert ANNA in line["errors"] and "owner cannot change" in line["errors"]
+    assert "2024-05-01" in line["errors"]  # when the key was used (the fake clock's day)
+    assert created(app) == 1
+
+
+def test_a_created_key_on_a_row_of_another_campaign_type_is_invalid(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """A key created for a Prospects campaign, now on a Topic row: invalid."""
+    prospects = next(r for r in EXAMPLE_ROWS if r["campaign_type"].startswith("Prospects"))
+    topic = next(r for r in EXAMPLE_ROWS if r["campaign_type"].startswith("Topic"))
+    run(tmp_path, [prospects], app, "o1")
+
+    again = run(tmp_path, [{**topic, "campaign_key": prospects["campaign_key"]}], app, "o2")
+
+    [line] = results(tmp_path / "o2")
+    assert again.counts == {"invalid": 1}
+    assert "campaign_type cannot change" in line["errors"]
+
+
+# -- 4. settling an uncertain create ----------------------------------------------------------
+
+
+class LostWithoutList(httpx.AsyncBaseTransport):
+    """The account takes every create but the answers are lost, and it offers no list:
+    nothing records what the account held before the request."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/campaign"):
+            return httpx.Response(404)
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST":
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+def test_an_uncertain_create_without_a_snapshot_stays_unknown(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """When nothing recorded what the account held before the request, a same-named
+    campaign in the list may be someone else's: the row stays unknown, with how to
+    resolve it, and nothing is sent again."""
+    row = EXAMPLE_ROWS[0]
+    first = run(tmp_path, [row], app, "o1", transport=LostWithoutList(app))
+    assert first.counts == {"unknown": 1}
+
+    again = run(tmp_path, [row], app, "o2")
+
+    [line] = results(tmp_path / "o2")
+    assert again.counts == {"unknown": 1}
+    assert "campaigns resolve" in line["errors"]
+    assert created(app) == 1
+
+
+# -- 6. refused rows ------------------------------------------------------------------------
+
+
+def test_a_rejected_row_is_not_sent_again_until_it_changes(tmp_path: Path, app: Starlette) -> None:
+    """Refused once, the same row is not sent on the next run (the report says why);
+    edited, it is sent again."""
+    stranger = "9b2f4c1e-7d3a-4e8b-a1c2-3d4e5f6a7b8c"
+    row = {**EXAMPLE_ROWS[0], "owner": stranger}
+    first = run(tmp_path, [row], app, "o1")
+    assert first.counts == {"rejected": 1}
+
+    same = run(tmp_path, [row], app, "o2")
+    edited = run(tmp_path, [{**row, "min_post_likes": "7"}], app, "o3")
+
+    assert same.counts == {"rejected": 1}
+    assert same.summary["requests"] == 0
+    assert "not sent again until the row changes" in results(tmp_path / "o2")[0]["errors"]
+    assert edited.summary["requests"] == 1
+
+
+# -- 7. a wrong or expired key ------------------------------------------------------------------
+
+
+def test_a_wrong_key_keeps_the_ids_of_rows_created_before(tmp_path: Path, app: Starlette) -> None:
+    """With a refused key, rows the ledger knows as created keep their ids; the run
+    stops (exit 3) naming the HTTP status."""
+    rows = rows_with_ids()
+    run(tmp_path, rows[:2], app, "o1")
+
+    refused = run(tmp_path, rows, app, "o2", api_key=Secret("wrong-key"))
+
+    lines = results(tmp_path / "o2")
+    assert [line["status"] for line in lines[:2]] == ["already_created"] * 2
+    assert all(line["campaign_id"] for line in lines[:2])
+    assert {line["status"] for line in lines[2:]} == {"not_sent"}
+    assert refused.exit_code == 3
+    assert refused.stopped_status == 401
+
+
+# -- 8. the ledger's endpoint and the base URL ------------------------------------------------
+
+
+def test_a_run_that_creates_nothing_binds_no_endpoint(tmp_path: Path, app: Starlette) -> None:
+    """A first run refused by the API leaves the ledger free for the right address."""
+    run(tmp_path, rows_with_ids(), app, "o1", api_key=Secret("wrong-key"))
+    with Ledger.open(tmp_path / "state.sqlite", run_id="peek", timing=FakeTiming().timing) as led:
+        led.bind_endpoint("https://elsewhere.example", record=False)  # does not raise
+
+    second = run(tmp_path, rows_with_ids(), app, "o2")
+
+    assert second.counts == {"created": 5}
+
+
+def test_loopback_names_of_one_port_are_one_endpoint(tmp_path: Path) -> None:
+    """`localhost` and `127.0.0.1` with the same port are one endpoint; another port is not."""
+    with Ledger.open(tmp_path / "s.sqlite", run_id="r", timing=FakeTiming().timing) as ledger:
+        ledger.bind_endpoint("http://localhost:8080")
+        ledger.bind_endpoint("http://127.0.0.1:8080/")
+        with pytest.raises(ConfigError, match="records campaigns of"):
+            ledger.bind_endpoint("http://127.0.0.1:9090")
+
+
+class NoCampaignEndpoint(httpx.AsyncBaseTransport):
+    """A server at the wrong address: the team list works, creating answers 404."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(404, text="<html>Not Found</html>")
+        return await self.inner.handle_async_request(request)
+
+
+def test_a_404_on_create_stops_the_run_and_points_at_the_base_url(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """A 404 to POST campaign stops at once (exit 3) instead of rejecting every row."""
+    result = run(tmp_path, rows_with_ids(), app, "o1", transport=NoCampaignEndpoint(app))
+
+    assert result.exit_code == 3
+    assert "check --base-url" in result.stopped
+    assert result.summary["requests"] <= 4  # the requests already in flight, no more
+    assert "rejected" not in result.counts
+
+
+def test_a_base_url_with_the_api_path_pasted_in_is_refused() -> None:
+    """`--base-url .../api/client/v2` is refused, with the address to give instead."""
+    with pytest.raises(ConfigError) as refused:
+        check_base_url("https://api.example.com/webgateway/api/client/v2/")
+    assert "https://api.example.com/webgateway" in refused.value.hint
+
+
+# -- 10. storage ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "said"),
+    [
+        ("afile/state.sqlite", "afile is a file, not a folder"),
+        ("/proc/campaigns-state.sqlite", "cannot create the ledger's lock file"),
+        ("/dev/null", "cannot open or write the ledger"),
+    ],
+    ids=["under a file", "in /proc", "a device"],
+)
+def test_a_ledger_that_cannot_be_kept_stops_before_anything_is_sent(
+    tmp_path: Path, app: Starlette, state: str, said: str
+) -> None:
+    """A ledger path where nothing can be written: one error naming the path and the OS
+    reason (never "held by another process"), exit 2, nothing sent."""
+    from pipeline.errors import LedgerError
+
+    (tmp_path / "afile").write_text("not a folder")
+    where = tmp_path / state if not state.startswith("/") else Path(state)
+
+    with pytest.raises(LedgerError) as stopped:
+        run(tmp_path, EXAMPLE_ROWS, app, "o1", state=where)
+
+    assert said in str(stopped.value)
+    assert "held by another process" not in str(stopped.value)
+    assert stopped.value.exit_code == 2
+    assert app.state.sandbox.stats.requests == 0
+
+
+def test_the_sandbox_with_an_unusable_state_is_one_clean_error(tmp_path: Path) -> None:
+    """`run --sandbox --state` under a file: one Error line naming it, exit 2."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    (tmp_path / "afile").write_text("not a folder")
+    sheet = write_template(tmp_path / "rows.csv", rows=EXAMPLE_ROWS[:1])
+
+    done = CliRunner().invoke(
+        cli, ["run", "--sandbox", "--state", str(tmp_path / "afile" / "s.sqlite"), str(sheet)]
+    )
+
+    assert done.exit_code == 2
+    assert done.stderr.startswith("Error: --state ")
+    assert "Traceback" not in done.output + done.stderr
