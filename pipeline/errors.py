@@ -6,6 +6,10 @@
      │    └── LedgerError       the ledger file cannot be used: not a ledger, written by
      │                          a newer version, its folder cannot be made (exit 2)
      ├── LockedError            another run holds the ledger's lock (exit 2)
+     ├── ReportError            the reports (or the ledger's record of the run's end)
+     │                          could not be written: exit 3 once requests were made,
+     │                          saying how many campaigns were created and where their
+     │                          ids are; else the cause's own exit code
      ├── RowsNeedAttention      raised only on request (`RunResult.raise_for_status()`):
      │                          the run ended, but some rows need a person (exit 1),
      │                          or a person interrupted it (exit 130)
@@ -76,6 +80,14 @@ class LedgerError(ConfigError):
 
 class LockedError(PipelineError):
     """Another run holds the ledger."""
+
+
+class ReportError(PipelineError):
+    """What a run did could not all be written down (see the tree above)."""
+
+    def __init__(self, message: str, *, exit_code: int, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
 
 
 class RowsNeedAttention(PipelineError):

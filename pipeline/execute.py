@@ -12,12 +12,15 @@ circuit breaker, Ctrl-C) lets requests in flight finish, keeps what the ledger k
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.errors import PipelineError, ReportError
 from pipeline.ledger import Entry, payload_hash
 from pipeline.lookups import check_account, look_at_account, settle_uncertain
 from pipeline.model import (
+    EXIT_STOPPED,
     SEND_AGAIN,
     Outcome,
     Status,
@@ -73,9 +76,17 @@ async def execute(
     command: str = "run",
     transport: object = None,
     interrupt: Interrupt | None = None,
+    report: Callable[[Execution], None] = lambda execution: None,
 ) -> Execution:
     """Consult the ledger, look up what is uncertain, send what is due, and settle every
-    row (owners are resolved and rows mapped by `open_session`)."""
+    row (owners are resolved and rows mapped by `open_session`).
+
+    `report(execution)` writes the reports while the ledger is still open, so that the
+    exit code the ledger records is the one the run ends with. A ledger that cannot be
+    written once the run is under way stops it (exit 3) with every row reported; reports
+    that cannot be written after requests were made raise `ReportError` (exit 3), which
+    says how many campaigns were created and that the ledger has them.
+    """
     async with open_session(
         checked,
         settings,
@@ -87,13 +98,24 @@ async def execute(
         interrupt=interrupt,
     ) as session:
         session.progress.start(len(session.checked))
-        to_send, uncertain = _classify(session)
-        if session.stop:  # before anything was looked up: a 401 on the team list, Ctrl-C
-            why = f"not looked up in the campaign list: the run stopped ({session.stop.reason})"
-            session.leave_unknown(uncertain, why)
-        else:
-            await _drive(session, to_send, uncertain)
-        return _finish(session)
+        try:
+            to_send, uncertain = _classify(session)
+            if session.stop:  # before anything was looked up: a 401 on the team list, Ctrl-C
+                why = f"not looked up in the campaign list: the run stopped ({session.stop.reason})"
+                session.leave_unknown(uncertain, why)
+            else:
+                await _drive(session, to_send, uncertain)
+        except sqlite3.Error as error:  # a full disk: stop, and report what is known
+            session.stop.set(f"the ledger {session.ledger.path} could not be written: {error}")
+        execution = _finish(session)
+        try:
+            report(execution)
+        except PipelineError as error:
+            failure = _reports_lost(session, execution, error)
+            _record_end(session, execution, failure.exit_code)
+            raise failure from None
+        _record_end(session, execution, execution.exit_code)
+        return execution
 
 
 async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> None:
@@ -283,7 +305,34 @@ def _finish(session: Session) -> Execution:
         recovered=session.ledger.recovered,
         warnings=tuple(session.warnings),
     )
-    if not session.settings.dry_run:
-        statuses = (o.status for o in outcomes)
-        session.ledger.finish_run(counts(statuses), execution.exit_code)
     return execution
+
+
+def _record_end(session: Session, execution: Execution, code: int) -> None:
+    """The ledger records how the run ended (not in a dry run)."""
+    if session.settings.dry_run:
+        return
+    statuses = (o.status for o in execution.outcomes)
+    try:
+        session.ledger.finish_run(counts(statuses), code)
+    except sqlite3.Error as error:
+        raise ReportError(
+            f"the ledger {session.ledger.path} could not record the end of this run "
+            f"({error}); the reports are written",
+            exit_code=EXIT_STOPPED,
+        ) from None
+
+
+def _reports_lost(session: Session, execution: Execution, error: PipelineError) -> ReportError:
+    """Reports that could not be written: after requests were made, exit 3 and say where
+    the ids are; before, the error's own exit code."""
+    if not execution.requests:
+        return ReportError(error.message, exit_code=error.exit_code, hint=error.hint)
+    made = sum(o.status is Status.CREATED for o in execution.outcomes)
+    state = session.ledger.path
+    return ReportError(
+        f"{error.message}; {made} campaign(s) were created in this run and the ledger "
+        f"({state}) has them",
+        exit_code=EXIT_STOPPED,
+        hint=f"campaigns status --state {state} --export ids.csv lists every campaign id.",
+    )

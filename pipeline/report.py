@@ -12,7 +12,7 @@ import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Final
@@ -144,49 +144,76 @@ def write_reports(
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_all(folder, checked, outcomes, summary, payloads)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot write the reports into {folder}: {exc.strerror or exc}",
-            hint="Choose another folder with --out.",
-        ) from None
+        raise _unwritable(folder, [], exc) from None
+    failed: list[str] = []
+    first: OSError | None = None
+    for name, write in _writers(folder, checked, outcomes, summary, payloads):
+        try:
+            write()
+        except OSError as exc:  # a full disk: go on with the others, say which are missing
+            failed.append(name)
+            first = first or exc
+    if first is not None:
+        raise _unwritable(folder, failed, first)
     return folder
 
 
-def _write_all(
+def _unwritable(folder: Path, failed: Sequence[str], error: OSError) -> ConfigError:
+    missing = f" ({', '.join(failed)} missing)" if failed else ""
+    return ConfigError(
+        f"cannot write the reports into {folder}{missing}: {error.strerror or error}",
+        hint="Choose another folder with --out.",
+    )
+
+
+def _writers(
     folder: Path,
     checked: Checked,
     outcomes: Sequence[Outcome],
     summary: Mapping[str, Any],
     payloads: Sequence[tuple[int, Payload]] | None,
-) -> None:
+) -> list[tuple[str, Callable[[], None]]]:
+    """Each report file and how to write it: results.csv first, the big files last, so
+    that a disk that fills up takes the least useful ones."""
     results = result_columns(checked, outcomes)
-    _write_csv(folder / "results.csv", RESULT_COLUMNS, results)
     originals = [checked.headers[c] for c in _original_columns(checked)]
     done = [p for p, o in enumerate(outcomes) if o.status in SUCCEEDED]
-    _write_csv(
-        folder / "succeeded.csv",
-        [*originals, "_source", "_row", "_campaign_id"],
-        _input_columns(checked, done, [[outcomes[p].campaign_id for p in done]]),
-    )
     left = [p for p, o in enumerate(outcomes) if o.status not in DONE]
-    _write_csv(
-        folder / "failed.csv",
-        [*originals, "_source", "_row", "_status", "_errors"],
-        _input_columns(
-            checked,
-            left,
-            [
-                [outcomes[p].status.value for p in left],
-                [error_text(outcomes[p].errors) for p in left],
-            ],
+    statuses = [outcomes[p].status.value for p in left]
+    errors = [error_text(outcomes[p].errors) for p in left]
+
+    def summary_json() -> None:
+        with atomic_write(folder / "summary.json", binary=True) as stream:
+            stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
+
+    writers: list[tuple[str, Callable[[], None]]] = [
+        ("results.csv", lambda: _write_csv(folder / "results.csv", RESULT_COLUMNS, results)),
+        (
+            "failed.csv",
+            lambda: _write_csv(
+                folder / "failed.csv",
+                [*originals, "_source", "_row", "_status", "_errors"],
+                _input_columns(checked, left, [statuses, errors]),
+            ),
         ),
-    )
+        (
+            "succeeded.csv",
+            lambda: _write_csv(
+                folder / "succeeded.csv",
+                [*originals, "_source", "_row", "_campaign_id"],
+                _input_columns(checked, done, [[outcomes[p].campaign_id for p in done]]),
+            ),
+        ),
+        ("summary.json", summary_json),
+        ("results.xlsx", lambda: _write_xlsx(folder / "results.xlsx", results, summary)),
+    ]
     if payloads is not None:
-        _write_payloads(folder / "payloads.jsonl", checked, payloads)
-    _write_xlsx(folder / "results.xlsx", results, summary)
-    with atomic_write(folder / "summary.json", binary=True) as stream:
-        stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
+        chosen = payloads
+        writers.append(
+            ("payloads.jsonl", lambda: _write_payloads(folder / "payloads.jsonl", checked, chosen))
+        )
+    return writers
 
 
 def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, Payload]]) -> None:

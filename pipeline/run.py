@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, RowsNeedAttention, StoppedError
-from pipeline.execute import execute
+from pipeline.execute import Execution, execute
 from pipeline.load import Table, expand_paths, load
 from pipeline.map import map_rows
 from pipeline.model import (
@@ -311,6 +311,34 @@ async def run_files_async(
         tables, checked = _load_and_check(options)
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
+    command = "run --dry-run" if settings.dry_run else "run"
+    summaries: list[dict[str, Any]] = []
+
+    def report(execution: Execution) -> None:
+        summary = _summary(
+            command,
+            identifier,
+            tables,
+            execution.outcomes,
+            started,
+            timing.now(),
+            timing.monotonic() - began,
+            execution.exit_code,
+            warnings=list(checked.warnings),
+            state=str(settings.state),
+            base_url=settings.bound_to,
+            requests=execution.requests,
+            retries=execution.retries,
+            rate_limited=execution.rate_limited,
+            stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
+        )
+        summaries.append(summary)
+        payloads = None
+        if settings.dry_run:
+            payloads = [(i, p) for i, p in enumerate(execution.payloads) if p is not None]
+        with bulk_work():
+            write_reports(folder, execution.checked, execution.outcomes, summary, payloads=payloads)
+
     execution = await execute(
         checked,
         settings,
@@ -319,31 +347,10 @@ async def run_files_async(
         progress=progress or Silent(),
         transport=transport,
         interrupt=interrupt,
+        report=report,
     )
     code = execution.exit_code
-    command = "run --dry-run" if settings.dry_run else "run"
-    summary = _summary(
-        command,
-        identifier,
-        tables,
-        execution.outcomes,
-        started,
-        timing.now(),
-        timing.monotonic() - began,
-        code,
-        warnings=list(checked.warnings),
-        state=str(settings.state),
-        base_url=settings.bound_to,
-        requests=execution.requests,
-        retries=execution.retries,
-        rate_limited=execution.rate_limited,
-        stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
-    )
-    payloads = None
-    if settings.dry_run:
-        payloads = [(i, p) for i, p in enumerate(execution.payloads) if p is not None]
-    with bulk_work():
-        write_reports(folder, execution.checked, execution.outcomes, summary, payloads=payloads)
+    [summary] = summaries
     warnings = checked.warnings + execution.warnings
     if execution.recovered:
         warnings += (

@@ -417,3 +417,105 @@ def test_the_sandbox_with_an_unusable_state_is_one_clean_error(tmp_path: Path) -
     assert done.exit_code == 2
     assert done.stderr.startswith("Error: --state ")
     assert "Traceback" not in done.output + done.stderr
+
+
+class FolderGoneAfterFirstCreate(httpx.AsyncBaseTransport):
+    """The account, but once the first campaign is created, the report folder is replaced
+    by a file (a disk unmounted, a folder deleted by someone): the reports cannot be
+    written, though campaigns were created."""
+
+    def __init__(self, app: Starlette, folder: Path) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.folder = folder
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and self.folder.is_dir():
+            for child in self.folder.iterdir():
+                child.unlink()
+            self.folder.rmdir()
+            self.folder.write_text("in the way")
+        return response
+
+
+def test_reports_lost_after_creating_exit_3_and_the_ledger_keeps_the_ids(
+    tmp_path: Path, app: Starlette
+) -> None:
+    """Reports that cannot be written after campaigns were created: exit 3, saying how
+    many were created and that the ledger has them; the ledger records that exit 3."""
+    from pipeline.errors import ReportError
+    from pipeline.status import export_ledger
+
+    folder = tmp_path / "o1"
+    transport = FolderGoneAfterFirstCreate(app, folder)
+
+    with pytest.raises(ReportError) as lost:
+        run(tmp_path, EXAMPLE_ROWS, app, "o1", transport=transport)
+
+    assert lost.value.exit_code == 3
+    assert "5 campaign(s) were created in this run and the ledger" in str(lost.value)
+    assert "--export" in lost.value.hint
+    exported = tmp_path / "ids.csv"
+    export_ledger(tmp_path / "state.sqlite", exported)
+    with exported.open(encoding="utf-8-sig", newline="") as stream:
+        ids = {line["campaign_id"] for line in csv.DictReader(stream)}
+    assert ids == {campaign.id for campaign in app.state.sandbox.store.all()}
+    with Ledger.open(tmp_path / "state.sqlite", run_id="peek", timing=FakeTiming().timing) as led:
+        assert led.runs()[-1]["exit_code"] == 3
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_mid_run_stops_with_exit_3_and_loses_no_row(
+    tmp_path: Path,
+) -> None:
+    """The ledger's file may not grow past 150 kB (a full disk, as the OS reports it):
+    the run stops with exit 3 and every row in results.csv; the next run, with room
+    again, settles what was in flight and creates each campaign exactly once."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from sandbox.server import DEFAULT_API_KEY, run_in_thread
+    from tests.helpers import ROOT, numbered_sheet
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+    path = numbered_sheet(tmp_path, 200)
+    state = tmp_path / "state.sqlite"
+    environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
+    with run_in_thread() as url:
+        command = [sys.executable, "-m", "pipeline", "run", str(path), "--base-url", url]
+        command += ["--rate", "1000", "--state", str(state)]
+        full = subprocess.run(
+            [*command, "--out", str(tmp_path / "o1")],
+            env=environment,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=small_files,
+        )
+        roomy = subprocess.run(
+            [*command, "--out", str(tmp_path / "o2")],
+            env=environment,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        import httpx as client
+
+        stats = client.get(f"{url}/_sandbox/stats", headers={"X-API-Key": DEFAULT_API_KEY})
+
+    assert full.returncode == 3, full.stderr
+    assert "Traceback" not in full.stderr
+    assert "could not be recorded" in full.stderr
+    assert len(results(tmp_path / "o1")) == 200
+    assert roomy.returncode == 0, roomy.stderr
+    assert {line["status"] for line in results(tmp_path / "o2")} <= {"created", "already_created"}
+    assert stats.json()["created"] == 200
+    assert stats.json()["duplicates"] == 0
