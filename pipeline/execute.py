@@ -13,8 +13,11 @@ circuit breaker, Ctrl-C) lets requests in flight finish, keeps what the ledger k
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.errors import PipelineError, ReportError
 from pipeline.ledger import Entry, payload_hash
@@ -28,6 +31,7 @@ from pipeline.model import (
     counts,
     exit_code,
     is_uuid,
+    normalise_name,
 )
 from pipeline.operations import Operation
 from pipeline.session import Progress, Session, open_session
@@ -112,7 +116,8 @@ async def execute(
             report(execution)
         except PipelineError as error:
             failure = _reports_lost(session, execution, error)
-            _record_end(session, execution, failure.exit_code)
+            with suppress(ReportError):  # the ledger failing too: the reports' error stands
+                _record_end(session, execution, failure.exit_code)
             raise failure from None
         _record_end(session, execution, execution.exit_code)
         return execution
@@ -125,8 +130,10 @@ async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> 
     settings = session.settings
     found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
     account = await look_at_account(session) if to_send or uncertain else None
-    to_send += await settle_uncertain(session, uncertain, found, from_earlier_runs=True)
-    to_send = check_account(session, account, to_send)
+    absent = await settle_uncertain(session, uncertain, found, from_earlier_runs=True)
+    for position in absent:  # sent again as the sheet says now, and checked as such
+        session.sending_now(position)
+    to_send = check_account(session, account, [*to_send, *absent])
     if settings.dry_run:
         for position in to_send:
             session.settle(position, Outcome(Status.WOULD_CREATE))
@@ -136,11 +143,14 @@ async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> 
 
 def _classify(session: Session) -> tuple[list[int], list[int]]:
     """Settle what the ledger alone can tell (invalid rows, created campaigns, keys reused
-    for another campaign, refusals of unchanged rows); return (to send, uncertain)."""
+    for another campaign, refusals of unchanged rows, owner + name already sent under
+    another key); return (to send, uncertain)."""
     keys, payloads = session.checked.keys, session.payloads
     entries = session.ledger.get_many(k for k, p in zip(keys, payloads, strict=True) if p)
     implicit = _keys_without_campaign_key(session, entries)
     earlier = session.ledger.get_many(implicit.values())
+    sharing = Counter(implicit.values())
+    by_name = session.ledger.entries_by_owner_and_name()
     to_send: list[int] = []
     uncertain: list[int] = []
     for position, payload in enumerate(payloads):
@@ -149,42 +159,81 @@ def _classify(session: Session) -> tuple[list[int], list[int]]:
             session.settle(position, Outcome(Status.INVALID, errors=errors))
             continue
         entry = entries.get(keys[position])
-        moved = entry is None and position in implicit
-        if moved and _move_to_campaign_key(session, position, earlier.get(implicit[position])):
+        if entry is None and sharing[implicit.get(position, "")] == 1:
+            moved = earlier.get(implicit[position])
+            if moved is not None and moved.status is Status.CREATED:
+                session.settle(position, _move_to_campaign_key(session, position, moved))
+                continue
+        reused = _reused(session, position, entry, payload) if entry is not None else ""
+        if reused and entry is not None and entry.status not in SEND_AGAIN:
+            session.settle(position, Outcome(Status.INVALID, errors=(reused,)))
             continue
+        if entry is None or entry.status in SEND_AGAIN:
+            origin = session.origin(position)
+            other = by_name.get((origin.owner, normalise_name(origin.name)))
+            if other is not None and other.key != keys[position]:
+                session.settle(position, Outcome(Status.INVALID, errors=(_sent_as(other),)))
+                continue
         if entry is None:
             to_send.append(position)
         elif entry.status is Status.REJECTED and entry.payload_hash == payload_hash(payload):
             when = entry.updated_at[:10]
-            why = f"rejected on {when} ({entry.last_error}); not sent again until the row changes"
+            why = (
+                f"campaign_key: rejected on {when} ({entry.last_error}); not sent again "
+                "until the row changes"
+            )
             session.settle(position, Outcome(Status.REJECTED, "", entry.http_status, 0, (why,)))
         elif entry.status in SEND_AGAIN:
             to_send.append(position)
         elif entry.status is Status.CREATED:
-            session.settle(position, _created_before(session, position, entry, payload))
+            session.settle(position, _created_before(entry, payload))
         else:  # unknown, or sending left by a run that holds no lock (dry run)
             uncertain.append(position)
             session.sent_earlier(position, entry)
     return to_send, uncertain
 
 
-def _created_before(session: Session, position: int, entry: Entry, payload: Payload) -> Outcome:
-    """A key the ledger knows as created: the same campaign (already_created), or a key
-    now used for another owner or campaign type (invalid: those cannot change)."""
+def _reused(session: Session, position: int, entry: Entry, payload: Mapping[str, Any]) -> str:
+    """Why a key sent before for one owner and campaign type cannot now serve a row of
+    another ("" when it can): owner and type cannot change (decision 9)."""
     owner = session.origin(position).owner
     # An owner not resolved to an id (a dry run without a key) cannot be compared.
     moved = is_uuid(owner) and bool(entry.owner_id) and owner != entry.owner_id
     kind, was = payload.get("type"), (entry.payload or {}).get("type")
-    if moved or (was and kind != was):
-        changed = "owner" if moved else "campaign_type"
-        message = (
-            f"campaign_key: this key was used on {entry.created_at[:10]} for "
-            f"{entry.name!r} of owner {entry.owner_id}"
-            + (f" ({was})" if was else "")
-            + f", created as campaign {entry.campaign_id}; its {changed} cannot change. "
-            "Give this row a new campaign_key to create a new campaign"
+    if not moved and not (was and kind != was):
+        return ""
+    changed = "owner" if moved else "campaign_type"
+    sent = (
+        f"created as campaign {entry.campaign_id}"
+        if entry.status is Status.CREATED
+        else f"sent (outcome {entry.status})"
+    )
+    return (
+        f"campaign_key: this key was used on {entry.created_at[:10]} for {entry.name!r} of "
+        f"owner {entry.owner_id}" + (f" ({was})" if was else "") + f", {sent}; its {changed} "
+        "cannot change. Give this row a new campaign_key to create a new campaign"
+    )
+
+
+def _sent_as(other: Entry) -> str:
+    """Why a row with a new key creates nothing: its owner and name went out under
+    another key of this ledger."""
+    if other.status is Status.CREATED:
+        return (
+            f"campaign_name: this owner's campaign {other.name!r} was created on "
+            f"{other.created_at[:10]} for campaign_key {other.key} ({other.campaign_id}); "
+            "nothing was created. Use that campaign_key, or give this row another name"
         )
-        return Outcome(Status.INVALID, errors=(message,))
+    return (
+        f"campaign_name: this owner's campaign {other.name!r} was sent on "
+        f"{other.updated_at[:10]} for campaign_key {other.key}, and whether it was created "
+        "is not known; nothing was sent. Settle that key first (`campaigns resolve`), "
+        "or give this row another name"
+    )
+
+
+def _created_before(entry: Entry, payload: Payload) -> Outcome:
+    """A key the ledger knows as created, on a row of the same owner and type."""
     notes: tuple[str, ...] = ()
     if entry.payload_hash and entry.payload_hash != payload_hash(payload):
         notes = (
@@ -208,12 +257,12 @@ def _keys_without_campaign_key(session: Session, entries: Mapping[str, Entry]) -
     return found
 
 
-def _move_to_campaign_key(session: Session, position: int, entry: Entry | None) -> bool:
-    """A row created without a campaign_key now has one: the ledger keeps its campaign
-    under the new key (never created again) and the row is already_created. False when
-    there is nothing to move."""
-    if entry is None or entry.status is not Status.CREATED:
-        return False
+def _move_to_campaign_key(session: Session, position: int, entry: Entry) -> Outcome:
+    """A row created without a campaign_key now has one (the only row of the run that
+    does): the ledger keeps its campaign under the new key, never created again. A row
+    of another owner or type is invalid instead."""
+    if reused := _reused(session, position, entry, session.payloads[position] or {}):
+        return Outcome(Status.INVALID, errors=(reused,))
     key = session.checked.keys[position]
     note = (
         f"campaign_key: created on {entry.created_at[:10]} without a campaign_key (as "
@@ -221,8 +270,7 @@ def _move_to_campaign_key(session: Session, position: int, entry: Entry | None) 
     )
     if not session.settings.dry_run:
         session.ledger.rekey(entry.key, key, note)
-    session.settle(position, Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=(note,)))
-    return True
+    return Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=(note,))
 
 
 async def _send_rounds(session: Session, to_send: list[int]) -> None:
@@ -253,6 +301,7 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
 
     def before(operation: Operation) -> None:
         (position,) = operation.positions
+        session.exists()  # this request may create a campaign: the ledger is bound now
         ledger.mark_sending(operation.key, payload=operation.body, origin=session.origin(position))
         marked.add(operation.key)
 
@@ -286,6 +335,9 @@ def _finish(session: Session) -> Execution:
     for position, outcome in enumerate(session.outcomes):
         if outcome is None and session.payloads[position] is None:
             outcome = Outcome(Status.INVALID, errors=session.checked.errors[position])
+        elif outcome is None and session.was_sent_earlier(position):
+            why = f"not looked up in the campaign list: the run stopped ({stop.reason})"
+            outcome = Outcome(Status.UNKNOWN, errors=(why,))
         elif outcome is None:
             errors = (f"not sent: {stop.reason}",) if stop.reason else ()
             outcome = Outcome(Status.NOT_SENT, errors=errors)
@@ -314,6 +366,7 @@ def _record_end(session: Session, execution: Execution, code: int) -> None:
         return
     statuses = (o.status for o in execution.outcomes)
     try:
+        session.ledger.release_endpoint()
         session.ledger.finish_run(counts(statuses), code)
     except sqlite3.Error as error:
         raise ReportError(

@@ -382,6 +382,17 @@ class Ledger:
         query = "SELECT DISTINCT campaign_id FROM campaigns WHERE campaign_id != ''"
         return {row[0] for row in self._conn.execute(query)}
 
+    def entries_by_owner_and_name(self) -> dict[tuple[str, str], Entry]:
+        """Entries that were sent or created (created, unknown, sending), by (owner id,
+        normalised name): what a new key of the same owner and name must not send again."""
+        query = f"SELECT {_COLUMNS} FROM campaigns WHERE status IN (?, ?, ?) ORDER BY key"
+        statuses = (Status.CREATED.value, Status.UNKNOWN.value, Status.SENDING.value)
+        found: dict[tuple[str, str], Entry] = {}
+        for row in self._conn.execute(query, statuses):
+            entry = _entry(row)
+            found.setdefault((entry.owner_id, normalise_name(entry.name)), entry)
+        return found
+
     def keys_by_campaign_id(self) -> dict[str, Entry]:
         """Every entry that holds a campaign id, by that id."""
         query = f"SELECT {_COLUMNS} FROM campaigns WHERE campaign_id != ''"
@@ -514,6 +525,18 @@ class Ledger:
             raise ConfigError(
                 f"{self.path}: this ledger records campaigns of {found[0]}, not {endpoint}",
                 hint="Use another --state for another API or account.",
+            )
+
+    def release_endpoint(self) -> None:
+        """Forget the API the ledger is bound to when nothing in it was, or may have been,
+        created there (no key created, unknown or in flight): a run against a mistyped
+        address does not keep the ledger from the right one."""
+        statuses = (Status.CREATED.value, Status.UNKNOWN.value, Status.SENDING.value)
+        with self._conn:
+            self._conn.execute(
+                "DELETE FROM meta WHERE key = 'endpoint' AND NOT EXISTS "
+                "(SELECT 1 FROM campaigns WHERE status IN (?, ?, ?))",
+                statuses,
             )
 
     def remember_owners(self, owners: Mapping[str, str]) -> None:

@@ -15,6 +15,8 @@ trusted, an outcome of this run is never sent again; one of an earlier run only 
 
 from __future__ import annotations
 
+import shlex
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -22,7 +24,7 @@ from typing import Final
 
 from pipeline.errors import ApiError, CampaignListError, StoppedError
 from pipeline.ledger import Entry
-from pipeline.model import Origin, Outcome, Status
+from pipeline.model import Origin, Outcome, Status, normalise_name
 from pipeline.remote import CampaignIndex, campaign_index
 from pipeline.session import Session
 
@@ -187,28 +189,39 @@ async def settle_uncertain(
     return left
 
 
+def _name_of(origin: Origin) -> tuple[str, str]:
+    return origin.owner, normalise_name(origin.name)
+
+
 def _settle_found(
     session: Session, index: CampaignIndex, positions: Sequence[int], status: Status
 ) -> list[int]:
     """Settle the rows the list can speak for; return those it shows absent."""
     claimed = session.ledger.known_campaign_ids()  # adoptions below add to it
+    names = Counter(_name_of(session.origin(p)) for p in positions)
     absent: list[int] = []
     for position in positions:
         origin = session.origin(position)
         free = [c for c in index.find_all(origin.owner, origin.name) if c not in claimed]
         before = session.snapshot_before(position)
+        new = [c for c in free if before is not None and c not in before]
+        key = shlex.quote(session.checked.keys[position])
         if not free:
             absent.append(position)
-        elif before is None:
-            key = session.checked.keys[position]
+        elif before is None or len(new) > 1 or (new and names[_name_of(origin)] > 1):
+            if before is None:
+                why = "nothing recorded what the account held before this row was sent"
+            elif len(new) > 1:
+                why = f"{len(new)} such campaigns appeared since ({', '.join(new)})"
+            else:
+                why = "another uncertain row of this run has the same owner and name"
             session.leave_unknown(
                 [position],
-                f"a campaign of this owner and name exists ({free[0]}), but nothing "
-                "recorded what the account held before this row was sent, so this tool "
-                "cannot tell whether it made it: look in Extrovert, then run "
-                f"`campaigns resolve {key} --created {free[0]}` (or `--absent`)",
+                f"a campaign of this owner and name exists ({free[0]}), but {why}, so this "
+                "tool cannot tell whether it is this row's: look in Extrovert, then run "
+                f"`campaigns resolve {key} --created ID` (or `--absent`)",
             )
-        elif new := [c for c in free if c not in before]:
+        elif new:
             session.adopt(position, new[0], "found in the campaign list", ours=True)
             claimed.add(new[0])
             session.settle(position, Outcome(status, new[0]))

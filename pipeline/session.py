@@ -10,6 +10,7 @@ outside. What the run learns row by row goes through its methods (`settle`, `ado
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.client import Api, ExtrovertClient, Keyless
-from pipeline.errors import StoppedError
+from pipeline.errors import LedgerError, StoppedError
 from pipeline.ledger import Entry, Ledger
 from pipeline.map import map_rows
 from pipeline.model import Origin, Outcome, Status
@@ -118,8 +119,9 @@ class Session:
         return self.ledger.snapshot(earlier.run_id)
 
     def exists(self) -> None:
-        """A campaign of this run exists in the account: the ledger is bound to this API
-        from now on (a run that creates nothing binds nothing)."""
+        """A campaign of this run exists (or a request that may create one goes out): the
+        ledger is bound to this API from now on. A run that sends nothing binds nothing,
+        and one that created nothing and left nothing uncertain is unbound at its end."""
         if not self._bound and not self.settings.dry_run:
             self.ledger.bind_endpoint(self.settings.bound_to)
             self._bound = True
@@ -128,6 +130,10 @@ class Session:
         """The row's outcome is uncertain since an earlier run sent `entry`: until it is
         sent again, it is looked up by the owner and name it was sent with."""
         self._sent_before[position] = entry
+
+    def was_sent_earlier(self, position: int) -> bool:
+        """Whether an earlier run sent this row with an outcome not known yet."""
+        return position in self._sent_before
 
     def sending_now(self, position: int) -> None:
         """The row is being sent as the sheet says it now."""
@@ -217,7 +223,13 @@ async def open_session(
         )
         ledger.bind_endpoint(settings.bound_to, record=False)  # bound when a campaign exists
         if not settings.dry_run:
-            ledger.start_run(command)
+            try:
+                ledger.start_run(command)
+            except sqlite3.Error as error:  # a full disk before anything was sent: exit 2
+                raise LedgerError(
+                    f"{ledger.path}: cannot write the ledger: {error}",
+                    hint="Free some space, or point --state at another disk.",
+                ) from None
         stop = Stop(timing.sleep)
         if interrupt is not None:
             interrupt.attach(stop)
@@ -227,6 +239,13 @@ async def open_session(
                 checked = await _resolve_owners(checked, settings, client, ledger, timing, stop)
         except StoppedError as exc:  # 401/403 on the team list (or Ctrl-C): nothing was sent
             stop.set(exc.message, exc.http_status)
+        except sqlite3.Error as error:  # remembering the owners: a full disk, nothing sent
+            raise LedgerError(
+                f"{ledger.path}: cannot write the ledger: {error}",
+                hint="Free some space, or point --state at another disk.",
+            ) from None
+        if stop:  # owners unresolved: what earlier runs learned keeps their keys whole
+            checked = apply_owners(checked, ledger.owners(), {})
         yield Session(
             checked=checked,
             payloads=map_rows(checked),
