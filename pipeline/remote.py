@@ -67,11 +67,14 @@ def _refused(what: str, status: int | None) -> ApiError:
             http_status=status,
             hint="Check EXTROVERT_API_KEY (or --api-key-file) and --base-url.",
         )
+    hint = "Try again later, or give owners as ids (uuids) instead of e-mails."
+    if status == 404:
+        hint = "Check --base-url: it is the address before /api/client/v2."
     return ApiError(
         f"could not read {what} (HTTP {status}); nothing was sent",
         http_status=status,
         transient=status in RETRY_READ,
-        hint="Try again later, or give owners as ids (uuids) instead of e-mails.",
+        hint=hint,
     )
 
 
