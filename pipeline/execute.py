@@ -34,6 +34,7 @@ from pipeline.model import (
     normalise_name,
 )
 from pipeline.operations import Operation
+from pipeline.send import NotRecorded
 from pipeline.session import Progress, Session, open_session
 from pipeline.settings import RunSettings
 from pipeline.stop import Interrupt
@@ -301,8 +302,12 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
 
     def before(operation: Operation) -> None:
         (position,) = operation.positions
-        session.exists()  # this request may create a campaign: the ledger is bound now
-        ledger.mark_sending(operation.key, payload=operation.body, origin=session.origin(position))
+        try:
+            session.exists()  # this request may create a campaign: the ledger is bound now
+            origin = session.origin(position)
+            ledger.mark_sending(operation.key, payload=operation.body, origin=origin)
+        except sqlite3.Error as error:
+            raise NotRecorded(f"the ledger {ledger.path} could not be written: {error}") from None
         marked.add(operation.key)
 
     def after(operation: Operation, outcome: Outcome) -> None:

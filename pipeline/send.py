@@ -45,6 +45,11 @@ class Stats:
     rate_limited: int = 0
 
 
+class NotRecorded(Exception):
+    """Raised by `before(operation)` when it could not record the request (a full disk):
+    the request is not made, the row is `not_sent` and the run stops."""
+
+
 class _Retry(Exception):
     """An attempt to try again (the judge said `retry`); tenacity catches it."""
 
@@ -121,7 +126,8 @@ def retry_after(value: str | None, now: dt.datetime, cap: float) -> float | None
 class Sender:
     """Applies operations with N workers, one pacer and one circuit breaker.
 
-    `before(operation)` runs right before each request (the ledger commits `sending`);
+    `before(operation)` runs right before each request (the ledger commits `sending`;
+    `NotRecorded` from it means the request must not go out: the row is `not_sent`);
     `after(operation, outcome)` right after its outcome. A stop (Ctrl-C, 401/403, the
     circuit breaker, an unexpected error in a request or in `after`) lets requests in
     flight finish and leaves the rest `not_sent`; an abort (a second Ctrl-C) cancels the
@@ -202,7 +208,11 @@ class Sender:
             await self._pacer.acquire()
             if self._stop:
                 return self._not_sent(attempts)
-            before(operation)
+            try:
+                before(operation)
+            except NotRecorded as exc:  # the request is not made: nothing can be created
+                self.stop(str(exc))
+                return Outcome(Status.NOT_SENT, attempts=attempts, errors=(f"not sent: {exc}",))
             attempts += 1
             self.stats.requests += 1
             answer = await self._stop.unless_aborted(self.client.send(operation))

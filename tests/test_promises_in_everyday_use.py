@@ -713,3 +713,45 @@ async def _make_by_hand(app: Starlette, row: Mapping[str, str]) -> str:
     ) as client:
         answer = await client.post(CREATE, json=body)
     return str(answer.json()["data"]["id"])
+
+
+def test_a_request_the_ledger_cannot_record_is_not_made() -> None:
+    """When `sending` cannot be committed (a full disk), the request does not go out:
+    the row is not_sent (never unknown) and the run stops, naming why."""
+    import asyncio
+
+    from pipeline.client import ExtrovertClient
+    from pipeline.model import Status
+    from pipeline.operations import Operation
+    from pipeline.send import NotRecorded, Sender
+    from pipeline.settings import SendSettings
+    from pipeline.stop import Stop
+
+    posted: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posted.append(request)
+        return httpx.Response(201, json={"status": "success", "data": {"id": "x"}})
+
+    def before(operation: Operation) -> None:
+        raise NotRecorded("the ledger state.sqlite could not be written: disk is full")
+
+    outcomes = []
+
+    async def go() -> Stop:
+        fake = FakeTiming()
+        stop = Stop(fake.sleep)
+        transport = httpx.MockTransport(handler)
+        async with ExtrovertClient(
+            "http://localhost", Secret("test-key-123"), transport=transport
+        ) as api:
+            sender = Sender(api, SendSettings(rate=1000), fake.timing, stop)
+            operations = [Operation.create_campaign(f"k{n}", {}, n) for n in range(3)]
+            await sender.apply(operations, before, lambda op, out: outcomes.append(out))
+        return stop
+
+    stop = asyncio.run(go())
+
+    assert posted == []
+    assert {outcome.status for outcome in outcomes} == {Status.NOT_SENT}
+    assert "disk is full" in stop.reason
