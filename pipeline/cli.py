@@ -144,15 +144,18 @@ def template(
     force: bool,
 ) -> None:
     """Write a blank input sheet: every column, drop-downs, and a sheet of column help."""
-    from pipeline.template import write_example, write_template
+    from pipeline.template import SUFFIX_RULE, SUFFIXES, write_example, write_template
 
     kind = _parse_type(campaign_type)
-    if file_format is None:
-        suffix = output.suffix.lower() if output is not None else ""
-        file_format = "csv" if suffix == ".csv" else "xlsx"
-    path = output or Path(f"campaigns.{file_format}")
-    if path.suffix.lower() != f".{file_format}":
-        path = path.with_suffix(f".{file_format}")
+    path = output or Path(f"campaigns.{file_format or 'xlsx'}")
+    suffix = path.suffix.lower()
+    if file_format is not None and suffix != f".{file_format}":
+        raise click.UsageError(
+            f"--format {file_format} does not match -o {path}; "
+            f"name the file {path.stem}.{file_format} or leave out --format"
+        )
+    if suffix not in SUFFIXES:
+        raise click.UsageError(f"-o {path}: {SUFFIX_RULE}")
     if path.exists() and not force:
         raise click.UsageError(f"{path} exists; add --force to overwrite it")
     written = write_example(path, kind) if example else write_template(path, campaign_type=kind)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,7 @@ def _read_csv(path: Path, data: bytes) -> tuple[pd.DataFrame, str, list[str]]:
         text = text[hint.end() - len(hint.group(2)) :]
     else:
         delimiter = _sniff_delimiter(text)
+    _check_quotes(path, text, delimiter)
     cells = _parse_csv(path, text, delimiter)
     shown = {"\t": "tab"}.get(delimiter, delimiter)
     return cells, f"csv ({encoding}, delimiter {shown!r})", warnings
@@ -177,6 +178,16 @@ def _parse_csv(path: Path, text: str, delimiter: str) -> pd.DataFrame:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise InputError(path, f"is not a readable CSV file: {exc}") from None
+    # Never hide lost rows: every line of the file is a record or a line break inside one.
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    inside = sum(cell.count("\n") for record in records for cell in record)
+    if len(records) + inside != lines:
+        raise InputError(
+            path,
+            f"is not a readable CSV file: {lines} lines held {len(records)} rows "
+            f"and {inside} line breaks inside cells, so some rows were lost",
+            hint='Look for a quote (") that is opened and not closed.',
+        )
     width = max(len(r) for r in records)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in records], dtype=object)
 
@@ -195,6 +206,7 @@ def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
         return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
         pass
+    _refuse_mixed_encodings(path, data)
     # Windows Excel's "CSV" without UTF-8: read as cp1252, the likeliest, and say so.
     text = data.decode("cp1252", errors="replace")
     warning = (
@@ -202,6 +214,100 @@ def _decode(path: Path, data: bytes) -> tuple[str, str, list[str]]:
         "or save the sheet as 'CSV UTF-8'."
     )
     return text, "cp1252", [warning]
+
+
+def _refuse_mixed_encodings(path: Path, data: bytes) -> None:
+    """A file that is not UTF-8 but has lines that are (UTF-8 with a few Windows-1252 lines
+    pasted in) cannot be decoded as a whole: name the first lines of each kind."""
+    utf8: list[int] = []
+    cp1252: list[int] = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            cp1252.append(number)
+        else:
+            utf8.append(number)
+    if utf8 and cp1252:
+        raise InputError(
+            path,
+            "mixes two text encodings: "
+            f"{_some_lines(utf8)} UTF-8 but {_some_lines(cp1252)} Windows-1252 (cp1252), "
+            "so accented letters on one kind would be garbled",
+            hint="Fix the accented letters on those lines and save the file as UTF-8 "
+            '(in Excel: Save As, "CSV UTF-8 (Comma delimited)"; in an editor: encoding UTF-8).',
+        )
+
+
+def _some_lines(numbers: list[int], shown: int = 3) -> str:
+    """`line 4 is`, `lines 4, 7 are`, `lines 4, 7, 9 and 2 more are`."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]} is"
+    listed = ", ".join(str(n) for n in numbers[:shown])
+    more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
+    return f"lines {listed}{more} are"
+
+
+# A quoted cell longer than this many line breaks and holding a delimiter is taken for a
+# quote that was opened and never closed (a real note spans a few lines, not a table).
+_MAX_QUOTED_LINE_BREAKS: Final = 3
+
+
+def _check_quotes(path: Path, text: str, delimiter: str) -> None:
+    """Refuse a quote opened and not closed: it would swallow the rows below it into one
+    cell. Such a cell runs to the end of the file, or spans many lines with delimiters."""
+    delim = re.escape(delimiter)
+    quoted = re.compile(rf'(?:^|(?<={delim}))"([^"]*(?:""[^"]*)*)("?)', re.MULTILINE)
+    record = 0  # line breaks outside quoted cells before `position`: rows above it
+    field_index = 0  # field of the record at `position`
+    position = 0
+    for match in quoted.finditer(text):
+        start = match.start()
+        breaks = text.count("\n", position, start)
+        if breaks:
+            record += breaks
+            field_index = text.count(delimiter, text.rfind("\n", position, start) + 1, start)
+        else:
+            field_index += text.count(delimiter, position, start)
+        content = match.group(1)
+        closed = bool(match.group(2))
+        inside = content.count("\n")
+        if not closed or (inside > _MAX_QUOTED_LINE_BREAKS and delimiter in content):
+            _unclosed_quote(path, text, delimiter, record + 1, field_index, content, closed)
+        position = match.end()  # the cell's own line breaks are no rows
+
+
+def _unclosed_quote(
+    path: Path, text: str, delimiter: str, row: int, index: int, content: str, closed: bool
+) -> NoReturn:
+    swallowed = (content if closed else content.rstrip("\r\n")).count("\n")
+    header = ""
+    for line in io.StringIO(text):
+        if line.strip(" \r\n"):
+            fields = next(csv.reader([line], delimiter=delimiter), [])
+            header = fields[index].strip() if index < len(fields) else ""
+            break
+    column = _column_letter(index) + (f" {header!r}" if header else "")
+    if closed:
+        how = f"is closed only {swallowed} lines further down"
+    else:
+        how = "is never closed (it runs to the end of the file)"
+    if swallowed == 1:
+        lost = f"; row {row + 1} is inside it"
+    elif swallowed:
+        lost = f"; rows {row + 1} to {row + swallowed} are inside it"
+    else:
+        lost = ""
+    raise InputError(
+        path,
+        f'a quote (") opens a cell in column {column} and {how}{lost}',
+        row=row,
+        column=header,
+        hint=f"Close the quote in row {row} or remove it "
+        '(a quote meant as text inside a quoted cell is written twice: "").',
+    )
 
 
 def _sniff_delimiter(text: str) -> str:

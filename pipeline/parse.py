@@ -7,6 +7,7 @@ for the person holding the sheet: what was found and what would be accepted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Final
 
@@ -22,8 +23,32 @@ _WHOLE: Final = re.compile(r"[+-]?\d+(?:\.0*)?")
 _TOKEN: Final = re.compile(r"[A-Z_]+")
 _EXCEL_NUMBER: Final = re.compile(r"[+-]?\d+(?:[.,]\d+)?E[+-]?\d+", re.IGNORECASE)
 _LIST_SPLIT: Final = re.compile(r"[,;\r\n]+")
-_TRUE: Final = frozenset({"true", "yes", "y", "1"})
-_FALSE: Final = frozenset({"false", "no", "n", "0"})
+_BARE_UUID: Final = re.compile(
+    r"\{?([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})\}?", re.IGNORECASE
+)
+_URN_UUID: Final = "urn:uuid:"
+_MAILTO: Final = "mailto:"
+# `Anna Adams <anna@example.com>` or `"Adams, Anna" <mailto:anna@example.com>`.
+_NAMED_ADDRESS: Final = re.compile(r"[^<>]*<\s*([^<>]*?)\s*>")
+# European Excel exports write TRUE/FALSE in the sheet's language (de, fr, nl, it, es).
+_TRUE: Final = frozenset({"true", "yes", "y", "1", "wahr", "vrai", "waar", "vero", "verdadero"})
+_FALSE: Final = frozenset({"false", "no", "n", "0", "falsch", "faux", "onwaar", "falso"})
+# Decision 16 of the API reference: a campaign name is one line of visible text.
+NAME_LIMIT: Final = 255
+_LINE_BREAK: Final = "a line break"
+_INVISIBLE: Final[dict[str, str]] = {
+    "\x00": "a NUL character",
+    "\n": _LINE_BREAK,
+    "\r": _LINE_BREAK,
+    "\x85": _LINE_BREAK,
+    "\t": "a tab",
+    "\u200b": "a zero-width space (U+200B)",
+    "\u200c": "a zero-width non-joiner (U+200C)",
+    "\u200d": "a zero-width joiner (U+200D)",
+    "\ufeff": "a zero-width no-break space (U+FEFF)",
+    "\u2060": "a word joiner (U+2060)",
+}
+_ESCAPES: Final = {"\x00": "\\0", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Larger than any int64: far past the API's limit, refused before Pandera sees it.
 _HUGE: Final = 2**62
 EXAMPLE_UUID: Final = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -46,10 +71,46 @@ def _excel_mangled(text: str) -> None:
 
 
 def parse_text(text: str) -> str | None:
-    value = text.strip()
+    """Trimmed, NFC-normalised text: `e` + combining accent and `é` are one text."""
+    value = unicodedata.normalize("NFC", text).strip()
     if not value:
         return None
     _excel_mangled(value)
+    return value
+
+
+def _invisible(char: str) -> str | None:
+    """What a person should be told `char` is, or None for an ordinary character."""
+    if char in _INVISIBLE:
+        return _INVISIBLE[char]
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"a control character (U+{code:04X})"
+    return None
+
+
+def _escaped(text: str) -> str:
+    """`text` with its control and zero-width characters written as escapes."""
+    return "".join(_ESCAPES.get(c, f"\\u{ord(c):04x}") if _invisible(c) else c for c in text)
+
+
+def parse_name(text: str) -> str | None:
+    """A campaign name: text without control or zero-width characters, at most 255 long."""
+    value = parse_text(text)
+    if value is None:
+        return None
+    found = list(dict.fromkeys(w for w in map(_invisible, value) if w is not None))
+    if found:
+        what = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
+        raise CellError(
+            f"{_show(_escaped(value))} holds {what}; a campaign name must be one line of "
+            "visible text: delete the character and type the name again"
+        )
+    if len(value) > NAME_LIMIT:
+        raise CellError(
+            f"{_show(value[:40] + '...')} is {len(value)} characters long; "
+            f"a campaign name has at most {NAME_LIMIT}"
+        )
     return value
 
 
@@ -69,16 +130,40 @@ def parse_owner(text: str) -> str | None:
     value = text.strip()
     if not value:
         return None
-    match = _UUID.fullmatch(value)
-    if match is not None:
-        return match.group(1).lower()
-    if _EMAIL.fullmatch(value):
-        return value.lower()
+    uuid = _owner_uuid(value)
+    if uuid is not None:
+        return uuid
+    email = _owner_email(value)
+    if email is not None:
+        return email
     _excel_mangled(value)
     raise CellError(
         f"{_show(value)} is neither a team member's id (uuid) nor an e-mail address "
         f"(e.g. {EXAMPLE_UUID} or anna@example.com)"
     )
+
+
+def _owner_uuid(value: str) -> str | None:
+    """A uuid as written: canonical, braced, 32 bare hex digits, or `urn:uuid:...`."""
+    if value[: len(_URN_UUID)].casefold() == _URN_UUID:
+        value = value[len(_URN_UUID) :].strip()
+    match = _UUID.fullmatch(value)
+    if match is not None:
+        return match.group(1).lower()
+    bare = _BARE_UUID.fullmatch(value)
+    if bare is not None:
+        return "-".join(bare.groups()).lower()
+    return None
+
+
+def _owner_email(value: str) -> str | None:
+    """An e-mail address as written: bare, `Name <address>` or `mailto:address`."""
+    named = _NAMED_ADDRESS.fullmatch(value)
+    if named is not None:
+        value = named.group(1)
+    if value[: len(_MAILTO)].casefold() == _MAILTO:
+        value = value[len(_MAILTO) :].split("?", 1)[0].strip()
+    return value.lower() if _EMAIL.fullmatch(value) else None
 
 
 def parse_boolean(text: str) -> bool | None:

@@ -32,8 +32,11 @@ from schemas.columns import (
 )
 
 SHEET: Final = "campaigns"
-# Rows of the blank sheet that carry drop-downs and checks.
-VALIDATED_ROWS: Final = 1000
+# Data rows of the blank sheet that carry drop-downs and checks (rows 2 to 10001).
+VALIDATED_ROWS: Final = 10_000
+# The kinds of file a template is written as, by the suffix of its name.
+SUFFIXES: Final = (".xlsx", ".csv")
+SUFFIX_RULE: Final = "a template is a .xlsx or a .csv file; end the name in .xlsx or .csv"
 _TEXT_KINDS: Final = frozenset({Kind.TEXT, Kind.UUID, Kind.OWNER, Kind.UUID_LIST, Kind.TOKEN_LIST})
 _HEADER_FILL: Final = PatternFill(start_color="FFDDEBF7", end_color="FFDDEBF7", fill_type="solid")
 
@@ -140,7 +143,9 @@ def write_template(
     rows: Sequence[Mapping[str, str]] = (),
 ) -> Path:
     """Write a sheet (`.xlsx` or `.csv` by the suffix of `path`) with `rows` filled in;
-    a missing folder is created."""
+    a missing folder is created. Any other suffix is a `ConfigError` and writes nothing."""
+    if path.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"{path}: {SUFFIX_RULE}")
     columns = columns_for(campaign_type)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +190,7 @@ def _fill_campaigns(
         sheet.append([row.get(c.name, "") or None for c in columns])
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
-    last_row = max(VALIDATED_ROWS, len(rows) + 1)
+    last_row = max(VALIDATED_ROWS, len(rows)) + 1
     switches = DataValidation(type="list", formula1='"true,false"', allow_blank=True)
     switches.error = "Choose true or false (or leave it empty for the default)."
     types = DataValidation(
@@ -219,8 +224,10 @@ def _fill_campaigns(
             sheet.add_data_validation(number)
             number.add(cells)
         elif column.kind in _TEXT_KINDS:
-            # Text format keeps Excel from turning ids into numbers or dates.
-            for line in range(2, last_row + 1):
+            # Text format keeps Excel from turning ids into numbers or dates: on the whole
+            # column (what Excel gives every new cell in it), and on each filled cell.
+            sheet.column_dimensions[get_column_letter(index)].number_format = "@"
+            for line in range(2, len(rows) + 2):
                 sheet.cell(row=line, column=index).number_format = "@"
 
 

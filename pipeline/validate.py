@@ -10,7 +10,7 @@ raises for a bad row: problems become `errors` (`"header: message"` items) on th
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -21,13 +21,15 @@ import pandera.pandas as pa
 from pipeline.errors import ConfigError
 from pipeline.load import Table
 from pipeline.model import campaign_key
-from pipeline.parse import PARSERS, CellError, Value
+from pipeline.parse import PARSERS, CellError, Value, parse_name
 from schemas.columns import BY_NAME, COLUMNS, KEYWORD, TARGET_USER, Column, Kind
 from schemas.rows import CHECK_MESSAGES, MODEL_COLUMNS, RowsModel
 
 LOCATION: Final = ("source", "sheet", "row")
 _ORDER: Final = {c.name: i for i, c in enumerate(COLUMNS)}
 _DTYPES: Final = {Kind.WHOLE_NUMBER: "Int64", Kind.BOOLEAN: "boolean"}
+# Columns whose cells have rules beyond their kind's (decision 16: what a name may hold).
+_COLUMN_PARSERS: Final = {"campaign_name": parse_name}
 
 
 @dataclass(frozen=True)
@@ -160,9 +162,13 @@ def _first_headers(tables: Sequence[Table]) -> dict[str, str]:
     return headers
 
 
+def _parser(column: Column) -> Callable[[str], Value]:
+    return _COLUMN_PARSERS.get(column.name, PARSERS[column.kind])
+
+
 def _parse_column(texts: list[str], column: Column, problems: _Problems) -> list[Value]:
     """Typed values of one column; each distinct text is parsed once."""
-    parser = PARSERS[column.kind]
+    parser = _parser(column)
     values: dict[str, Value] = {}
     failures: dict[str, str] = {}
     for text in set(texts):
@@ -187,7 +193,7 @@ def _fill_defaults(values: dict[str, list[Value]], config: dict[str, str]) -> No
         if not text or None not in current:
             continue
         try:
-            default = PARSERS[column.kind](text)
+            default = _parser(column)(text)
         except CellError as exc:
             raise ConfigError(f"the default for {column.name}: {exc}") from None
         if column.prospects_only:

@@ -449,3 +449,97 @@ def test_excel_sep_hint_line_names_the_delimiter(tmp_path: Path) -> None:
     assert "delimiter ';'" in table.detected
     assert table.frame["campaign_name"].tolist() == ["ACME, Inc."]
     assert table.frame.index.tolist() == [3]
+
+
+# --- unclosed quotes and mixed encodings -------------------------------------------------
+
+QUOTE_HEADER = [*HEADER, "_notes"]
+
+
+def test_unclosed_quote_in_a_data_cell_is_refused(tmp_path: Path) -> None:
+    """A quote never closed in a data cell is exit 2 naming its row, column and rows swallowed."""
+    rows = "".join(f"row {n},{n}\r\n" for n in range(3, 41))
+    path = tmp_path / "q.csv"
+    path.write_text('campaign_name,min_post_likes\r\n"Spring, EU,2\r\n' + rows, encoding="utf-8")
+    error = input_error(path)
+    assert error.row == 2
+    assert error.column == "campaign_name"
+    assert "column A 'campaign_name'" in str(error)
+    assert "never closed" in str(error)
+    assert "rows 3 to 40 are inside it" in str(error)
+    assert error.exit_code == 2
+
+
+def test_unclosed_quote_in_a_notes_cell_is_refused(tmp_path: Path) -> None:
+    """A quote in an ignored `_notes` cell closed by a stray quote far below is refused too."""
+    lines = ["campaign_name,min_post_likes,_notes", "a,1,ok", 'b,2,"call Bob, then', "c,3,x"]
+    lines += [f"r{n},{n},x" for n in range(5, 12)]
+    lines += ['z,12,"late" note']
+    path = tmp_path / "n.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    error = input_error(path)
+    assert error.row == 3
+    assert error.column == "_notes"
+    assert "column C '_notes'" in str(error)
+    assert "rows 4 to 12 are inside it" in str(error)
+
+
+def test_unclosed_quote_after_a_multiline_cell_names_the_excel_row(tmp_path: Path) -> None:
+    """Rows are counted as Excel shows them: a legitimate multi-line cell above is one row."""
+    text = 'campaign_name,min_post_likes\r\n"two\r\nlines",1\r\nb,"2\r\n'
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+    error = input_error(path)
+    assert error.row == 3
+    assert "column B 'min_post_likes'" in str(error)
+    assert "inside it" not in str(error)
+
+
+def test_multiline_note_without_delimiters_still_reads(tmp_path: Path) -> None:
+    """A quoted note with two line breaks and no delimiters is one cell, rows below intact."""
+    path = write_csv(
+        tmp_path / "ok.csv",
+        QUOTE_HEADER,
+        [["a", "1", "first line\nsecond line\nthird line"], ["b", "2", ""]],
+    )
+    assert cells(load_one(path)) == {
+        2: {
+            "campaign_name": "a",
+            "min_post_likes": "1",
+            "_notes": "first line\nsecond line\nthird line",
+        },
+        3: {"campaign_name": "b", "min_post_likes": "2", "_notes": ""},
+    }
+
+
+def test_unclosed_quote_in_a_ragged_sheet_is_refused(tmp_path: Path) -> None:
+    """The lenient parser (rows longer than the header) never hides rows lost to a quote."""
+    lines = ["campaign_name,min_post_likes", "a,1,,extra", 'b,"2'] + [
+        f"r{n},{n}" for n in range(4, 9)
+    ]
+    path = tmp_path / "rag.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    error = input_error(path)
+    assert error.row == 3
+    assert "rows 4 to 8 are inside it" in str(error)
+
+
+def test_mixed_utf8_and_cp1252_lines_are_refused(tmp_path: Path) -> None:
+    """A UTF-8 file with a few Windows-1252 lines is exit 2 naming the lines of each kind."""
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        "campaign_name,min_post_likes\r\nCafé,1\r\nplain,2\r\n".encode()
+        + "Crème,3\r\nNaïve,4\r\n".encode("cp1252")
+    )
+    error = input_error(path)
+    assert "line 2 is UTF-8" in str(error)
+    assert "lines 4, 5 are Windows-1252 (cp1252)" in str(error)
+    assert "CSV UTF-8 (Comma delimited)" in error.hint
+    assert error.exit_code == 2
+
+
+def test_pure_cp1252_file_still_reads(tmp_path: Path) -> None:
+    """A file all in Windows-1252 (no UTF-8 line) is still read as cp1252: `Café` stays `Café`."""
+    path = write_csv(tmp_path / "w.csv", HEADER, [["Café", "1"], ["Crème", "2"]], encoding="cp1252")
+    table = load_one(path)
+    assert [r["campaign_name"] for r in cells(table).values()] == ["Café", "Crème"]

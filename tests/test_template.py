@@ -150,8 +150,95 @@ def test_id_columns_are_formatted_as_text(tmp_path: Path) -> None:
     try:
         sheet = workbook["campaigns"]
         for index, column in enumerate(COLUMNS, start=1):
-            fmt = sheet.cell(row=2, column=index).number_format
+            fmt = sheet.column_dimensions[openpyxl.utils.get_column_letter(index)].number_format
             if column.kind in (Kind.UUID, Kind.OWNER, Kind.TEXT, Kind.UUID_LIST):
                 assert fmt == "@", column.name
     finally:
         workbook.close()
+
+
+def test_drop_downs_and_checks_cover_ten_thousand_rows(tmp_path: Path) -> None:
+    """Every drop-down and check of the blank workbook reaches row 10001 (10,000 rows)."""
+    workbook = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx"))
+    try:
+        ranges = [
+            cells
+            for validation in workbook["campaigns"].data_validations.dataValidation
+            for cells in str(validation.sqref).split()
+        ]
+    finally:
+        workbook.close()
+    assert ranges
+    for cells in ranges:
+        first, last = cells.split(":")
+        assert first.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "2", cells
+        assert last.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "10001", cells
+
+
+def _template_command(*args: str | Path) -> Any:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    return CliRunner().invoke(cli, ["template", *(str(a) for a in args)])
+
+
+@pytest.mark.parametrize("name", ["plan.txt", "plan.xlsm", "plan"])
+def test_template_refuses_an_output_that_is_neither_csv_nor_xlsx(tmp_path: Path, name: str) -> None:
+    """`template -o plan.txt` is exit 2 with one Error line, and writes no file at all."""
+    result = _template_command("-o", tmp_path / name)
+    assert result.exit_code == 2, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        f"Error: -o {tmp_path / name}: a template is a .xlsx or a .csv file; "
+        "end the name in .xlsx or .csv"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("file_format", "name"), [("csv", "plan.xlsx"), ("xlsx", "plan.csv"), ("csv", "plan.txt")]
+)
+def test_template_refuses_a_format_that_disagrees_with_the_name(
+    tmp_path: Path, file_format: str, name: str
+) -> None:
+    """`--format csv -o plan.xlsx` is exit 2 with one Error line, and writes no file."""
+    result = _template_command("--format", file_format, "-o", tmp_path / name)
+    assert result.exit_code == 2, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        f"Error: --format {file_format} does not match -o {tmp_path / name}; "
+        f"name the file {Path(name).stem}.{file_format} or leave out --format"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "written"),
+    [
+        (("-o", "plan.csv"), "plan.csv"),
+        (("-o", "PLAN.XLSX"), "PLAN.XLSX"),
+        (("--format", "csv", "-o", "plan.csv"), "plan.csv"),
+        (("--format", "xlsx"), "campaigns.xlsx"),
+        (("--format", "csv"), "campaigns.csv"),
+        ((), "campaigns.xlsx"),
+    ],
+)
+def test_template_writes_exactly_the_file_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], written: str
+) -> None:
+    """`-o` alone, `--format` alone, or both agreeing write that very file, not a rename."""
+    monkeypatch.chdir(tmp_path)
+    result = _template_command(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"Wrote {written}\n"
+    assert [p.name for p in tmp_path.iterdir()] == [written]
+    is_workbook = (tmp_path / written).read_bytes().startswith(b"PK")
+    assert is_workbook == written.lower().endswith(".xlsx")
+
+
+def test_write_template_refuses_an_unknown_suffix(tmp_path: Path) -> None:
+    """write_template on a .txt path is a ConfigError and writes nothing (no silent xlsx)."""
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\.xlsx or a \.csv"):
+        write_template(tmp_path / "plan.txt")
+    assert list(tmp_path.iterdir()) == []

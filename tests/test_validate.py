@@ -609,3 +609,139 @@ def test_rows_keep_location_and_original_text(tmp_path: Path) -> None:
 def test_check_rows_helper_round_trips(tmp_path: Path) -> None:
     """Rows written to CSV and read back validate like rows built in memory."""
     assert errors(check_rows(tmp_path, [PROSPECTS_ROW, TOPIC_ROW])) == [[], []]
+
+
+# --- names, owners and booleans as real sheets write them (issue 9: 13, 14, 16) ---------
+
+
+def test_names_are_nfc_before_keys_and_sending() -> None:
+    """A combining accent and a composed letter are one name key, sent in NFC form."""
+    from pipeline.map import map_rows
+
+    composed = dict(PROSPECTS_ROW, campaign_key="", campaign_name="Caf\u00e9 CTOs")
+    combining = dict(PROSPECTS_ROW, campaign_key="", campaign_name="Cafe\u0301 CTOs")
+    checked = check(combining, composed)
+    assert checked.keys[0] == checked.keys[1] == f"{OWNER_ID}/caf\u00e9 ctos"
+    assert errors(checked)[0] == [
+        "campaign_name: same owner and campaign name as row 3 "
+        "(give each a campaign_key or a different name)"
+    ]
+    alone = check(combining)
+    assert alone.values["campaign_name"] == ["Caf\u00e9 CTOs"]
+    (payload,) = map_rows(alone)
+    assert payload is not None and payload["name"] == "Caf\u00e9 CTOs"
+
+
+def test_explicit_keys_are_compared_in_nfc() -> None:
+    """Explicit campaign keys written with and without a combining accent clash."""
+    a = dict(PROSPECTS_ROW, campaign_key="caf\u00e9-1", campaign_name="A")
+    b = dict(PROSPECTS_ROW, campaign_key="cafe\u0301-1", campaign_name="B")
+    assert check(a, b).keys == ["caf\u00e9-1", "caf\u00e9-1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("ACME\nQ1", '"ACME\\nQ1" holds a line break'),
+        ("ACME\r\nQ1", '"ACME\\r\\nQ1" holds a line break'),
+        ("ACME\tQ1", '"ACME\\tQ1" holds a tab'),
+        ("ACME\x00Q1", '"ACME\\0Q1" holds a NUL character'),
+        ("ACME\x07Q1", '"ACME\\u0007Q1" holds a control character (U+0007)'),
+        ("ACME\x9bQ1", '"ACME\\u009bQ1" holds a control character (U+009B)'),
+        ("ACME\u200bQ1", '"ACME\\u200bQ1" holds a zero-width space (U+200B)'),
+        ("ACME\u200cQ1", '"ACME\\u200cQ1" holds a zero-width non-joiner (U+200C)'),
+        ("ACME\u200dQ1", '"ACME\\u200dQ1" holds a zero-width joiner (U+200D)'),
+        ("ACME\ufeffQ1", '"ACME\\ufeffQ1" holds a zero-width no-break space (U+FEFF)'),
+        ("ACME\u2060Q1", '"ACME\\u2060Q1" holds a word joiner (U+2060)'),
+        ("A\nB\tC", '"A\\nB\\tC" holds a line break and a tab'),
+    ],
+)
+def test_campaign_name_with_invisible_characters_is_refused(name: str, message: str) -> None:
+    """Control and zero-width characters in a campaign name are a message naming them."""
+    row = dict(PROSPECTS_ROW, campaign_name=name)
+    assert errors_of(row) == [
+        [
+            f"campaign_name: {message}; a campaign name must be one line of visible text: "
+            "delete the character and type the name again"
+        ]
+    ]
+
+
+def test_campaign_name_up_to_255_characters() -> None:
+    """A name of 255 characters (counted in NFC) passes; 256 is a message at the cell."""
+    assert errors_of(dict(PROSPECTS_ROW, campaign_name="e\u0301" * 255)) == [[]]
+    long = "x" * 256
+    assert errors_of(dict(PROSPECTS_ROW, campaign_name=long)) == [
+        [f'campaign_name: "{"x" * 40}..." is 256 characters long; a campaign name has at most 255']
+    ]
+
+
+def test_name_rules_apply_to_a_sheet_on_disk(tmp_path: Path) -> None:
+    """A multi-line Excel cell in a campaign name is refused at its row."""
+    row = dict(PROSPECTS_ROW, campaign_name="ACME\nQ1")
+    path = write_xlsx(tmp_path / "plan.xlsx", [list(row), list(row.values())])
+    (found,) = errors(validate(load([path])))
+    assert found[0].startswith('campaign_name: "ACME\\nQ1" holds a line break;')
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Anna Adams <anna@example.com>",
+        '"Adams, Anna" <Anna@Example.com>',
+        "<anna@example.com>",
+        "mailto:anna@example.com",
+        "MAILTO:Anna@Example.com",
+        "Anna Adams <mailto:anna@example.com>",
+    ],
+)
+def test_owner_named_address_or_mailto_is_the_email(text: str) -> None:
+    """`Name <address>` and `mailto:address` (any case) count as the e-mail address."""
+    assert parse_owner(text) == "anna@example.com"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        CANONICAL.replace("-", ""),
+        UPPER_UUID.replace("-", ""),
+        f"urn:uuid:{CANONICAL}",
+        f"URN:UUID:{UPPER_UUID}",
+        f"urn:uuid:{CANONICAL.replace('-', '')}",
+    ],
+)
+def test_owner_bare_or_urn_uuid_is_the_uuid(text: str) -> None:
+    """32 hex digits or `urn:uuid:...` count as the uuid, made canonical."""
+    assert parse_owner(text) == CANONICAL
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Anna Adams <anna>", "mailto:anna", "urn:uuid:3c90c3cc", CANONICAL.replace("-", "")[:31]],
+)
+def test_owner_wrapped_forms_still_need_an_address_or_uuid(text: str) -> None:
+    """A wrapper around something that is neither is refused like any other text."""
+    with pytest.raises(CellError) as caught:
+        parse_owner(text)
+    assert str(caught.value).startswith(f'"{text}" is neither a team member\'s id (uuid) nor')
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        *[(t, True) for t in ["WAHR", "wahr", "VRAI", "Vrai", "WAAR", "VERO", "VERDADERO"]],
+        *[(t, False) for t in ["FALSCH", "falsch", "FAUX", "ONWAAR", "FALSO", "Falso"]],
+    ],
+)
+def test_boolean_accepts_european_excel_words(text: str, value: bool) -> None:
+    """German, French, Dutch, Italian and Spanish Excel exports' TRUE/FALSE are booleans."""
+    assert parse_boolean(text) is value
+
+
+def test_european_boolean_in_a_sheet_validates() -> None:
+    """A row written by a German Excel (WAHR/FALSCH) validates to true/false."""
+    row = dict(PROSPECTS_ROW, skip_teammates_leads="WAHR", indirect_engagement="FALSCH")
+    checked = check(row)
+    assert errors(checked) == [[]]
+    assert typed(checked)["skip_teammates_leads"] is True
+    assert typed(checked)["indirect_engagement"] is False
