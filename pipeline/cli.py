@@ -14,7 +14,7 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from functools import wraps
 from pathlib import Path
@@ -37,7 +37,7 @@ from pipeline.settings import (
     check_base_url,
 )
 from pipeline.stop import Interrupt
-from sandbox.command import sandbox_command
+from sandbox.command import _parse_faults, sandbox_command
 
 if TYPE_CHECKING:
     from pipeline.run import RunResult
@@ -223,6 +223,14 @@ def _read_key(key_file: Path | None) -> Secret | None:
     help=f"Read the API key from this file (default: the {KEY_VARIABLE} environment variable).",
 )
 @click.option(
+    "--sandbox-fault",
+    "sandbox_faults",
+    multiple=True,
+    metavar="KIND=P",
+    callback=_parse_faults,
+    help="With --sandbox: give create requests fault KIND with probability P. Repeatable.",
+)
+@click.option(
     "--rate",
     type=click.FloatRange(min=0.01),
     default=SendSettings.rate,
@@ -282,6 +290,7 @@ def run_command(
     base_url: str,
     sandbox: bool,
     api_key_file: Path | None,
+    sandbox_faults: dict[str, float],
     rate: float,
     concurrency: int,
     timeout: float,
@@ -301,6 +310,8 @@ def run_command(
     source = click.get_current_context().get_parameter_source("base_url")
     if sandbox and source not in (ParameterSource.DEFAULT, None):
         raise click.UsageError("--sandbox and --base-url cannot be used together")
+    if sandbox_faults and not sandbox:
+        raise click.UsageError("--sandbox-fault needs --sandbox")
     state = state or (SANDBOX_STATE if sandbox else DEFAULT_STATE)
     send = SendSettings(
         rate=rate,
@@ -311,7 +322,8 @@ def run_command(
     )
     options = Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows)
     try:
-        with _api(state, base_url, sandbox, api_key_file) as (url, key, endpoint):
+        stand_in = (options, sandbox_faults) if sandbox else None
+        with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
             settings = RunSettings(
                 state=state,
                 base_url=url,
@@ -339,19 +351,60 @@ def run_command(
 
 @contextmanager
 def _api(
-    state: Path, base_url: str, sandbox: bool, key_file: Path | None
+    state: Path,
+    base_url: str,
+    sandbox: tuple[Options, Mapping[str, float]] | None,
+    key_file: Path | None,
 ) -> Iterator[tuple[str, Secret | None, str]]:
-    """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run."""
-    if not sandbox:
+    """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run.
+
+    `sandbox` (the run's options and the faults to give create requests) starts a
+    stand-in API whose team also holds every owner e-mail of the run's sheets, each with
+    a made-up id that is the same every time (so a real sheet can be rehearsed).
+    """
+    if sandbox is None:
         yield check_base_url(base_url), _read_key(key_file), ""
         return
+    import uuid
+
+    from pipeline.errors import PipelineError
+    from pipeline.load import load
+    from pipeline.parse import CellError, parse_owner
+    from sandbox.config import DEFAULT_MEMBERS, Member
     from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
 
+    options, faults = sandbox
+    emails: dict[str, None] = {}
+    try:
+        tables = load(options.paths, sheet=options.sheet, max_rows=options.max_rows)
+    except PipelineError:  # the run itself says what is wrong with the files
+        tables = []
+    for table in tables:
+        for text in table.frame.get("owner", ()):
+            try:
+                owner = parse_owner(str(text))
+            except CellError:
+                continue
+            if isinstance(owner, str) and "@" in owner:
+                emails[owner.lower()] = None
+    known = {m.email.lower() for m in DEFAULT_MEMBERS}
+    members = DEFAULT_MEMBERS + tuple(
+        Member(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{email}")),
+            first_name=email.partition("@")[0],
+            last_name="(rehearsal)",
+            email=email,
+            linkedin_url="",
+        )
+        for email in emails
+        if email not in known
+    )
     store = state.with_name(f"{state.stem}-campaigns.sqlite")
     with ExitStack() as stack:
         try:
             store.parent.mkdir(parents=True, exist_ok=True)
-            url = stack.enter_context(run_in_thread(SandboxConfig(db=store)))
+            config = SandboxConfig(db=store, members=members, faults=dict(faults))
+            url = stack.enter_context(run_in_thread(config))
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ConfigError(

@@ -23,14 +23,19 @@ from typing import Any, Final, NoReturn
 
 import numpy as np
 import pandas as pd
-from python_calamine import CalamineWorkbook
+from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
 from pipeline.errors import InputError
 from pipeline.guard import unguard
 from pipeline.settings import DEFAULT_MAX_ROWS
 from schemas.columns import HEADER_INDEX, normalise_header
 
-SUFFIXES: Final = (".csv", ".xlsx", ".xlsm")
+TEXT_SUFFIXES: Final = (".csv", ".tsv")
+WORKBOOK_SUFFIXES: Final = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+SUFFIXES: Final = TEXT_SUFFIXES + WORKBOOK_SUFFIXES
+_SUFFIX_HINT: Final = "Use .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files."
+# The tool's own report files: never read as input when found inside a folder.
+REPORT_FILES: Final = frozenset({"results.csv", "succeeded.csv", "failed.csv", "results.xlsx"})
 DELIMITERS: Final = (",", ";", "\t")
 # The line Excel may put first in a CSV to name its delimiter; kept as an empty line so
 # that row numbers stay those of the file.
@@ -71,37 +76,116 @@ class Table:
 def load(
     paths: Iterable[Path | str], *, sheet: str | None = None, max_rows: int = DEFAULT_MAX_ROWS
 ) -> list[Table]:
-    """Read every file named (folders expand to their spreadsheets, sorted)."""
-    return [_load_file(path, sheet, max_rows) for path in expand_paths(paths)]
+    """Read every file named (folders expand to their spreadsheets, sorted).
+
+    The warnings of a folder (files it did not read) go to the first table read from it.
+    """
+    files = paths if isinstance(paths, ExpandedPaths) else expand_paths(paths)
+    tables: list[Table] = []
+    pending = dict(files.folder_warnings)
+    for path in files:
+        folder = files.folders.get(path)
+        try:
+            table = _load_file(path, sheet, max_rows)
+        except InputError as exc:
+            if folder is None:
+                raise
+            hint = f"{exc.hint} " if exc.hint else ""
+            raise InputError(
+                exc.path,
+                exc.problem,
+                sheet=exc.sheet,
+                row=exc.row,
+                column=exc.column,
+                hint=f"{hint}Or move it out of the folder {folder} to read the other files.",
+            ) from None
+        if folder is not None and folder in pending:
+            table = replace(table, warnings=(*pending.pop(folder), *table.warnings))
+        tables.append(table)
+    return tables
 
 
-def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+class ExpandedPaths(list[Path]):
+    """The files to read, in order; `folders` maps each file found in a folder to that
+    folder, `folder_warnings` names what each folder held that was not read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folders: dict[Path, Path] = {}
+        self.folder_warnings: dict[Path, tuple[str, ...]] = {}
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(w for ws in self.folder_warnings.values() for w in ws)
+
+
+def expand_paths(paths: Iterable[Path | str]) -> ExpandedPaths:
     """Files to read: each file as given, each folder's spreadsheets in name order; a file
-    named twice (or also through its folder) is read once."""
-    files: list[Path] = []
+    named twice (or also through its folder) is read once.
+
+    In a folder, dotfiles (and `._*` copies a Mac makes) and `~$` lock files are skipped
+    silently; other files, subfolders, broken links and the tool's own reports are
+    skipped with a warning (recorded in the result's `warnings`)."""
+    files: list[tuple[Path, Path | None]] = []
+    result = ExpandedPaths()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.iterdir()
-                if p.suffix.lower() in SUFFIXES and p.is_file() and not p.name.startswith("~$")
-            )
+            found, warnings = _scan_folder(path)
             if not found:
-                raise InputError(path, "folder holds no .csv, .xlsx or .xlsm file")
-            files.extend(found)
+                raise InputError(
+                    path,
+                    "folder holds no spreadsheet (.csv, .tsv, .xlsx, .xlsm, .xls, .xlsb "
+                    "or .ods file)",
+                )
+            files.extend((file, path) for file in found)
+            if warnings:
+                result.folder_warnings[path] = tuple(warnings)
         elif not path.exists():
             raise InputError(path, "no such file or folder")
         elif path.suffix.lower() not in SUFFIXES:
-            raise InputError(
-                path, "not a spreadsheet this tool reads", hint="Use .csv, .xlsx or .xlsm files."
-            )
+            raise InputError(path, "not a spreadsheet this tool reads", hint=_SUFFIX_HINT)
         else:
-            files.append(path)
-    unique: dict[Path, Path] = {}
-    for file in files:
-        unique.setdefault(file.resolve(), file)
-    return list(unique.values())
+            files.append((path, None))
+    seen: set[Path] = set()
+    for file, folder in files:
+        key = file.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        result.append(file)
+        if folder is not None:
+            result.folders[file] = folder
+    return result
+
+
+def _scan_folder(folder: Path) -> tuple[list[Path], list[str]]:
+    found: list[Path] = []
+    others: list[str] = []
+    reports: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if name.startswith((".", "~$")):
+            continue  # dotfiles, AppleDouble `._x.csv` copies, Office lock files
+        if entry.is_symlink() and not entry.exists():
+            others.append(f"{name} (a broken link)")
+        elif entry.is_dir():
+            others.append(f"{name}/ (a folder)")
+        elif not entry.is_file() or entry.suffix.lower() not in SUFFIXES:
+            others.append(name)
+        elif name.lower() in REPORT_FILES:
+            reports.append(name)
+        else:
+            found.append(entry)
+    warnings: list[str] = []
+    if others:
+        warnings.append(f"{folder}: not read (not a spreadsheet): {', '.join(others)}")
+    if reports:
+        warnings.append(
+            f"{folder}: not read (reports this tool writes): {', '.join(reports)}; "
+            "name a report file itself to read it"
+        )
+    return found, warnings
 
 
 def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
@@ -122,16 +206,21 @@ def load_bytes(
     """Read one file's bytes (an upload, a download) as if from a file called `name`: its
     suffix says the format, and messages name it."""
     path = Path(name)
-    if path.suffix.lower() not in SUFFIXES:
-        raise InputError(
-            path, "not a spreadsheet this tool reads", hint="Use .csv, .xlsx or .xlsm files."
-        )
-    if path.suffix.lower() == ".csv":
-        cells, detected, warnings = _read_csv(path, data)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(path, "not a spreadsheet this tool reads", hint=_SUFFIX_HINT)
+    if suffix in TEXT_SUFFIXES:
+        if sheet is not None:
+            raise InputError(
+                path,
+                f"--sheet applies to workbooks; {path.name} is a {suffix[1:].upper()} file",
+                hint="Leave out --sheet, or name only workbooks.",
+            )
+        cells, detected, warnings = _read_csv(path, data, "\t" if suffix == ".tsv" else None)
         sheet_name = ""
     else:
-        sheet_name, cells = _read_xlsx(path, data, sheet)
-        detected, warnings = "xlsx", []
+        sheet_name, cells, warnings = _read_xlsx(path, data, sheet)
+        detected = suffix[1:]
     table = _table_from_grid(path, sheet_name, cells, detected, warnings, max_rows)
     return replace(table, sha256=hashlib.sha256(data).hexdigest())
 
@@ -139,7 +228,9 @@ def load_bytes(
 # --- CSV -------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, data: bytes) -> tuple[pd.DataFrame, str, list[str]]:
+def _read_csv(
+    path: Path, data: bytes, delimiter: str | None = None
+) -> tuple[pd.DataFrame, str, list[str]]:
     if not data.strip():
         raise InputError(path, "file is empty")
     if data.startswith(b"PK\x03\x04"):
@@ -149,7 +240,7 @@ def _read_csv(path: Path, data: bytes) -> tuple[pd.DataFrame, str, list[str]]:
     if hint:  # Excel's "sep=;" first line names the delimiter; it is no header
         delimiter = hint.group(1)
         text = text[hint.end() - len(hint.group(2)) :]
-    else:
+    elif delimiter is None:
         delimiter = _sniff_delimiter(text)
     _check_quotes(path, text, delimiter)
     cells = _parse_csv(path, text, delimiter)
@@ -323,37 +414,80 @@ def _sniff_delimiter(text: str) -> str:
 # --- XLSX ------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> tuple[str, pd.DataFrame]:
+def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> tuple[str, pd.DataFrame, list[str]]:
+    """A workbook (.xlsx, .xlsm, .xlsb, .ods: zip archives; .xls: an OLE file)."""
+    kind = path.suffix.lower()[1:] or "xlsx"
     magic = data[:8]
     if not magic:
         raise InputError(path, "file is empty")
-    if magic.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputError(
-            path,
-            "is password-protected (encrypted) or an old .xls workbook",
-            hint="Remove the password (or save as .xlsx) and try again.",
-        )
-    if not magic.startswith(b"PK"):
-        raise InputError(path, "is not an xlsx workbook (not a zip archive)")
+    if kind != "xls":
+        if magic.startswith(b"\xd0\xcf\x11\xe0"):
+            raise InputError(
+                path,
+                "is password-protected (encrypted) or an old .xls workbook",
+                hint="Remove the password (or save as .xlsx) and try again.",
+            )
+        if not magic.startswith(b"PK"):
+            raise InputError(path, f"is not an {kind} workbook (not a zip archive)")
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        metadata = list(workbook.sheets_metadata)
     except Exception as exc:  # calamine raises several unrelated types for bad archives
-        raise InputError(path, f"is corrupt or not an xlsx workbook ({exc})") from None
-    names: list[str] = list(workbook.sheet_names)
+        raise InputError(path, f"is corrupt or not an {kind} workbook ({exc})") from None
+    names: list[str] = [m.name for m in metadata] or list(workbook.sheet_names)
     if not names:
         raise InputError(path, "workbook has no sheets")
-    name = _pick_sheet(path, names, wanted)
+    visible = [m.name for m in metadata if m.visible == SheetVisibleEnum.Visible]
+    name = _pick_sheet(path, names, wanted, visible)
     try:
         values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception as exc:
         raise InputError(path, f"sheet cannot be read ({exc})", sheet=name) from None
-    return name, pd.DataFrame(
-        [[v if type(v) is str else _cell_text(v) for v in row] for row in values],
-        dtype=object,
+    warnings: list[str] = []
+    if wanted is None and name.casefold() != "campaigns":
+        alike = [
+            other for other in visible if other != name and _looks_like_campaigns(workbook, other)
+        ]
+        if alike:
+            shown = ", ".join(repr(n) for n in alike)
+            warnings.append(
+                f"{path.name}: read sheet {name!r}, the first visible one; sheet(s) {shown} "
+                f"also look like campaign rows. To read one, use --sheet NAME "
+                f"(e.g. --sheet {alike[0]!r})."
+            )
+    return (
+        name,
+        pd.DataFrame(
+            [[v if type(v) is str else _cell_text(v) for v in row] for row in values],
+            dtype=object,
+        ),
+        warnings,
     )
 
 
-def _pick_sheet(path: Path, names: Sequence[str], wanted: str | None) -> str:
+# How many lines of another sheet are searched for a header that looks like campaigns.
+_HEADER_SEARCH_ROWS: Final = 20
+
+
+def _looks_like_campaigns(workbook: CalamineWorkbook, name: str) -> bool:
+    """Whether the first non-empty row of a sheet is mostly known column names."""
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(nrows=_HEADER_SEARCH_ROWS)
+    except Exception:
+        return False
+    for row in rows:
+        texts = [str(v).strip() for v in row if str(v).strip()]
+        if texts:
+            own = [t for t in texts if not t.startswith("_")]
+            known = sum(normalise_header(t) in HEADER_INDEX for t in own)
+            return bool(own) and known * 2 > len(own)
+    return False
+
+
+def _pick_sheet(
+    path: Path, names: Sequence[str], wanted: str | None, visible: Sequence[str] = ()
+) -> str:
+    """The sheet asked for; else the one called `campaigns`; else the first visible one."""
     folded = {n.casefold(): n for n in names}
     if wanted is not None:
         if wanted.casefold() in folded:
@@ -362,7 +496,7 @@ def _pick_sheet(path: Path, names: Sequence[str], wanted: str | None) -> str:
         raise InputError(
             path, f"has no sheet named {wanted!r}", hint=f"Sheets in it: {shown}. Try --sheet NAME."
         )
-    return folded.get("campaigns", names[0])
+    return folded.get("campaigns", visible[0] if visible else names[0])
 
 
 def _cell_text(value: object) -> str:

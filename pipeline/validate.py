@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 from pipeline.load import Table
 from pipeline.model import campaign_key
 from pipeline.parse import PARSERS, CellError, Value, parse_name
@@ -92,6 +92,7 @@ def validate(
     `defaults` (column name -> cell text, from the config file) fill empty cells before
     the catalogue's own defaults; `emotion_types`, when given, restricts that column.
     """
+    _check_required_headers(tables, defaults or {})
     rows = _combine(tables)
     size = len(rows)
     table_of = rows.pop("table_index").to_numpy()
@@ -126,9 +127,56 @@ def validate(
         errors=problems.lists(),
         keys=keys,
         headers=_first_headers(tables),
-        warnings=tuple(w for t in tables for w in t.warnings),
+        warnings=tuple(w for t in tables for w in (*t.warnings, *_empty_warning(t))),
         sources=tuple(t.source for t in tables),
     )
+
+
+def _check_required_headers(tables: Sequence[Table], defaults: Mapping[str, str]) -> None:
+    """A sheet with rows but without a required column no default covers: one file error."""
+    for table in tables:
+        if table.frame.empty:
+            continue
+        absent = [
+            column.name
+            for column in COLUMNS
+            if column.required
+            and column.name not in table.frame.columns
+            and not (defaults.get(column.name) or column.default)
+        ]
+        if len(absent) == 1:
+            problem = f"the sheet has no {absent[0]} column; add one or set a default"
+        elif absent:
+            problem = f"the sheet has no {', '.join(absent)} columns; add them or set defaults"
+        else:
+            continue
+        raise InputError(table.path, problem, sheet=table.sheet, column=absent[0])
+
+
+def _empty_warning(table: Table) -> tuple[str, ...]:
+    """A warning for a sheet without data rows, naming it (and a workbook's other sheets)."""
+    if len(table.frame):
+        return ()
+    where = f"{table.source} [{table.sheet}]" if table.sheet else table.source
+    message = f"{where}: the sheet has no data rows"
+    if table.sheet:
+        others = [name for name in _sheet_names(table.path) if name != table.sheet]
+        if others:
+            message += f" (the workbook's other sheets: {', '.join(others)})"
+    return (message,)
+
+
+def _sheet_names(path: object) -> list[str]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(str(path), read_only=True)
+    except Exception:  # the names only help a message; the sheet was already read
+        return []
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()
 
 
 def _combine(tables: Sequence[Table]) -> pd.DataFrame:

@@ -280,3 +280,42 @@ def test_unwritable_report_folder_stops_before_anything_is_sent(
     assert result.stderr.startswith("Error: cannot write the reports into")
     stats = httpx.get(f"{sandbox_url}/_sandbox/stats").json()
     assert stats["requests"] == 0
+
+
+def _sheet_of_strangers(tmp_path: Path) -> Path:
+    from tests.helpers import PROSPECTS_ROW, TOPIC_ROW, rows_csv
+
+    rows = [
+        dict(PROSPECTS_ROW, owner="Zoe.Unknown@Real-Team.example"),
+        dict(TOPIC_ROW, owner="mailto:yuri@real-team.example"),
+    ]
+    return rows_csv(tmp_path / "real.csv", rows)
+
+
+def test_sandbox_team_holds_the_sheets_owner_emails(tmp_path: Path) -> None:
+    """`run --sandbox` on a sheet of unknown owner e-mails creates every row."""
+    sheet, out = _sheet_of_strangers(tmp_path), tmp_path / "o"
+    result = invoke(
+        "run", str(sheet), "--sandbox", "--state", str(tmp_path / "s.sqlite"), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"2 rows: 2 created. Reports in {out}\n"
+
+
+def test_sandbox_fault_makes_rows_failed(tmp_path: Path) -> None:
+    """`--sandbox-fault 503=1.0 --max-attempts 1` reaches the sandbox: every row failed."""
+    sheet, out = _sheet_of_strangers(tmp_path), tmp_path / "o"
+    state = str(tmp_path / "s.sqlite")
+    args = ["--sandbox-fault", "503=1.0", "--max-attempts", "1", "--max-consecutive-errors", "9"]
+    result = invoke("run", str(sheet), "--sandbox", "--state", state, "--out", str(out), *args)
+    assert result.exit_code == 1, result.output
+    assert "2 failed" in result.stdout
+
+
+def test_sandbox_fault_is_checked_and_needs_sandbox(tmp_path: Path) -> None:
+    """A malformed --sandbox-fault, or one without --sandbox, is a usage error (exit 2)."""
+    state = str(tmp_path / "s.sqlite")
+    bad = invoke("run", str(EXAMPLE), "--sandbox", "--state", state, "--sandbox-fault", "oops")
+    alone = invoke("run", str(EXAMPLE), "--state", state, "--sandbox-fault", "503=0.5")
+    assert (bad.exit_code, alone.exit_code) == (2, 2)
+    assert "--sandbox-fault needs --sandbox" in alone.stderr

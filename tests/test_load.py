@@ -5,14 +5,22 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from pipeline.errors import InputError
 from pipeline.load import Table, expand_paths, load
 from pipeline.validate import validate
-from tests.helpers import write_csv, write_xlsx
+from tests.helpers import CONTEXT_ID, OWNER_ID, STYLE_ID, write_csv, write_xlsx
 
 HEADER = ["campaign_name", "min_post_likes"]
+# Values for the required columns these small sheets lack, so validation reaches the rows.
+DEFAULTS = {
+    "campaign_type": "Topic",
+    "owner": OWNER_ID,
+    "style_id": STYLE_ID,
+    "context_id": CONTEXT_ID,
+}
 
 
 def load_one(path: Path, **options: object) -> Table:
@@ -75,7 +83,7 @@ def test_cp1252_csv_is_read_with_a_warning(tmp_path: Path) -> None:
 def test_cp1252_warning_reaches_the_validation_result(tmp_path: Path) -> None:
     """The encoding warning is carried on to the checked rows (and so to the report)."""
     path = write_csv(tmp_path / "win.csv", HEADER, [["Café", "3"]], encoding="cp1252")
-    assert len(validate(load([path])).warnings) == 1
+    assert len(validate(load([path]), defaults=DEFAULTS).warnings) == 1
 
 
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
@@ -310,7 +318,8 @@ def test_values_past_the_last_header_are_a_row_error(tmp_path: Path) -> None:
     path.write_text("campaign_name,owner\na,b,stray\nc,d\n", encoding="utf-8")
     table = load_one(path)
     assert table.problems == {2: [("", "values in column C, which has no header")]}
-    assert "values in column C, which has no header" in list(validate([table]).errors[0])
+    checked = validate([table], defaults=DEFAULTS)
+    assert "values in column C, which has no header" in list(checked.errors[0])
 
 
 def test_blank_header_columns_without_values_are_ignored(tmp_path: Path) -> None:
@@ -341,7 +350,8 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     """A folder without spreadsheets stops the run, naming the folder."""
     (tmp_path / "~$lock.xlsx").write_text("x", encoding="utf-8")
     error = input_error(tmp_path)
-    assert str(error) == f"{tmp_path}: folder holds no .csv, .xlsx or .xlsm file"
+    kinds = ".csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods file"
+    assert str(error) == f"{tmp_path}: folder holds no spreadsheet ({kinds})"
 
 
 # --- files that cannot be read ---------------------------------------------------------
@@ -363,11 +373,11 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 
 def test_wrong_extension(tmp_path: Path) -> None:
     """A file that is not .csv/.xlsx/.xlsm is refused with a hint."""
-    path = tmp_path / "plan.xls"
+    path = tmp_path / "plan.numbers"
     path.write_bytes(b"whatever")
     error = input_error(path)
     assert str(error) == f"{path}: not a spreadsheet this tool reads"
-    assert error.hint == "Use .csv, .xlsx or .xlsm files."
+    assert error.hint == "Use .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files."
 
 
 def test_xlsx_that_is_really_text(tmp_path: Path) -> None:
@@ -543,3 +553,142 @@ def test_pure_cp1252_file_still_reads(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "w.csv", HEADER, [["Café", "1"], ["Crème", "2"]], encoding="cp1252")
     table = load_one(path)
     assert [r["campaign_name"] for r in cells(table).values()] == ["Café", "Crème"]
+
+
+# --- hidden sheets, --sheet on CSV (issue 9, item 4) -----------------------------------
+
+
+def hide(path: Path, *names: str) -> Path:
+    """Mark sheets of a saved workbook hidden."""
+    workbook = openpyxl.load_workbook(path)
+    for name in names:
+        workbook[name].sheet_state = "hidden"
+    workbook.save(path)
+    return path
+
+
+def test_first_visible_sheet_is_read(tmp_path: Path) -> None:
+    """Without a `campaigns` sheet, a hidden first sheet is passed over for the first visible."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx",
+        [HEADER, ["stale", 1]],
+        sheet="Old",
+        other_sheets={"Plan": [HEADER, ["fresh", 2]]},
+    )
+    table = load_one(hide(path, "Old"))
+    assert table.sheet == "Plan"
+    assert cells(table) == {2: {"campaign_name": "fresh", "min_post_likes": "2"}}
+    assert table.warnings == ()
+
+
+def test_other_campaign_like_sheets_are_named_in_a_warning(tmp_path: Path) -> None:
+    """Other visible sheets whose header is campaign columns are named, with --sheet."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx",
+        [HEADER, ["a", 1]],
+        sheet="Plan",
+        other_sheets={
+            "Q2": [[], ["Campaign name", "owner", "_notes"], ["b", "x"]],
+            "Notes": [["anything", "campaign_name"]],
+            "Hidden": [HEADER],
+        },
+    )
+    table = load_one(hide(path, "Hidden"))
+    assert table.sheet == "Plan"
+    assert len(table.warnings) == 1
+    assert "'Q2'" in table.warnings[0] and "--sheet" in table.warnings[0]
+    assert "Notes" not in table.warnings[0] and "Hidden" not in table.warnings[0]
+
+
+@pytest.mark.parametrize("name", ["plan.csv", "plan.tsv"])
+def test_sheet_option_on_a_text_file_is_an_error(tmp_path: Path, name: str) -> None:
+    """`sheet=` for a CSV or TSV file is an InputError saying it applies to workbooks."""
+    path = write_csv(tmp_path / name, HEADER, [["a", "1"]])
+    error = input_error(path, sheet="campaigns")
+    kind = name.rsplit(".", 1)[1].upper()
+    assert str(error) == f"{path}: --sheet applies to workbooks; {name} is a {kind} file"
+
+
+# --- folders (issue 9, item 10) --------------------------------------------------------
+
+
+def test_folder_skips_hidden_and_lock_files_silently(tmp_path: Path) -> None:
+    """Dotfiles, `._*` AppleDouble copies and `~$` lock files are skipped without a word."""
+    write_csv(tmp_path / "a.csv", HEADER, [["a", "1"]])
+    for name in [".hidden.csv", "._a.csv", "~$book.xlsx", ".DS_Store"]:
+        (tmp_path / name).write_bytes(b"\x00\x05\x16\x07junk")
+    found = expand_paths([tmp_path])
+    assert [p.name for p in found] == ["a.csv"]
+    assert found.warnings == ()
+    assert load([tmp_path])[0].warnings == ()
+
+
+def test_folder_names_what_it_did_not_read(tmp_path: Path) -> None:
+    """Other files, subfolders and broken links are named in a warning on the table."""
+    write_csv(tmp_path / "a.csv", HEADER, [["a", "1"]])
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "missing.csv")
+    found = expand_paths([tmp_path])
+    assert [p.name for p in found] == ["a.csv"]
+    (warning,) = found.warnings
+    assert "notes.txt" in warning and "old/" in warning and "gone.csv (a broken link)" in warning
+    assert load([tmp_path])[0].warnings == (warning,)
+
+
+def test_folder_never_reads_the_tools_own_reports(tmp_path: Path) -> None:
+    """results.csv, succeeded.csv, failed.csv and results.xlsx in a folder are not read."""
+    write_csv(tmp_path / "a.csv", HEADER, [["a", "1"]])
+    for name in ["results.csv", "succeeded.csv", "failed.csv"]:
+        write_csv(tmp_path / name, HEADER, [["report", "1"]])
+    write_xlsx(tmp_path / "results.xlsx", [HEADER, ["report", 1]])
+    found = expand_paths([tmp_path])
+    assert [p.name for p in found] == ["a.csv"]
+    (warning,) = found.warnings
+    for name in ["results.csv", "succeeded.csv", "failed.csv", "results.xlsx"]:
+        assert name in warning
+    assert [t.source for t in load([tmp_path])] == ["a.csv"]
+
+
+def test_unreadable_file_in_a_folder_says_to_move_it_out(tmp_path: Path) -> None:
+    """One broken file in a folder stops the load, naming it and saying to move it out."""
+    write_csv(tmp_path / "a.csv", HEADER, [["a", "1"]])
+    broken = tmp_path / "b.xlsx"
+    broken.write_bytes(b"not a workbook")
+    with pytest.raises(InputError) as caught:
+        load([tmp_path])
+    assert str(caught.value).startswith(f"{broken}: ")
+    assert "move it out of the folder" in caught.value.hint
+
+
+# --- more file kinds (issue 9, item 11) ------------------------------------------------
+
+
+def test_tsv_is_read_as_tab_delimited(tmp_path: Path) -> None:
+    """A .tsv file is read tab-delimited, even when its cells hold commas and semicolons."""
+    path = write_csv(tmp_path / "plan.tsv", HEADER, [["a, b; c", "1"]], delimiter="\t")
+    table = load_one(path)
+    assert cells(table) == {2: {"campaign_name": "a, b; c", "min_post_likes": "1"}}
+
+
+def test_folder_includes_new_kinds(tmp_path: Path) -> None:
+    """A folder's .tsv, .xls, .xlsb and .ods files are listed with the others."""
+    for name in ["a.tsv", "b.XLS", "c.xlsb", "d.ods", "e.csv"]:
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert [p.name for p in expand_paths([tmp_path])] == [
+        "a.tsv",
+        "b.XLS",
+        "c.xlsb",
+        "d.ods",
+        "e.csv",
+    ]
+
+
+@pytest.mark.parametrize("name", ["old.xls", "big.xlsb", "calc.ods"])
+def test_corrupt_workbook_of_new_kinds_is_a_clean_error(tmp_path: Path, name: str) -> None:
+    """A corrupt .xls/.xlsb/.ods goes to the workbook reader and is a clean InputError."""
+    path = tmp_path / name
+    magic = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" if name.endswith(".xls") else b"PK\x03\x04"
+    path.write_bytes(magic + b"garbage" * 50)
+    kind = name.rsplit(".", 1)[1]
+    assert str(input_error(path)).startswith(f"{path}: is corrupt or not an {kind} workbook")

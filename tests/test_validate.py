@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from pipeline.errors import InputError
 from pipeline.load import load
 from pipeline.parse import (
     CellError,
@@ -287,15 +288,10 @@ def test_required_cells_must_not_be_empty() -> None:
 
 
 def test_required_columns_missing_from_the_sheet(tmp_path: Path) -> None:
-    """A sheet without a required column makes every row invalid, naming the column."""
+    """A sheet without required columns is one file-level error naming them all."""
     path = write_csv(tmp_path / "t.csv", ["campaign_name"], [["A"]])
-    messages = errors(validate(load([path])))[0]
-    assert [m.split(":")[0] for m in messages] == [
-        "campaign_type",
-        "owner",
-        "style_id",
-        "context_id",
-    ]
+    with pytest.raises(InputError, match="no campaign_type, owner, style_id, context_id col"):
+        validate(load([path]))
 
 
 @pytest.mark.parametrize("column", ["owner", "style_id", "context_id", "campaign_key"])
@@ -745,3 +741,47 @@ def test_european_boolean_in_a_sheet_validates() -> None:
     assert errors(checked) == [[]]
     assert typed(checked)["skip_teammates_leads"] is True
     assert typed(checked)["indirect_engagement"] is False
+
+
+# --- item 15: a missing required column, a sheet without rows ---------------------------
+
+
+def _without_owner(count: int) -> list[dict[str, str]]:
+    rows = [{k: v for k, v in PROSPECTS_ROW.items() if k != "owner"} for _ in range(count)]
+    for number, row in enumerate(rows):
+        row["campaign_key"] = f"no-owner-{number}"
+    return rows
+
+
+def test_missing_required_column_is_one_file_level_error(tmp_path: Path) -> None:
+    """A sheet without an owner column is one exit-2 message naming it, not one per row."""
+    with pytest.raises(InputError) as caught:
+        check_rows(tmp_path, _without_owner(3))
+    assert caught.value.exit_code == 2
+    assert "rows.csv" in str(caught.value)
+    assert "the sheet has no owner column; add one or set a default" in str(caught.value)
+
+
+def test_missing_required_column_covered_by_a_default(tmp_path: Path) -> None:
+    """A config default for the missing column fills every row: no error at all."""
+    checked = check_rows(tmp_path, _without_owner(2), defaults={"owner": OWNER_ID})
+    assert errors(checked) == [[], []]
+
+
+def test_sheet_without_data_rows_warns_naming_it(tmp_path: Path) -> None:
+    """A CSV with a header and no rows gives a warning naming the file."""
+    path = write_csv(tmp_path / "empty.csv", list(PROSPECTS_ROW))
+    checked = validate(load([path]))
+    assert len(checked) == 0
+    assert any("empty.csv" in w and "no data rows" in w for w in checked.warnings)
+
+
+def test_workbook_sheet_without_data_rows_names_the_other_sheets(tmp_path: Path) -> None:
+    """An empty campaigns sheet in a workbook: the warning names it and the other sheets."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx", [list(PROSPECTS_ROW)], other_sheets={"Notes": [["x"]]}
+    )
+    checked = validate(load([path]))
+    assert len(checked) == 0
+    [warning] = [w for w in checked.warnings if "no data rows" in w]
+    assert "campaigns" in warning and "Notes" in warning
