@@ -106,6 +106,15 @@ def report_folder(options: Options, identifier: str) -> Path:
     """`--out` as given, else a new `reports/<run-id>` (suffixed if taken); created now,
     so that a folder that cannot be written stops a run before it sends anything."""
     folder = _pick_folder(options, identifier)
+    if options.out is not None:
+        inside = folder.resolve()
+        for source in options.paths:
+            if source.is_dir() and inside.is_relative_to(source.resolve()):
+                raise ConfigError(
+                    f"--out {folder} is inside the input folder {source}: the next run "
+                    "would read the reports as input",
+                    hint="Choose a folder for the reports outside the input folders.",
+                )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

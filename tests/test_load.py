@@ -11,7 +11,15 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.load import Table, expand_paths, load
 from pipeline.validate import validate
-from tests.helpers import CONTEXT_ID, OWNER_ID, STYLE_ID, write_csv, write_xlsx
+from tests.helpers import (
+    CONTEXT_ID,
+    OWNER_ID,
+    PROSPECTS_ROW,
+    STYLE_ID,
+    rows_csv,
+    write_csv,
+    write_xlsx,
+)
 
 HEADER = ["campaign_name", "min_post_likes"]
 # Values for the required columns these small sheets lack, so validation reaches the rows.
@@ -692,3 +700,20 @@ def test_corrupt_workbook_of_new_kinds_is_a_clean_error(tmp_path: Path, name: st
     path.write_bytes(magic + b"garbage" * 50)
     kind = name.rsplit(".", 1)[1]
     assert str(input_error(path)).startswith(f"{path}: is corrupt or not an {kind} workbook")
+
+
+def test_a_report_folder_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
+    """`--out` inside a folder given as input is exit 2, before anything is read or written."""
+    from pipeline.errors import ConfigError
+    from pipeline.run import validate_files
+    from pipeline.settings import Options
+
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    rows_csv(folder / "q1.csv", [PROSPECTS_ROW])
+
+    with pytest.raises(ConfigError, match="is inside the input folder") as refused:
+        validate_files(Options(paths=(folder,), out=folder / "reports"))
+
+    assert refused.value.exit_code == 2
+    assert not (folder / "reports").exists()
