@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from click.testing import CliRunner, Result
 from openpyxl import Workbook
 
+from pipeline.ledger import Ledger
 from pipeline.load import Table, load
 from pipeline.settings import RunSettings, Secret, SendSettings
 from pipeline.validate import Checked, validate
 from sandbox.server import DEFAULT_API_KEY
+from tests.fakes import FakeTiming
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every status a campaign row of results.csv could have before updates and prospects, as
@@ -211,3 +214,15 @@ def run_settings(tmp_path: Path, **changes: Any) -> RunSettings:
         recheck_delay=0.0,
     )
     return replace(base, **changes)
+
+
+def invoke(*args: str | Path) -> Result:
+    """`campaigns ARGS...` run in-process by click's CliRunner (each argument as text)."""
+    from pipeline.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def ledger_at(path: Path, *, run_id: str = "run-1") -> Ledger:
+    """The ledger at `path`, locked, on fake time that moves one second per timestamp."""
+    return Ledger.open(path, run_id=run_id, timing=FakeTiming(tick=1.0).timing)

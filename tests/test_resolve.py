@@ -7,26 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from pipeline.cli import cli
 from pipeline.errors import ConfigError
 from pipeline.ledger import Ledger
 from pipeline.model import LEDGER_ATTENTION, SEND_AGAIN, Origin, Status
 from pipeline.status import ledger_status, resolve_key
 from tests.fakes import FakeTiming
+from tests.helpers import invoke, ledger_at
 
 OWNER = "0f8fad5b-d9cb-469f-a165-70867728950e"
 ID_A = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 ID_B = "8d256aa6-9b12-49a7-93ee-bf41634b5b60"
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def open_ledger(path: Path, *, run_id: str = "run-1") -> Ledger:
-    return Ledger.open(path, run_id=run_id, timing=FakeTiming(tick=1.0).timing)
 
 
 def payload_of(key: str) -> dict[str, Any]:
@@ -46,7 +37,7 @@ def add(ledger: Ledger, key: str, status: Status, *, campaign_id: str = "", row:
 def state(tmp_path: Path) -> Path:
     """A ledger with one key of each kind a person may have to look at."""
     path = tmp_path / "state.sqlite"
-    with open_ledger(path) as ledger:
+    with ledger_at(path) as ledger:
         add(ledger, "acme-q1-cto", Status.UNKNOWN, row=2)
         add(ledger, "acme-q2-cfo", Status.UNKNOWN, row=3)
         add(ledger, "made", Status.CREATED, campaign_id=ID_A, row=4)
@@ -56,7 +47,7 @@ def state(tmp_path: Path) -> Path:
 
 
 def entry_of(state: Path, key: str) -> Any:
-    with open_ledger(state, run_id="look") as ledger:
+    with ledger_at(state, run_id="look") as ledger:
         return ledger.get(key)
 
 
@@ -85,7 +76,7 @@ def test_a_created_key_is_never_sent_again(state: Path) -> None:
     """After --created, the ledger refuses to send the key again."""
     assert invoke("resolve", "acme-q1-cto", "--created", ID_B, "--state", state).exit_code == 0
 
-    with open_ledger(state, run_id="run-2") as ledger, pytest.raises(ValueError):
+    with ledger_at(state, run_id="run-2") as ledger, pytest.raises(ValueError):
         add(ledger, "acme-q1-cto", Status.CREATED, campaign_id=ID_B)
 
 
@@ -178,7 +169,7 @@ def test_absent_makes_an_unknown_or_failed_key_not_sent(state: Path, key: str) -
 def test_absent_on_a_key_a_crashed_run_left_sending(tmp_path: Path) -> None:
     """A key left `sending` by a run that died (no lock held) can be resolved as absent."""
     state = tmp_path / "state.sqlite"
-    with open_ledger(state) as ledger:
+    with ledger_at(state) as ledger:
         add(ledger, "in-flight", Status.SENDING)
 
     result = invoke("resolve", "in-flight", "--absent", "--state", state)
@@ -217,7 +208,7 @@ def test_key_is_matched_like_a_name(state: Path) -> None:
 def test_an_owner_and_name_key_is_matched_like_a_name(tmp_path: Path) -> None:
     """A key made of owner + name is found from the name typed with other case and spaces."""
     state = tmp_path / "state.sqlite"
-    with open_ledger(state) as ledger:
+    with ledger_at(state) as ledger:
         add(ledger, f"{OWNER}/acme q1 - ctos", Status.UNKNOWN)
 
     result = invoke("resolve", f"{OWNER}/ACME  Q1 - CTOs", "--created", ID_B, "--state", state)
@@ -229,7 +220,7 @@ def test_an_owner_and_name_key_is_matched_like_a_name(tmp_path: Path) -> None:
 def test_a_spelling_that_matches_several_keys_lists_them(tmp_path: Path) -> None:
     """Text that names several keys only by spelling: exit 2, listing every one."""
     state = tmp_path / "state.sqlite"
-    with open_ledger(state) as ledger:
+    with ledger_at(state) as ledger:
         add(ledger, "E1-1", Status.UNKNOWN)
         add(ledger, "e1-1", Status.UNKNOWN, row=3)
 
@@ -267,7 +258,7 @@ def test_a_missing_ledger_exits_2_and_is_not_created(tmp_path: Path) -> None:
 
 def test_a_run_holding_the_ledger_makes_resolve_exit_2(state: Path) -> None:
     """While a run holds the ledger's lock, resolve exits 2 with the lock's message."""
-    with open_ledger(state, run_id="live"):
+    with ledger_at(state, run_id="live"):
         result = invoke("resolve", "acme-q1-cto", "--absent", "--state", state)
 
     assert result.exit_code == 2

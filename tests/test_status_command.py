@@ -10,27 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from pipeline.cli import cli
 from pipeline.guard import unguard
 from pipeline.ledger import Ledger
 from pipeline.model import Origin, Status
 from pipeline.status import EXPORT_COLUMNS
-from tests.fakes import FakeTiming
+from tests.helpers import invoke, ledger_at
 
 OWNER = "0f8fad5b-d9cb-469f-a165-70867728950e"
 ID_A = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 ID_B = "8d256aa6-9b12-49a7-93ee-bf41634b5b60"
 HEADER = "key,owner_id,name,campaign_id,status,source,sheet,row,updated_at"
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def open_ledger(path: Path, *, run_id: str = "run-1") -> Ledger:
-    return Ledger.open(path, run_id=run_id, timing=FakeTiming(tick=1.0).timing)
 
 
 def add(
@@ -55,7 +45,7 @@ def add(
 def state(tmp_path: Path) -> Path:
     """A ledger with two created keys (one named like a formula) and one unknown."""
     path = tmp_path / "state.sqlite"
-    with open_ledger(path) as ledger:
+    with ledger_at(path) as ledger:
         add(ledger, "k1", Status.CREATED, campaign_id=ID_A, row=2, sheet="campaigns")
         add(ledger, "k2", Status.CREATED, name="=SUM(A1)", campaign_id=ID_B, row=3)
         add(ledger, "k3", Status.UNKNOWN, row=4)
@@ -74,7 +64,7 @@ def test_export_writes_every_entry_with_its_id(state: Path, tmp_path: Path) -> N
     assert data.startswith(b"\xef\xbb\xbf" + HEADER.encode() + b"\r\n")
     lines = data.decode("utf-8-sig").split("\r\n")
     assert lines[-1] == "" and len(lines) == 5  # header, three entries, the final CRLF
-    with open_ledger(state, run_id="look") as ledger:
+    with ledger_at(state, run_id="look") as ledger:
         k1 = ledger.get("k1")
     assert k1 is not None
     assert f"k1,{OWNER},Campaign k1,{ID_A},created,plan.xlsx,campaigns,2,{k1.updated_at}" in lines
@@ -91,7 +81,7 @@ def test_export_round_trips_through_dictreader_and_guards_formulas(
     with target.open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
 
-    with open_ledger(state, run_id="look") as ledger:
+    with ledger_at(state, run_id="look") as ledger:
         entries = ledger.entries()
     assert [r["key"] for r in rows] == [e.key for e in entries]
     for row, entry in zip(rows, entries, strict=True):
@@ -131,7 +121,7 @@ def test_export_refuses_to_write_over_the_ledger(state: Path) -> None:
 
     assert result.exit_code == 2
     assert "is the ledger's own file" in result.stderr
-    with open_ledger(state, run_id="look") as ledger:
+    with ledger_at(state, run_id="look") as ledger:
         assert len(ledger.entries()) == 3
 
 
@@ -139,7 +129,7 @@ def test_backup_while_a_run_holds_and_writes_the_ledger(state: Path, tmp_path: P
     """--backup beside a run holding the ledger copies every entry, even those only in its WAL."""
     copy = tmp_path / "copy.sqlite"
     plain = tmp_path / "plain.sqlite"
-    with open_ledger(state, run_id="live") as run:
+    with ledger_at(state, run_id="live") as run:
         add(run, "k4", Status.CREATED, campaign_id="e4c1a7b9-3d5f-4a2e-b6c8-9f1d3e5a7c20")
         add(run, "k5", Status.UNKNOWN, row=6)
         shutil.copyfile(state, plain)  # what a plain copy of the .sqlite alone would get
@@ -149,9 +139,9 @@ def test_backup_while_a_run_holds_and_writes_the_ledger(state: Path, tmp_path: P
         expected = {e.key: e for e in run.entries()}
     assert result.exit_code == 0, result.output
     assert result.stdout == f"Backed up 5 entries to {copy}\n"
-    with open_ledger(copy, run_id="restore") as restored:
+    with ledger_at(copy, run_id="restore") as restored:
         assert {e.key: e for e in restored.entries()} == expected
-    with open_ledger(plain, run_id="plain") as lossy:
+    with ledger_at(plain, run_id="plain") as lossy:
         assert "k5" not in {e.key for e in lossy.entries()}  # why --backup exists
 
 
@@ -172,7 +162,7 @@ def test_backup_refuses_an_existing_file_unless_forced(state: Path, tmp_path: Pa
     forced = invoke("status", "--state", state, "--backup", target, "--force")
 
     assert forced.exit_code == 0, forced.output
-    with open_ledger(target, run_id="restore") as restored:
+    with ledger_at(target, run_id="restore") as restored:
         assert len(restored.entries()) == 3
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".copy")] == []
 
@@ -224,7 +214,7 @@ def test_json_prints_one_object_with_the_counts(state: Path) -> None:
 def test_json_of_a_settled_ledger_exits_0(tmp_path: Path) -> None:
     """--json on a ledger whose keys are all created: no attention entries, exit 0."""
     state = tmp_path / "state.sqlite"
-    with open_ledger(state) as ledger:
+    with ledger_at(state) as ledger:
         add(ledger, "k1", Status.CREATED, campaign_id=ID_A)
 
     result = invoke("status", "--state", state, "--json")
