@@ -180,20 +180,29 @@ def uuid_owned_sheet(tmp_path: Path, count: int) -> Path:
     return write_template(tmp_path / "campaigns.csv", rows=rows)
 
 
-def test_ctrl_c_finishes_in_flight_requests_writes_reports_and_exits_130(tmp_path: Path) -> None:
-    """SIGINT mid-run: exit 130, every row in the report, nothing left `sending`."""
+def stopped_mid_run(tmp_path: Path, signum: int) -> tuple[Child, str, str, int]:
+    """`campaigns run` of ROWS rows (state and out in `tmp_path`) against a slow sandbox,
+    sent `signum` once 3 campaigns exist: (the child, its stdout, its stderr, campaigns
+    created in all)."""
     path = numbered_sheet(tmp_path, ROWS)
-    state = tmp_path / "state.sqlite"
-    out = tmp_path / "out"
     with (
         run_in_thread(SandboxConfig(latency_ms=100)) as url,
         httpx.Client(base_url=url) as client,
-        campaigns_run(path, url, state, out, "--rate", "10") as child,
+        campaigns_run(
+            path, url, tmp_path / "state.sqlite", tmp_path / "out", "--rate", "10"
+        ) as child,
     ):
         wait_for_creates(child, client, 3)
-        child.process.send_signal(signal.SIGINT)
+        child.process.send_signal(signum)
         stdout, stderr = child.rest()
-        created = client.get(STATS).json()["created"]
+        created = int(client.get(STATS).json()["created"])
+    return child, stdout, stderr, created
+
+
+def test_ctrl_c_finishes_in_flight_requests_writes_reports_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 130, every row in the report, nothing left `sending`."""
+    state, out = tmp_path / "state.sqlite", tmp_path / "out"
+    child, stdout, stderr, created = stopped_mid_run(tmp_path, signal.SIGINT)
 
     assert child.process.returncode == 130, stderr
     assert any(STOPPING.match(line) for line in child.seen), child.seen
@@ -317,18 +326,8 @@ def test_a_second_signal_cancels_requests_in_flight_and_still_reports_every_row(
 def test_sigterm_stops_like_a_first_ctrl_c_and_exits_143(tmp_path: Path) -> None:
     """SIGTERM mid-run: requests in flight finish, every row in the report, nothing left
     `sending`, exit 143 (the ledger and summary.json say 143 too)."""
-    path = numbered_sheet(tmp_path, ROWS)
-    state = tmp_path / "state.sqlite"
-    out = tmp_path / "out"
-    with (
-        run_in_thread(SandboxConfig(latency_ms=100)) as url,
-        httpx.Client(base_url=url) as client,
-        campaigns_run(path, url, state, out, "--rate", "10") as child,
-    ):
-        wait_for_creates(child, client, 3)
-        child.process.send_signal(signal.SIGTERM)
-        stdout, stderr = child.rest()
-        created = client.get(STATS).json()["created"]
+    state, out = tmp_path / "state.sqlite", tmp_path / "out"
+    child, stdout, stderr, created = stopped_mid_run(tmp_path, signal.SIGTERM)
 
     assert child.process.returncode == 143, stderr
     assert any(STOPPING.match(line) for line in child.seen), child.seen
