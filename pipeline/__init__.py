@@ -4,8 +4,11 @@ The map: what each command does, step by step, and the module that does each ste
 
     validate  PATH...
       paths, settings ............ settings     Options, checked when built
-      sheet -> text tables ....... load         CSV/xlsx/xlsm bytes, encodings, headers
+      sheet -> text tables ....... load         CSV and workbook bytes, encodings, headers
+                                   sheetxml     what xlsx XML says beyond values: hidden
+                                                rows, formulas never calculated, far cells
                                    xlsx         (writing) fast rows for results.xlsx
+      failed.csv fed back ........ refeed       its rows replace the rows they came from
       text -> typed rows ......... validate     every problem of every row, at its cell
                                    parse        one parser per column kind
       typed rows -> payloads ..... map          exactly the payload extrovert-api.md says

@@ -14,7 +14,7 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from functools import wraps
 from pathlib import Path
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 # How many rows that need a person are listed on stderr before "... and N more".
 SHOWN_PROBLEMS: Final = 20
+# How many workbooks the closing line names (with the sheet read) before "and N more".
+SHOWN_WORKBOOKS: Final = 3
 KEY_VARIABLE: Final = "EXTROVERT_API_KEY"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,7 +89,13 @@ _out = click.option(
 _sheet = click.option(
     "--sheet",
     metavar="NAME",
-    help="Read this sheet of each xlsx (default: 'campaigns' or the first).",
+    help="Read this sheet of each workbook (default: 'campaigns', else the first visible sheet).",
+)
+_skip_hidden_rows = click.option(
+    "--skip-hidden-rows",
+    is_flag=True,
+    help="Leave out rows hidden in Excel (by hand or by a filter); by default they are read, "
+    "with a warning naming them.",
 )
 _max_rows = click.option(
     "--max-rows",
@@ -166,19 +174,28 @@ def template(
 @_paths
 @_out
 @_sheet
+@_skip_hidden_rows
 @_max_rows
 @_quiet
 @_fails_cleanly
 def validate_command(
-    paths: tuple[Path, ...], out: Path | None, sheet: str | None, max_rows: int, quiet: bool
+    paths: tuple[Path, ...],
+    out: Path | None,
+    sheet: str | None,
+    skip_hidden_rows: bool,
+    max_rows: int,
+    quiet: bool,
 ) -> None:
     """Check every row and write the report and payloads.jsonl; sends nothing.
 
-    PATHS are .csv, .xlsx or .xlsm files, or folders of them.
+    PATHS are .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files, or folders of them.
     """
     from pipeline.run import validate_files
 
-    result = validate_files(Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows))
+    options = Options(
+        paths=paths, out=out, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows
+    )
+    result = validate_files(options)
     _finish(result, quiet)
 
 
@@ -280,6 +297,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
     help="Before sending, treat campaigns that already exist (same owner and name) as created.",
 )
 @_sheet
+@_skip_hidden_rows
 @_max_rows
 @_quiet
 @_fails_cleanly
@@ -300,12 +318,13 @@ def run_command(
     resend_unknown: bool,
     skip_existing: bool,
     sheet: str | None,
+    skip_hidden_rows: bool,
     max_rows: int,
     quiet: bool,
 ) -> None:
     """Create a campaign for every valid row not created before; report every row.
 
-    PATHS are .csv, .xlsx or .xlsm files, or folders of them.
+    PATHS are .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files, or folders of them.
     """
     source = click.get_current_context().get_parameter_source("base_url")
     if sandbox and source not in (ParameterSource.DEFAULT, None):
@@ -320,7 +339,9 @@ def run_command(
         max_attempts=max_attempts,
         max_consecutive_errors=max_consecutive_errors,
     )
-    options = Options(paths=paths, out=out, sheet=sheet, max_rows=max_rows)
+    options = Options(
+        paths=paths, out=out, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows
+    )
     try:
         stand_in = (options, sandbox_faults) if sandbox else None
         with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
@@ -376,7 +397,12 @@ def _api(
     options, faults = sandbox
     emails: dict[str, None] = {}
     try:
-        tables = load(options.paths, sheet=options.sheet, max_rows=options.max_rows)
+        tables = load(
+            options.paths,
+            sheet=options.sheet,
+            max_rows=options.max_rows,
+            skip_hidden_rows=options.skip_hidden_rows,
+        )
     except PipelineError:  # the run itself says what is wrong with the files
         tables = []
     for table in tables:
@@ -672,10 +698,36 @@ def _finish(result: RunResult, quiet: bool) -> None:
 
 
 def closing_line(result: RunResult) -> str:
-    """`5 rows: 4 valid, 1 invalid. Reports in reports/<run-id>`."""
+    """`5 rows: 4 valid, 1 invalid. Reports in reports/<run-id>`; with workbooks among the
+    inputs, a sentence naming the sheet read of each comes before `Reports in`."""
     parts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
     plural = "" if result.total == 1 else "s"
-    return f"{result.total} row{plural}: {parts}. Reports in {result.folder}"
+    sheets = _sheets_read(result.summary.get("inputs", ()))
+    return f"{result.total} row{plural}: {parts}. {sheets}Reports in {result.folder}"
+
+
+def _sheets_read(inputs: Iterable[Mapping[str, Any]], shown: int = SHOWN_WORKBOOKS) -> str:
+    """`Read sheet 'campaigns' of plan.xlsx. ` (with its space), for the workbooks among
+    summary.json's `inputs`: `of a.xlsx, b.xlsx and c.xlsx` when the sheets read share
+    one name, else `sheet 'x' of a.xlsx, sheet 'y' of b.xlsx`; past `shown`, `and N more`.
+    Nothing for CSV files."""
+    read = [(Path(i["path"]).name, str(i["sheet"])) for i in inputs if i.get("sheet")]
+    if not read:
+        return ""
+    names = {sheet for _, sheet in read}
+    if len(names) == 1:
+        items = [name for name, _ in read]
+        opening = f"Read sheet '{read[0][1]}' of "
+    else:
+        items = [f"sheet '{sheet}' of {name}" for name, sheet in read]
+        opening = "Read "
+    if len(items) > shown:
+        listed = f"{', '.join(items[:shown])} and {len(items) - shown} more"
+    elif len(items) > 1:
+        listed = f"{', '.join(items[:-1])} and {items[-1]}"
+    else:
+        listed = items[0]
+    return f"{opening}{listed}. "
 
 
 def main() -> None:

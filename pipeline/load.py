@@ -1,10 +1,16 @@
 """Files -> tables of raw text cells, keyed by the row numbers the user sees.
 
-`load(paths)` reads `.csv`, `.xlsx`/`.xlsm` files or folders of them (sorted) and returns
-one `Table` per file. Every cell is kept as the text the user sees in Excel or an editor;
-parsing by column kind happens in `pipeline.validate`. Anything that makes a whole file
-unusable (missing, empty, not a spreadsheet, corrupt, encrypted, no header, unknown or
-duplicated headers, too many rows) raises `InputError` naming the file.
+`load(paths)` reads CSV/TSV files, workbooks (.xlsx, .xlsm, .xls, .xlsb, .ods) or folders
+of them (sorted) and returns one `Table` per file. Every cell is kept as the text the user
+sees in Excel or an editor; parsing by column kind happens in `pipeline.validate`. The
+header is the first row of mostly known column names (a title above it is skipped with
+a warning). What the values alone would hide becomes a message at the cell: a formula
+never calculated, a value Excel shows as a date, a cell covered by merged cells
+(`pipeline.sheetxml` reads the first from the workbook's XML). Rows hidden in Excel are
+read with a warning naming them, or left out on request. Anything that makes a whole
+file unusable (missing, empty, not a spreadsheet, corrupt, encrypted, no header, unknown
+or duplicated headers, too many rows, a stray value far beyond the others, a quote never
+closed) raises `InputError` naming the file.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from python_calamine import CalamineWorkbook, SheetVisibleEnum
 from pipeline.errors import InputError
 from pipeline.guard import unguard
 from pipeline.settings import DEFAULT_MAX_ROWS
+from pipeline.sheetxml import FarCell, SheetFacts, inspect_sheet
 from schemas.columns import HEADER_INDEX, normalise_header
 
 TEXT_SUFFIXES: Final = (".csv", ".tsv")
@@ -67,6 +74,9 @@ class Table:
     warnings: tuple[str, ...] = ()
     problems: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     sha256: str = ""  # of the file's bytes
+    # For one of our own reports fed back (it has `_source` and `_row` columns): each
+    # row's place in the sheet it was first read from, by row number here.
+    origins: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -74,11 +84,17 @@ class Table:
 
 
 def load(
-    paths: Iterable[Path | str], *, sheet: str | None = None, max_rows: int = DEFAULT_MAX_ROWS
+    paths: Iterable[Path | str],
+    *,
+    sheet: str | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    skip_hidden_rows: bool = False,
 ) -> list[Table]:
     """Read every file named (folders expand to their spreadsheets, sorted).
 
-    The warnings of a folder (files it did not read) go to the first table read from it.
+    Rows hidden in a workbook (by hand or by a filter) are read, with a warning naming
+    them, unless `skip_hidden_rows`. The warnings of a folder (files it did not read) go
+    to the first table read from it.
     """
     files = paths if isinstance(paths, ExpandedPaths) else expand_paths(paths)
     tables: list[Table] = []
@@ -86,7 +102,7 @@ def load(
     for path in files:
         folder = files.folders.get(path)
         try:
-            table = _load_file(path, sheet, max_rows)
+            table = _load_file(path, sheet, max_rows, skip_hidden_rows)
         except InputError as exc:
             if folder is None:
                 raise
@@ -188,12 +204,12 @@ def _scan_folder(folder: Path) -> tuple[list[Path], list[str]]:
     return found, warnings
 
 
-def _load_file(path: Path, sheet: str | None, max_rows: int) -> Table:
+def _load_file(path: Path, sheet: str | None, max_rows: int, skip_hidden_rows: bool) -> Table:
     try:
         data = path.read_bytes()  # read once: parsed, and hashed for summary.json
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
-    return load_bytes(data, path, sheet=sheet, max_rows=max_rows)
+    return load_bytes(data, path, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows)
 
 
 def load_bytes(
@@ -202,6 +218,7 @@ def load_bytes(
     *,
     sheet: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
+    skip_hidden_rows: bool = False,
 ) -> Table:
     """Read one file's bytes (an upload, a download) as if from a file called `name`: its
     suffix says the format, and messages name it."""
@@ -217,12 +234,27 @@ def load_bytes(
                 hint="Leave out --sheet, or name only workbooks.",
             )
         cells, detected, warnings = _read_csv(path, data, "\t" if suffix == ".tsv" else None)
-        sheet_name = ""
+        grid = Grid("", cells, warnings)
     else:
-        sheet_name, cells, warnings = _read_xlsx(path, data, sheet)
+        grid = _read_xlsx(path, data, sheet)
         detected = suffix[1:]
-    table = _table_from_grid(path, sheet_name, cells, detected, warnings, max_rows)
+    table = _table_from_grid(path, grid, detected, max_rows, skip_hidden_rows)
     return replace(table, sha256=hashlib.sha256(data).hexdigest())
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every line of one sheet as text ("" when empty), before the header is found.
+
+    `marks` holds what the cell values do not show, by (line, column) from 0: a formula
+    never calculated, a date, a cell covered by merged cells. `hidden` holds the lines
+    Excel hides (by hand or by a filter)."""
+
+    sheet: str
+    cells: pd.DataFrame
+    warnings: list[str]
+    marks: dict[tuple[int, int], str] = field(default_factory=dict)
+    hidden: frozenset[int] = frozenset()
 
 
 # --- CSV -------------------------------------------------------------------------------
@@ -332,13 +364,15 @@ def _refuse_mixed_encodings(path: Path, data: bytes) -> None:
         )
 
 
-def _some_lines(numbers: list[int], shown: int = 3) -> str:
-    """`line 4 is`, `lines 4, 7 are`, `lines 4, 7, 9 and 2 more are`."""
+def _some_lines(numbers: Sequence[int], shown: int = 3, noun: str = "line") -> str:
+    """`line 4 is`, `lines 4, 7 are`, `lines 3 to 9 are`, `lines 4, 7, 9 and 2 more are`."""
     if len(numbers) == 1:
-        return f"line {numbers[0]} is"
+        return f"{noun} {numbers[0]} is"
+    if len(numbers) > 2 and numbers[-1] - numbers[0] == len(numbers) - 1:
+        return f"{noun}s {numbers[0]} to {numbers[-1]} are"
     listed = ", ".join(str(n) for n in numbers[:shown])
     more = f" and {len(numbers) - shown} more" if len(numbers) > shown else ""
-    return f"lines {listed}{more} are"
+    return f"{noun}s {listed}{more} are"
 
 
 # A quoted cell longer than this many line breaks and holding a delimiter is taken for a
@@ -414,7 +448,7 @@ def _sniff_delimiter(text: str) -> str:
 # --- XLSX ------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> tuple[str, pd.DataFrame, list[str]]:
+def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> Grid:
     """A workbook (.xlsx, .xlsm, .xlsb, .ods: zip archives; .xls: an OLE file)."""
     kind = path.suffix.lower()[1:] or "xlsx"
     magic = data[:8]
@@ -439,14 +473,21 @@ def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> tuple[str, pd.Dat
         raise InputError(path, "workbook has no sheets")
     visible = [m.name for m in metadata if m.visible == SheetVisibleEnum.Visible]
     name = _pick_sheet(path, names, wanted, visible)
+    facts = _inspect(data, kind, name)
+    if facts is not None and facts.far is not None:
+        _refuse_far_cell(path, name, facts.far)
     try:
-        values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        sheet = workbook.get_sheet_by_name(name)
+        values = sheet.to_python(skip_empty_area=False)
+        merged = sheet.merged_cell_ranges or []
     except Exception as exc:
         raise InputError(path, f"sheet cannot be read ({exc})", sheet=name) from None
     warnings: list[str] = []
     if wanted is None and name.casefold() != "campaigns":
         alike = [
-            other for other in visible if other != name and _looks_like_campaigns(workbook, other)
+            other
+            for other in visible
+            if other != name and _looks_like_campaigns(workbook, data, kind, other)
         ]
         if alike:
             shown = ", ".join(repr(n) for n in alike)
@@ -455,33 +496,111 @@ def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> tuple[str, pd.Dat
                 f"also look like campaign rows. To read one, use --sheet NAME "
                 f"(e.g. --sheet {alike[0]!r})."
             )
-    return (
-        name,
-        pd.DataFrame(
-            [[v if type(v) is str else _cell_text(v) for v in row] for row in values],
-            dtype=object,
-        ),
-        warnings,
+    cells, marks = _texts(values)
+    _mark_merged(marks, merged, len(cells), max((len(r) for r in cells), default=0))
+    hidden: frozenset[int] = frozenset()
+    if facts is not None:
+        for (row, column), formula in facts.uncalculated.items():
+            marks[(row - 1, column)] = (
+                f"holds a formula ({formula}) whose value was never calculated; open and "
+                "save the file in Excel, or type the value"
+            )
+        hidden = frozenset(row - 1 for row in facts.hidden_rows)
+    return Grid(name, pd.DataFrame(cells, dtype=object), warnings, marks, hidden)
+
+
+def _inspect(data: bytes, kind: str, sheet: str) -> SheetFacts | None:
+    """What the sheet's XML says beyond its values (.xlsx and .xlsm only)."""
+    return inspect_sheet(data, sheet) if kind in ("xlsx", "xlsm") else None
+
+
+def _refuse_far_cell(path: Path, sheet: str, far: FarCell) -> NoReturn:
+    cells = ("cell " if len(far.cells) == 1 else "cells ") + " and ".join(far.cells)
+    raise InputError(
+        path,
+        f"has a value in {cells}, far beyond the rest of the sheet: reading up to it "
+        f"means {far.area:,} cells, and only {far.filled:,} hold values",
+        sheet=sheet,
+        hint="Clear that cell (or delete the rows and columns after your data), "
+        "save the file, and try again.",
     )
+
+
+# What Excel turned into a date (or time, or duration); no column of the sheet holds one.
+_DATE_KINDS: Final = (
+    (dt.datetime, "a date and time"),
+    (dt.date, "a date"),
+    (dt.time, "a time"),
+    (dt.timedelta, "a duration"),
+)
+
+
+def _texts(values: list[list[Any]]) -> tuple[list[list[str]], dict[tuple[int, int], str]]:
+    """Each cell as the text Excel shows; a cell Excel shows as a date gets a mark."""
+    marks: dict[tuple[int, int], str] = {}
+    cells: list[list[str]] = []
+    for line, row in enumerate(values):
+        texts = [v if type(v) is str else _cell_text(v) for v in row]
+        if not all(type(v) is str for v in row):
+            for column, value in enumerate(row):
+                shown = _date_kind(value)
+                if shown:
+                    marks[(line, column)] = (
+                        f"Excel shows this cell as {shown} ({texts[column]}); if that is not "
+                        "meant, format the cell as Text and type the value again"
+                    )
+        cells.append(texts)
+    return cells, marks
+
+
+def _date_kind(value: object) -> str:
+    for kind, shown in _DATE_KINDS:
+        if isinstance(value, kind):
+            return shown
+    return ""
+
+
+def _mark_merged(
+    marks: dict[tuple[int, int], str],
+    merged: Sequence[tuple[tuple[int, int], tuple[int, int]]],
+    height: int,
+    width: int,
+) -> None:
+    """Every cell a merge covers but its first: its value reads as empty."""
+    for (top, left), (bottom, right) in merged:
+        ref = f"{_column_letter(left)}{top + 1}:{_column_letter(right)}{bottom + 1}"
+        fill = "each row" if bottom > top else "each cell"
+        message = (
+            f"part of merged cells {ref}, whose value belongs to "
+            f"{_column_letter(left)}{top + 1} only; unmerge them and fill {fill}"
+        )
+        for line in range(top, min(bottom, height - 1) + 1):
+            for column in range(left, min(right, width - 1) + 1):
+                if (line, column) != (top, left):
+                    marks[(line, column)] = message
 
 
 # How many lines of another sheet are searched for a header that looks like campaigns.
 _HEADER_SEARCH_ROWS: Final = 20
 
 
-def _looks_like_campaigns(workbook: CalamineWorkbook, name: str) -> bool:
-    """Whether the first non-empty row of a sheet is mostly known column names."""
+def _looks_like_campaigns(workbook: CalamineWorkbook, data: bytes, kind: str, name: str) -> bool:
+    """Whether one of the first non-empty rows of a sheet is mostly known column names."""
+    facts = _inspect(data, kind, name)
+    if facts is not None and facts.far is not None:
+        return False  # too large to look at; not read anyway
     try:
         rows = workbook.get_sheet_by_name(name).to_python(nrows=_HEADER_SEARCH_ROWS)
     except Exception:
         return False
-    for row in rows:
-        texts = [str(v).strip() for v in row if str(v).strip()]
-        if texts:
-            own = [t for t in texts if not t.startswith("_")]
-            known = sum(normalise_header(t) in HEADER_INDEX for t in own)
-            return bool(own) and known * 2 > len(own)
-    return False
+    return any(_is_header([str(v) for v in row]) for row in rows)
+
+
+def _is_header(cells: Sequence[str]) -> bool:
+    """Most of the non-empty cells (other than `_` notes) are known column names."""
+    own = [t for t in (c.strip() for c in cells) if t and not t.startswith("_")]
+    known = sum(normalise_header(t) in HEADER_INDEX for t in own)
+    return bool(own) and known * 2 > len(own)
 
 
 def _pick_sheet(
@@ -542,19 +661,15 @@ def _column_letter(index: int) -> str:
 
 
 def _table_from_grid(
-    path: Path,
-    sheet: str,
-    cells: pd.DataFrame,
-    detected: str,
-    warnings: list[str],
-    max_rows: int,
+    path: Path, grid: Grid, detected: str, max_rows: int, skip_hidden_rows: bool
 ) -> Table:
-    """The table in `cells` (every line of the sheet, text, "" when empty)."""
+    """The table in `grid`: the header row found, then every non-empty line below it."""
+    sheet, cells, warnings = grid.sheet, grid.cells, list(grid.warnings)
     values = cells.to_numpy(dtype=object)
     filled = _filled_rows(values, values != "")
-    header_at = int(np.argmax(filled)) if filled.any() else None
-    if header_at is None:
+    if not filled.any():
         raise InputError(path, "has no header row (the sheet is empty)", sheet=sheet)
+    header_at = _header_line(path, values, filled, warnings)
     header = [str(c).strip() for c in values[header_at]]
     while header and not header[-1]:
         header.pop()
@@ -565,6 +680,7 @@ def _table_from_grid(
         kept[ignored] = False
         filled = filled & _filled_rows(values[:, kept], (values != "")[:, kept])
     data_rows = np.flatnonzero(filled[header_at + 1 :]) + header_at + 1
+    data_rows = _hidden_lines(path, grid.hidden, data_rows, skip_hidden_rows, warnings)
     if len(data_rows) > max_rows:
         raise InputError(
             path,
@@ -593,6 +709,7 @@ def _table_from_grid(
             problems[int(data_rows[offset]) + 1] = [
                 ("", f"values in column {where}, which has no header")
             ]
+    _add_marks(problems, grid.marks, names, data_rows)
     keep = [
         (position, name)
         for position, name in enumerate(names)
@@ -609,7 +726,85 @@ def _table_from_grid(
                 frame[column] = [unguard(t) for t in texts]
     frame.index = pd.Index(data_rows + 1, name="row")
     headers = {name: header[position] for position, name in keep}
-    return Table(path, sheet, frame, headers, detected, tuple(warnings), problems)
+    origins = _origins(values, names, data_rows)
+    return Table(path, sheet, frame, headers, detected, tuple(warnings), problems, origins=origins)
+
+
+def _header_line(path: Path, values: np.ndarray, filled: np.ndarray, warnings: list[str]) -> int:
+    """The first line whose cells are mostly known column names (a title above the header
+    is skipped, with a warning); else the first non-empty line, whose unknown names the
+    header check then reports."""
+    lines = np.flatnonzero(filled)
+    for line in lines[:_HEADER_SEARCH_ROWS].tolist():
+        if _is_header([str(c) for c in values[line]]):
+            break
+    else:
+        return int(lines[0])
+    above = [n for n in lines.tolist() if n < line]
+    if above:
+        first = next(str(c).strip() for c in values[above[0]] if str(c).strip())
+        warnings.append(
+            f"{path.name}: {_some_lines([n + 1 for n in above], noun='row')} above the header (row "
+            f"{line + 1}) and not read (the first says {first!r})"
+        )
+    return int(line)
+
+
+def _hidden_lines(
+    path: Path,
+    hidden: frozenset[int],
+    data_rows: np.ndarray,
+    skip: bool,
+    warnings: list[str],
+) -> np.ndarray:
+    """The data lines to read: all (hidden ones named in a warning), or the visible ones."""
+    if not hidden:
+        return data_rows
+    mask = np.isin(data_rows, np.fromiter(hidden, dtype=data_rows.dtype, count=len(hidden)))
+    if not mask.any():
+        return data_rows
+    numbers = (data_rows[mask] + 1).tolist()
+    rows = _some_lines(numbers, shown=10, noun="row")
+    if skip:
+        warnings.append(f"{path.name}: {rows} hidden in Excel and left out (--skip-hidden-rows)")
+        return data_rows[~mask]
+    them = "it" if len(numbers) == 1 else "them"
+    warnings.append(
+        f"{path.name}: {rows} hidden in Excel and read too; --skip-hidden-rows leaves {them} out"
+    )
+    return data_rows
+
+
+def _add_marks(
+    problems: dict[int, list[tuple[str, str]]],
+    marks: dict[tuple[int, int], str],
+    names: list[str | None],
+    data_rows: np.ndarray,
+) -> None:
+    """A message for each marked cell of a data row in a column that is read."""
+    if not marks:
+        return
+    lines = set(data_rows.tolist())
+    for (line, column), message in sorted(marks.items()):
+        name = names[column] if column < len(names) else None
+        if line in lines and name is not None and not name.startswith("_"):
+            problems.setdefault(line + 1, []).append((name, message))
+
+
+def _origins(
+    values: np.ndarray, names: list[str | None], data_rows: np.ndarray
+) -> dict[int, tuple[str, int]]:
+    """Row number -> (`_source`, `_row`) for a report fed back; rows without both: none."""
+    if REPORT_COLUMNS[0] not in names or REPORT_COLUMNS[1] not in names:
+        return {}
+    sources = values[data_rows, names.index(REPORT_COLUMNS[0])]
+    numbers = values[data_rows, names.index(REPORT_COLUMNS[1])]
+    origins: dict[int, tuple[str, int]] = {}
+    for line, source, number in zip(data_rows.tolist(), sources, numbers, strict=True):
+        source, number = unguard(str(source)).strip(), str(number).strip()
+        if source and number.isdigit():
+            origins[line + 1] = (source, int(number))
+    return origins
 
 
 def _filled_rows(values: np.ndarray, nonempty: np.ndarray) -> np.ndarray:

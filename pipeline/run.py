@@ -1,6 +1,7 @@
 """The entry points: `validate_files`, `run_files` (and `run_files_async`).
 
-`validate_files` is load -> validate -> map -> report, with nothing sent; `run_files`
+`validate_files` is load -> validate -> map -> report, with nothing sent (the rows of a
+report fed back beside its sheet replace the rows they came from first); `run_files`
 adds the online half (`pipeline.execute`) before the report (`pipeline.status` reads the
 ledger for `campaigns status`). Each returns a `RunResult`
 (a record per row, counts, report folder, exit code) and raises only `PipelineError` for
@@ -15,7 +16,7 @@ import datetime as dt
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from pipeline.model import (
     counts,
     exit_code,
 )
+from pipeline.refeed import Replacement, replace_refed_rows
 from pipeline.report import write_reports
 from pipeline.session import Progress, Silent
 from pipeline.settings import Options, RunSettings
@@ -136,7 +138,15 @@ def _pick_folder(options: Options, identifier: str) -> Path:
     return folder
 
 
-def describe_inputs(tables: Sequence[Table]) -> list[dict[str, Any]]:
+def describe_inputs(
+    tables: Sequence[Table], replacements: Sequence[Replacement] = ()
+) -> list[dict[str, Any]]:
+    """summary.json's `inputs`: per file its path, sha256, format, sheet and the rows read.
+
+    A fed-back report (see `pipeline.refeed`) also lists what it `replaces`: per input,
+    its [row here, row there] pairs; an input whose rows were replaced lists them as
+    `replaced`. results.csv holds the rows read less the rows replaced.
+    """
     seen: dict[Path, dict[str, Any]] = {}
     for table in tables:
         entry = seen.get(table.path)
@@ -149,6 +159,12 @@ def describe_inputs(tables: Sequence[Table]) -> list[dict[str, Any]]:
                 "rows": 0,
             }
         entry["rows"] += len(table.frame)
+    for replacement in replacements:
+        pairs = [list(pair) for pair in replacement.pairs]
+        entry = seen[replacement.source]
+        entry.setdefault("replaces", []).append({"path": str(replacement.original), "rows": pairs})
+        original = seen[replacement.original]
+        original["replaced"] = sorted({*original.get("replaced", ()), *replacement.replaced})
     return list(seen.values())
 
 
@@ -205,7 +221,7 @@ def validate_files(options: Options, *, timing: Timing | None = None) -> RunResu
 def _validate_files(options: Options, timing: Timing) -> RunResult:
     started = timing.now()
     began = timing.monotonic()
-    tables, checked = _load_and_check(options)
+    inputs, checked = _load_and_check(options)
     payloads = map_rows(checked)
     outcomes = [
         Outcome(Status.VALID) if payload is not None else Outcome(Status.INVALID, errors=errors)
@@ -217,7 +233,7 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
     summary = _summary(
         "validate",
         identifier,
-        tables,
+        inputs,
         outcomes,
         started,
         timing.now(),
@@ -246,16 +262,26 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
     )
 
 
-def _load_and_check(options: Options) -> tuple[list[Table], Checked]:
+def _load_and_check(options: Options) -> tuple[list[dict[str, Any]], Checked]:
+    """summary.json's `inputs`, and every row checked; the rows of a report fed back
+    beside its sheet replace the rows they came from (`pipeline.refeed`)."""
     paths = expand_paths(options.paths)
-    tables = load(paths, sheet=options.sheet, max_rows=options.max_rows)
-    return tables, validate(tables, defaults=options.defaults)
+    tables = load(
+        paths,
+        sheet=options.sheet,
+        max_rows=options.max_rows,
+        skip_hidden_rows=options.skip_hidden_rows,
+    )
+    refed = replace_refed_rows(tables)
+    checked = validate(refed.tables, defaults=options.defaults)
+    checked = replace(checked, warnings=checked.warnings + refed.warnings)
+    return describe_inputs(tables, refed.replacements), checked
 
 
 def _summary(
     command: str,
     identifier: str,
-    tables: Sequence[Table],
+    inputs: list[dict[str, Any]],
     outcomes: Sequence[Outcome],
     started: dt.datetime,
     finished: dt.datetime,
@@ -266,7 +292,7 @@ def _summary(
     return {
         "run_id": identifier,
         "command": command,
-        "inputs": describe_inputs(tables),
+        "inputs": inputs,
         "counts": counts(o.status for o in outcomes),
         "rows": len(outcomes),
         "started": started.isoformat(),
@@ -317,7 +343,7 @@ async def run_files_async(
     started = timing.now()
     began = timing.monotonic()
     with bulk_work():
-        tables, checked = _load_and_check(options)
+        inputs, checked = _load_and_check(options)
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
     command = "run --dry-run" if settings.dry_run else "run"
@@ -327,7 +353,7 @@ async def run_files_async(
         summary = _summary(
             command,
             identifier,
-            tables,
+            inputs,
             execution.outcomes,
             started,
             timing.now(),

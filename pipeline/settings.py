@@ -85,6 +85,9 @@ class Options:
     sheet: str | None = None
     max_rows: int = DEFAULT_MAX_ROWS
     defaults: dict[str, str] = field(default_factory=dict)
+    # Leave out rows hidden in a workbook (by hand or by a filter); else they are read,
+    # with a warning naming them.
+    skip_hidden_rows: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paths", tuple(Path(p) for p in self.paths))

@@ -65,7 +65,9 @@ def test_validate_example_exits_0(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = invoke("validate", EXAMPLE, "--out", out)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"5 rows: 5 valid. Reports in {out}\n"
+    assert result.stdout == (
+        f"5 rows: 5 valid. Read sheet 'campaigns' of example.xlsx. Reports in {out}\n"
+    )
     assert result.stderr == ""
     assert (out / "payloads.jsonl").exists()
 
@@ -209,6 +211,75 @@ def test_validate_default_report_folder(tmp_path: Path, monkeypatch: pytest.Monk
     assert Path(folder).parent == Path("reports")
     assert Path(folder).name.endswith("Z-example")
     assert (tmp_path / folder / "results.csv").exists()
+
+
+def _workbook(path: Path, row: dict[str, str], sheet: str = "campaigns") -> Path:
+    return write_xlsx(path, [list(row), list(row.values())], sheet=sheet)
+
+
+def test_closing_line_names_the_sheet_read_of_each_workbook(tmp_path: Path) -> None:
+    """Workbooks among the inputs: the closing line says which sheet of each was read
+    (CSV files add nothing), before `Reports in`."""
+    plan = _workbook(tmp_path / "plan.xlsx", PROSPECTS_ROW)
+    q2 = _workbook(tmp_path / "q2.xlsx", TOPIC_ROW, sheet="Q2 plan")
+    notes = rows_csv(tmp_path / "notes.csv", [dict(TOPIC_ROW, campaign_key="from-csv")])
+    out = tmp_path / "out"
+    result = invoke("validate", plan, notes, q2, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "3 rows: 3 valid. Read sheet 'campaigns' of plan.xlsx and sheet 'Q2 plan' of "
+        f"q2.xlsx. Reports in {out}\n"
+    )
+
+
+def test_closing_line_names_three_workbooks_and_counts_the_others(tmp_path: Path) -> None:
+    """Five workbooks read at the same sheet: the first three named, then `and 2 more`."""
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    for number in range(5):
+        _workbook(folder / f"p{number}.xlsx", dict(TOPIC_ROW, campaign_key=f"k{number}"))
+    result = invoke("validate", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "5 rows: 5 valid. Read sheet 'campaigns' of p0.xlsx, p1.xlsx, p2.xlsx and 2 more. "
+        f"Reports in {tmp_path / 'out'}\n"
+    )
+
+
+@pytest.mark.parametrize("name", ["validate", "run"])
+def test_help_names_every_kind_of_file_read(name: str) -> None:
+    """`validate --help` and `run --help` list every file suffix the loader reads."""
+    from pipeline.load import SUFFIXES
+
+    kinds = f"{', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]}"
+    result = invoke(name, "--help")
+    assert f"PATHS are {kinds} files, or folders of them." in " ".join(result.stdout.split())
+
+
+def test_skip_hidden_rows_leaves_out_a_hidden_row_in_validate_and_run(tmp_path: Path) -> None:
+    """A row hidden in Excel is read by default; --skip-hidden-rows leaves it out, in
+    `validate` and in `run` alike."""
+    from openpyxl import load_workbook
+
+    rows = [dict(TOPIC_ROW, campaign_key=f"k{number}") for number in range(3)]
+    plan = write_xlsx(tmp_path / "plan.xlsx", [list(TOPIC_ROW), *[list(r.values()) for r in rows]])
+    workbook = load_workbook(plan)
+    workbook["campaigns"].row_dimensions[3].hidden = True
+    workbook.save(plan)
+    state = tmp_path / "state.sqlite"
+
+    read = invoke("validate", plan, "--out", tmp_path / "a")
+    skipped = invoke("validate", plan, "--out", tmp_path / "b", "--skip-hidden-rows")
+    planned = invoke(
+        "run", plan, "--dry-run", "--state", state, "--out", tmp_path / "c", "--skip-hidden-rows"
+    )
+
+    assert (read.exit_code, skipped.exit_code, planned.exit_code) == (0, 0, 0)
+    assert read.stdout.startswith("3 rows: 3 valid.")
+    assert skipped.stdout.startswith("2 rows: 2 valid.")
+    assert planned.stdout.startswith("2 rows: 2 would_create.")
+    results = (tmp_path / "b" / "results.csv").read_text(encoding="utf-8-sig")
+    assert [line.split(",")[2] for line in results.splitlines()[1:]] == ["2", "4"]
 
 
 # --- template --------------------------------------------------------------------------

@@ -21,7 +21,18 @@ from pipeline import errors
 PACKAGE = Path(pipeline.__file__).parent
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
 # sheet -> rows -> desired state: pure, no network, no ledger, no report files.
-OFFLINE = ("load", "parse", "validate", "map", "guard", "model", "settings", "errors")
+OFFLINE = (
+    "load",
+    "sheetxml",
+    "refeed",
+    "parse",
+    "validate",
+    "map",
+    "guard",
+    "model",
+    "settings",
+    "errors",
+)
 ONLINE = (
     "client",
     "send",
