@@ -85,6 +85,9 @@ class Options:
     sheet: str | None = None
     max_rows: int = DEFAULT_MAX_ROWS
     defaults: dict[str, str] = field(default_factory=dict)
+    # Names a sheet may write instead of a uuid, per table (`owner`, `style`, `context`,
+    # `topic`, as the config's `[names.*]`): name as written in the config -> uuid.
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
     # Leave out rows hidden in a workbook (by hand or by a filter); else they are read,
     # with a warning naming them.
     skip_hidden_rows: bool = False
