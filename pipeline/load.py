@@ -44,6 +44,7 @@ _SUFFIX_HINT: Final = "Use .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files."
 # The tool's own report files: never read as input when found inside a folder.
 REPORT_FILES: Final = frozenset({"results.csv", "succeeded.csv", "failed.csv", "results.xlsx"})
 DELIMITERS: Final = (",", ";", "\t")
+_LONE_CR: Final = re.compile(r"\r(?!\n)")
 # The line Excel may put first in a CSV to name its delimiter; kept as an empty line so
 # that row numbers stay those of the file.
 _SEP_HINT: Final = re.compile(r"sep=([,;\t|])[ \t]*(\r?\n)")
@@ -268,6 +269,10 @@ def _read_csv(
     if data.startswith(b"PK\x03\x04"):
         raise InputError(path, "is an Excel workbook, not a CSV file", hint="Rename it to .xlsx.")
     text, encoding, warnings = _decode(path, data)
+    if "\r" in text and _LONE_CR.search(text):
+        # Old Mac line ends (Excel's "CSV (Macintosh)"): every count of rows below is by
+        # LF, so make each lone CR one (a CR inside a cell becomes a line break there).
+        text = _LONE_CR.sub("\n", text)
     hint = _SEP_HINT.match(text)
     if hint:  # Excel's "sep=;" first line names the delimiter; it is no header
         delimiter = hint.group(1)

@@ -717,3 +717,22 @@ def test_a_report_folder_inside_an_input_folder_is_refused(tmp_path: Path) -> No
 
     assert refused.value.exit_code == 2
     assert not (folder / "reports").exists()
+
+
+def test_csv_with_old_mac_line_ends_reads_every_row(tmp_path: Path) -> None:
+    """Excel for Mac's "CSV (Macintosh)" ends lines with a lone CR."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"sep=,\rcampaign_name,min_post_likes\rA,1\r\rB,2,x\r")
+    table = load_one(path)
+    assert cells(table) == {
+        3: {"campaign_name": "A", "min_post_likes": "1"},
+        5: {"campaign_name": "B", "min_post_likes": "2"},
+    }
+    assert table.problems == {5: [("", "values in column C, which has no header")]}
+
+
+def test_unclosed_quote_with_old_mac_line_ends_names_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b'campaign_name,min_post_likes\rA,"1\rB,2\rC,3\rD,4\rE,5"\rF,6\r')
+    error = input_error(path)
+    assert "row 2" in str(error) and "rows 3 to 6 are inside it" in str(error)
