@@ -45,6 +45,7 @@ _SUFFIX_HINT: Final = "Use .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files."
 REPORT_FILES: Final = frozenset({"results.csv", "succeeded.csv", "failed.csv", "results.xlsx"})
 DELIMITERS: Final = (",", ";", "\t")
 _LONE_CR: Final = re.compile(r"\r(?!\n)")
+_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 # The line Excel may put first in a CSV to name its delimiter; kept as an empty line so
 # that row numbers stay those of the file.
 _SEP_HINT: Final = re.compile(r"sep=([,;\t|])[ \t]*(\r?\n)")
@@ -269,9 +270,11 @@ def _read_csv(
     if data.startswith(b"PK\x03\x04"):
         raise InputError(path, "is an Excel workbook, not a CSV file", hint="Rename it to .xlsx.")
     text, encoding, warnings = _decode(path, data)
-    if "\r" in text and _LONE_CR.search(text):
-        # Old Mac line ends (Excel's "CSV (Macintosh)"): every count of rows below is by
-        # LF, so make each lone CR one (a CR inside a cell becomes a line break there).
+    first_break = _LINE_BREAK.search(text)
+    if first_break is not None and first_break.group() == "\r":
+        # Old Mac line ends (Excel's "CSV (Macintosh)"), told by the header's: every count
+        # of rows below is by LF, so each lone CR becomes one. In a file of LF or CRLF
+        # line ends a lone CR is text inside a cell, and stays.
         text = _LONE_CR.sub("\n", text)
     hint = _SEP_HINT.match(text)
     if hint:  # Excel's "sep=;" first line names the delimiter; it is no header

@@ -112,6 +112,9 @@ class Sheet:
     # In a workbook a CR is kept only when escaped; openpyxl writes it as is, so XML's
     # end-of-line rule makes every CR LF and lone CR a LF (openpyxl reads it so too).
     workbook: bool = False
+    # A CSV whose lines end in a lone CR (old Mac): every lone CR is read as a line end,
+    # inside cells too.
+    mac: bool = False
 
     @property
     def header_row(self) -> int:
@@ -142,7 +145,7 @@ class Sheet:
         name = cells[at] if at < len(cells) else ""
         if self.workbook:  # XML reads every CR back as LF
             return name.replace("\r\n", "\n").replace("\r", "\n")
-        return re.sub(r"\r(?!\n)", "\n", name)  # a lone CR is a line end, as in old Macs
+        return re.sub(r"\r(?!\n)", "\n", name) if self.mac else name
 
 
 @st.composite
@@ -232,6 +235,7 @@ def csv_files(draw: st.DrawFn) -> CsvFile:
     delimiter = draw(st.sampled_from(DELIMITERS))
     quote_all = draw(st.booleans())
     end = draw(st.sampled_from(LINE_ENDS))
+    sheet.mac = end == "\r"
     texts: list[str] = []
     for line in sheet.lines:
         assert line is not None
@@ -264,6 +268,7 @@ def broken_csv_files(draw: st.DrawFn) -> CsvFile:
         sheet.stray_quote = (index + 1, column, at == 0)
     delimiter = draw(st.sampled_from(DELIMITERS))
     end = draw(st.sampled_from(LINE_ENDS))
+    sheet.mac = end == "\r"
     text = end.join(delimiter.join(line or []) for line in sheet.lines)
     text += draw(st.sampled_from(["", end]))
     encoding = draw(st.sampled_from(_encodings(text)))
