@@ -4,6 +4,10 @@ The map: what each command does, step by step, and the module that does each ste
 
     validate  PATH...
       paths, settings ............ settings     Options, checked when built
+                                   config       campaigns.toml read and checked whole;
+                                                its settings under options and environment
+      links -> bytes ............. inputs       an https:// input downloaded, judged (a
+                                                sheet, or a sign-in page?), named safely
       sheet -> text tables ....... load         CSV and workbook bytes, encodings, headers
                                    sheetxml     what xlsx XML says beyond values: hidden
                                                 rows, formulas never calculated, far cells
@@ -14,6 +18,10 @@ The map: what each command does, step by step, and the module that does each ste
       typed rows -> payloads ..... map          exactly the payload extrovert-api.md says
       outcomes -> files .......... report       results.csv/.xlsx, failed.csv, summary.json
                                    guard        formula-injection guard and its inverse
+      report folder .............. folders      made before anything is sent, kept only
+                                                when reports are written; old ones pruned
+      inputs kept, archived ...... archive      a copy of each input in inputs/; after a
+                                                run, finished files moved (--archive)
 
     run  PATH...  (validate's first steps, then the online half)
       one run's parts ............ session      client, ledger, stop, sender, payloads
@@ -35,6 +43,8 @@ The map: what each command does, step by step, and the module that does each ste
 
     shared words ................. model        Status, Outcome, Origin, keys, exit codes
     what stops a run ............. errors       the PipelineError tree
+    what a run says as it goes ... logs         events as log records (run_started, request,
+                                                row, run_finished...), each as a JSON line
     entry points ................. run          validate_files, run_files(_async)
     the command line ............. cli          options, env, signals, logging, exit
                                    progress     the terminal's progress bar

@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from functools import wraps
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 from click.core import ParameterSource
 
+from pipeline import logs
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.settings import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_BYTES,
     DEFAULT_MAX_ROWS,
+    DEFAULT_REPORTS,
     DEFAULT_STATE,
     SANDBOX_STATE,
     Options,
@@ -35,12 +40,14 @@ from pipeline.settings import (
     Secret,
     SendSettings,
     check_base_url,
+    is_url,
 )
 from pipeline.stop import Interrupt
 from sandbox.command import _parse_faults, sandbox_command
 
 if TYPE_CHECKING:
-    from pipeline.run import RunResult
+    from pipeline.config import Config
+    from pipeline.run import RowResult, RunResult
 
 # How many rows that need a person are listed on stderr before "... and N more".
 SHOWN_PROBLEMS: Final = 20
@@ -52,19 +59,139 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fails_cleanly(function: F) -> F:
-    """Turn a PipelineError into one line (and a hint) on stderr and its exit code."""
+    """Set up where the command's words go (`_Output`: its `log_format`, `verbose` and
+    `quiet` options, when it has them), and turn a PipelineError into one line (and a
+    hint) on stderr, or an `error` event, and its exit code."""
 
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except PipelineError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            if exc.hint:
-                click.echo(exc.hint, err=True)
-            sys.exit(exc.exit_code)
+        output = _Output(
+            str(kwargs.get("log_format") or "text"),
+            verbose=bool(kwargs.get("verbose")),
+            quiet=bool(kwargs.get("quiet")),
+        )
+        click.get_current_context().meta[_OUTPUT] = output
+        with output:
+            try:
+                return function(*args, **kwargs)
+            except PipelineError as exc:
+                output.error(str(exc), exc.hint, exc.exit_code)
+                sys.exit(exc.exit_code)
+            except click.ClickException as exc:  # a usage error found by the command
+                if not output.json:
+                    raise
+                output.error(exc.format_message(), "", exc.exit_code)
+                sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+_OUTPUT: Final = "campaigns.output"
+_LOG: Final = logging.getLogger(__name__)
+
+
+class _Output:
+    """Where a command's words go: `--log-format`, `--verbose`, `--quiet`.
+
+    text: lines for people (this module prints them), and with --verbose a line per
+    request from the library's `request` events. json: every event, the library's
+    (`pipeline.logs`) and this module's (`error`, `warning`, `stopping`, `interrupted`,
+    `terminated`), other libraries' records and Python warnings, one JSON object per
+    line on stderr, and nothing else there. --quiet holds back what would go to stderr
+    until the exit code is known: nothing is printed when it is 0; otherwise the held
+    lines come out, then everything is printed as without --quiet.
+    """
+
+    def __init__(
+        self, log_format: str = "text", *, verbose: bool = False, quiet: bool = False
+    ) -> None:
+        self.json = log_format == "json"
+        self.quiet = quiet
+        self.verbose = verbose
+        self._handler: logging.StreamHandler[Any] | None = None
+        self._held: IO[str] | None = None
+        self._undo: list[Callable[[], object]] = []
+
+    def __enter__(self) -> _Output:
+        if self.quiet:
+            self._held = tempfile.SpooledTemporaryFile(
+                mode="w+", max_size=1 << 20, encoding="utf-8"
+            )
+        handler = self._handler = logging.StreamHandler(self._held or sys.stderr)
+        ours = logging.getLogger("pipeline")
+        target = ours
+        if self.json:
+            handler.setFormatter(logs.JsonFormatter())
+            target = logging.getLogger()  # the root: other libraries' records too
+            logging.captureWarnings(True)
+            self._undo.append(lambda: logging.captureWarnings(False))
+        else:
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.addFilter(logs.only({"request"}))
+        target.addHandler(handler)
+        self._undo.append(lambda: target.removeHandler(handler))
+        level = ours.level
+        ours.setLevel(
+            logging.DEBUG if self.verbose else logging.INFO if self.json else logging.WARNING
+        )
+        self._undo.append(lambda: ours.setLevel(level))
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        code: object = 0 if error is None else 1
+        if isinstance(error, SystemExit):
+            code = error.code or 0
+        self.settle(code != 0)
+        for undo in reversed(self._undo):
+            undo()
+        if self._held is not None:
+            self._held.close()
+
+    def settle(self, speak: bool) -> None:
+        """The exit code is known: `speak` (it is not 0) releases the held lines to
+        stderr, and from now on nothing is held; else they stay held, never printed."""
+        held = self._held
+        if held is None or not speak or self._handler is None:
+            return
+        self._handler.flush()
+        held.seek(0)
+        sys.stderr.write(held.read())
+        sys.stderr.flush()
+        self._handler.setStream(sys.stderr)
+        held.close()
+        self._held = None
+
+    def error(self, message: str, hint: str, code: int) -> None:
+        """What stopped the command: `Error: ...` and the hint, or an `error` event."""
+        if self.json:
+            self.event(logging.ERROR, "error", message, hint=hint, exit_code=code)
+            return
+        click.echo(f"Error: {message}", err=True)
+        if hint:
+            click.echo(hint, err=True)
+
+    def warn(self, message: str) -> None:
+        """A warning for a person: `Warning: ...`, or a `warning` event (both held back
+        under --quiet: printed only when the exit code is not 0)."""
+        if self.json:
+            self.event(logging.WARNING, "warning", message)
+        else:
+            click.echo(f"Warning: {message}", file=self._held or sys.stderr)
+
+    def event(self, level: int, event: str, message: str, **fields: Any) -> None:
+        """Log one of this module's events (JSON mode)."""
+        logs.emit(_LOG, level, event, message, **fields)
+
+    def line(self, level: int, event: str, message: str, **fields: Any) -> str:
+        """The text of an event, written past logging (by a signal handler)."""
+        return logs.render(level, event, message, **fields) if self.json else message
+
+
+def _output() -> _Output:
+    """The running command's `_Output` (text, when none: a test calling in directly)."""
+    context = click.get_current_context(silent=True)
+    found = context.meta.get(_OUTPUT) if context is not None else None
+    return found if isinstance(found, _Output) else _Output()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,8 +204,18 @@ def cli() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+class _PathOrUrl(click.Path):
+    """A file or folder (a `Path`), or an input URL kept exactly as typed (a `click.Path`
+    would turn `https://x` into `https:/x`)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and is_url(value):
+            return value
+        return super().convert(value, param, ctx)
+
+
 _paths = click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True)
+    "paths", nargs=-1, required=True, type=_PathOrUrl(path_type=Path, dir_okay=True)
 )
 _out = click.option(
     "--out",
@@ -89,6 +226,7 @@ _out = click.option(
 _sheet = click.option(
     "--sheet",
     metavar="NAME",
+    envvar="CAMPAIGNS_RUN_SHEET",
     help="Read this sheet of each workbook (default: 'campaigns', else the first visible sheet).",
 )
 _skip_hidden_rows = click.option(
@@ -99,12 +237,131 @@ _skip_hidden_rows = click.option(
 )
 _max_rows = click.option(
     "--max-rows",
+    envvar="CAMPAIGNS_RUN_MAX_ROWS",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_ROWS,
     show_default=True,
     help="Refuse a file with more data rows than this.",
 )
-_quiet = click.option("--quiet", "-q", is_flag=True, help="Print only the closing line.")
+_max_bytes = click.option(
+    "--max-bytes",
+    envvar="CAMPAIGNS_RUN_MAX_BYTES",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    help="Refuse an input URL that serves more bytes than this (the download stops there).",
+)
+_reports = click.option(
+    "--reports",
+    "reports",
+    envvar="CAMPAIGNS_RUN_REPORTS",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_REPORTS,
+    show_default=True,
+    metavar="DIR",
+    help="The folder that holds a folder of reports per run (and, by default, the ledger).",
+)
+_keep_reports = click.option(
+    "--keep-reports",
+    "keep_reports",
+    envvar="CAMPAIGNS_RUN_KEEP_REPORTS",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="After writing the reports, delete all but the newest N run folders in the "
+    "reports folder (only folders named like a run id; never --out folders or the ledger).",
+)
+
+
+class ConfigProblem(click.ClickException):
+    """A config file that cannot be used, met while reading options: one `Error:` line
+    (and the hint), exit 2, like every other `ConfigError`."""
+
+    exit_code = 2
+
+    def __init__(self, error: ConfigError) -> None:
+        super().__init__(str(error) + (f"\n{error.hint}" if error.hint else ""))
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """Read the config file (`--config`, `CAMPAIGNS_CONFIG`, or `./campaigns.toml`) before
+    the other options, so that its settings become their defaults: an option or an
+    environment variable still wins."""
+    from pipeline.config import Config, find_config, read_config
+
+    path = find_config(value, Path.cwd())
+    try:
+        config = read_config(path) if path is not None else Config()
+    except ConfigError as exc:
+        raise ConfigProblem(exc) from None
+    ctx.meta[_CONFIG] = config
+    ctx.default_map = {**(ctx.default_map or {}), **config.option_values()}
+
+
+_CONFIG: Final = "campaigns.config"
+_config = click.option(
+    "--config",
+    envvar="CAMPAIGNS_CONFIG",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    metavar="FILE",
+    help="Settings file (default: campaigns.toml in the working folder, if any).",
+)
+
+
+def _config_of(ctx: click.Context) -> Config:
+    from pipeline.config import Config
+
+    config = ctx.meta.get(_CONFIG)
+    return config if isinstance(config, Config) else Config()
+
+
+def _defaults(ctx: click.Context) -> dict[str, str]:
+    """The config's `[defaults]`, each overridden by `CAMPAIGNS_DEFAULTS_<COLUMN>`."""
+    from schemas.columns import COLUMNS
+
+    found = dict(_config_of(ctx).defaults)
+    for column in COLUMNS:
+        text = os.environ.get(f"CAMPAIGNS_DEFAULTS_{column.name.upper()}")
+        if text is not None and text.strip():
+            found[column.name] = text
+    return found
+
+
+def _options(ctx: click.Context, **given: Any) -> Options:
+    """The run's `Options`: what the command line says, plus the config's defaults and
+    names."""
+    config = _config_of(ctx)
+    return Options(defaults=_defaults(ctx), names=config.names, **given)
+
+
+_quiet = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print nothing at all when the exit code is 0 (warnings then stay in summary.json); "
+    "otherwise print as without --quiet. No progress bar.",
+)
+_log_format = click.option(
+    "--log-format",
+    "log_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="CAMPAIGNS_RUN_LOG_FORMAT",
+    help="What stderr holds: text for people, or json: one JSON object per line for each "
+    "event (run_started, row, warning, run_finished, error...) and nothing else. The "
+    "closing line stays on stdout.",
+)
+_verbose = click.option(
+    "--verbose",
+    "-v",
+    "verbose",
+    is_flag=True,
+    help="Log each request: method, path, status, latency and attempt (never the key, the "
+    "body or a query string); in JSON, `request` events.",
+)
 
 
 def _parse_type(value: str | None) -> str | None:
@@ -172,44 +429,71 @@ def template(
 
 @cli.command(name="validate")
 @_paths
+@_config
 @_out
+@_reports
+@_keep_reports
 @_sheet
 @_skip_hidden_rows
 @_max_rows
+@_max_bytes
 @_quiet
+@_log_format
 @_fails_cleanly
 def validate_command(
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     out: Path | None,
+    reports: Path,
+    keep_reports: int | None,
     sheet: str | None,
     skip_hidden_rows: bool,
     max_rows: int,
+    max_bytes: int,
     quiet: bool,
+    log_format: str,
 ) -> None:
     """Check every row and write the report and payloads.jsonl; sends nothing.
 
     PATHS are .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files, or folders of them.
+    A PATH may also be an https:// link that serves one (a shared sheet's export link).
     """
     from pipeline.run import validate_files
 
-    options = Options(
-        paths=paths, out=out, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows
+    options = _options(
+        click.get_current_context(),
+        paths=paths,
+        out=out,
+        reports_root=reports,
+        keep_reports=keep_reports,
+        sheet=sheet,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        skip_hidden_rows=skip_hidden_rows,
     )
     result = validate_files(options)
     _finish(result, quiet)
 
 
 def _read_key(key_file: Path | None) -> Secret | None:
-    """The API key from --api-key-file, else EXTROVERT_API_KEY; None when neither."""
+    """The API key from --api-key-file, else EXTROVERT_API_KEY; None when neither.
+
+    A key file saved by Notepad (a UTF-8 byte-order mark, CRLF) works; one that others
+    than its owner may read gets a warning (the key would be theirs too)."""
     if key_file is not None:
         try:
-            text = key_file.read_text(encoding="utf-8").strip()
+            text = key_file.read_bytes().decode("utf-8-sig", errors="replace").strip()
+            mode = key_file.stat().st_mode
         except OSError as exc:
             raise ConfigError(
                 f"--api-key-file {key_file}: cannot be read ({exc.strerror})"
             ) from None
         if not text:
             raise ConfigError(f"--api-key-file {key_file}: the file is empty")
+        if mode & 0o077:
+            _output().warn(
+                f"the key file {key_file} can be read by other users "
+                f"(mode {mode & 0o777:o}); run: chmod 600 {key_file}"
+            )
         return Secret(text)
     text = os.environ.get(KEY_VARIABLE, "").strip()
     return Secret(text) if text else None
@@ -217,16 +501,20 @@ def _read_key(key_file: Path | None) -> Secret | None:
 
 @cli.command(name="run")
 @_paths
+@_config
 @_out
+@_reports
+@_keep_reports
 @click.option(
     "--state",
+    envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
     help=f"The SQLite ledger to keep between runs (default: {DEFAULT_STATE}, "
     f"or {SANDBOX_STATE} with --sandbox).",
 )
 @click.option(
     "--base-url",
-    envvar="EXTROVERT_BASE_URL",
+    envvar=["EXTROVERT_BASE_URL", "CAMPAIGNS_API_BASE_URL"],
     default=DEFAULT_BASE_URL,
     show_default=True,
     help="The API's address, the part before /api/client/v2 (env EXTROVERT_BASE_URL).",
@@ -236,6 +524,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
 )
 @click.option(
     "--api-key-file",
+    envvar="CAMPAIGNS_API_API_KEY_FILE",
     type=click.Path(path_type=Path, dir_okay=False),
     help=f"Read the API key from this file (default: the {KEY_VARIABLE} environment variable).",
 )
@@ -249,6 +538,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
 )
 @click.option(
     "--rate",
+    envvar="CAMPAIGNS_API_RATE",
     type=click.FloatRange(min=0.01),
     default=SendSettings.rate,
     show_default=True,
@@ -256,6 +546,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
 )
 @click.option(
     "--concurrency",
+    envvar="CAMPAIGNS_API_CONCURRENCY",
     type=click.IntRange(min=1, max=64),
     default=SendSettings.concurrency,
     show_default=True,
@@ -263,6 +554,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
 )
 @click.option(
     "--timeout",
+    envvar="CAMPAIGNS_API_TIMEOUT",
     type=click.FloatRange(min=0.1),
     default=SendSettings.timeout,
     show_default=True,
@@ -270,6 +562,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
 )
 @click.option(
     "--max-attempts",
+    envvar="CAMPAIGNS_API_MAX_ATTEMPTS",
     type=click.IntRange(min=1),
     default=SendSettings.max_attempts,
     show_default=True,
@@ -278,6 +571,7 @@ def _read_key(key_file: Path | None) -> Secret | None:
 )
 @click.option(
     "--max-consecutive-errors",
+    envvar="CAMPAIGNS_API_MAX_CONSECUTIVE_ERRORS",
     type=click.IntRange(min=1),
     default=SendSettings.max_consecutive_errors,
     show_default=True,
@@ -299,11 +593,25 @@ def _read_key(key_file: Path | None) -> Secret | None:
 @_sheet
 @_skip_hidden_rows
 @_max_rows
+@_max_bytes
+@click.option(
+    "--archive",
+    "archive",
+    envvar="CAMPAIGNS_RUN_ARCHIVE",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="After the run, move each input file whose rows are all done into DIR/<run-id>/ "
+    "(never a URL; nothing in a dry run or a run that stopped early).",
+)
 @_quiet
+@_log_format
+@_verbose
 @_fails_cleanly
 def run_command(
-    paths: tuple[Path, ...],
+    paths: tuple[Path | str, ...],
     out: Path | None,
+    reports: Path,
+    keep_reports: int | None,
     state: Path | None,
     base_url: str,
     sandbox: bool,
@@ -320,18 +628,27 @@ def run_command(
     sheet: str | None,
     skip_hidden_rows: bool,
     max_rows: int,
+    max_bytes: int,
+    archive: Path | None,
     quiet: bool,
+    log_format: str,
+    verbose: bool,
 ) -> None:
     """Create a campaign for every valid row not created before; report every row.
 
     PATHS are .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files, or folders of them.
+    A PATH may also be an https:// link that serves one (a shared sheet's export link).
     """
-    source = click.get_current_context().get_parameter_source("base_url")
-    if sandbox and source not in (ParameterSource.DEFAULT, None):
+    ctx = click.get_current_context()
+    if sandbox and ctx.get_parameter_source("base_url") is ParameterSource.COMMANDLINE:
         raise click.UsageError("--sandbox and --base-url cannot be used together")
     if sandbox_faults and not sandbox:
         raise click.UsageError("--sandbox-fault needs --sandbox")
-    state = state or (SANDBOX_STATE if sandbox else DEFAULT_STATE)
+    if sandbox and ctx.get_parameter_source("state") is not ParameterSource.COMMANDLINE:
+        # A rehearsal never writes into the ledger of the real account, even when the
+        # config or the environment names that ledger.
+        state = reports / SANDBOX_STATE.name
+    state = state or reports / DEFAULT_STATE.name
     send = SendSettings(
         rate=rate,
         concurrency=concurrency,
@@ -339,8 +656,16 @@ def run_command(
         max_attempts=max_attempts,
         max_consecutive_errors=max_consecutive_errors,
     )
-    options = Options(
-        paths=paths, out=out, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows
+    options = _options(
+        ctx,
+        paths=paths,
+        out=out,
+        reports_root=reports,
+        keep_reports=keep_reports,
+        sheet=sheet,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        skip_hidden_rows=skip_hidden_rows,
     )
     try:
         stand_in = (options, sandbox_faults) if sandbox else None
@@ -354,12 +679,15 @@ def run_command(
                 skip_existing=skip_existing,
                 send=send,
                 endpoint=endpoint,
+                archive=archive,
             )
             result = _run_interruptibly(options, settings, quiet)
     except KeyboardInterrupt:  # before the run took over Ctrl-C, or a second one
-        click.echo("Interrupted.", err=True)
+        _say("Interrupted.", "interrupted", logging.ERROR)
         sys.exit(130)
-    if result.stopped:
+    output = _output()
+    if result.stopped and not output.json:  # JSON: the library's `stopped` event said it
+        output.settle(True)  # a stopped run always speaks (exit 3, 130 or 143)
         click.echo(f"Stopped: {result.stopped}", err=True)
         if result.stopped_status in (401, 403):
             click.echo(
@@ -398,7 +726,7 @@ def _api(
     emails: dict[str, None] = {}
     try:
         tables = load(
-            options.paths,
+            [path for path in options.paths if isinstance(path, Path)],  # files, not URLs
             sheet=options.sheet,
             max_rows=options.max_rows,
             skip_hidden_rows=options.skip_hidden_rows,
@@ -453,7 +781,9 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
 
     interrupt = Interrupt()
     received: list[int] = []  # the stopping signals so far, in order
-    bar = ProgressBar(sys.stderr) if not quiet and sys.stderr.isatty() else None
+    output = _output()  # no bar under JSON lines or --verbose's request lines
+    shown = not (quiet or output.json or output.verbose) and sys.stderr.isatty()
+    bar = ProgressBar(sys.stderr) if shown else None
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
@@ -484,7 +814,7 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
         return run_files(options, settings, progress=bar, interrupt=interrupt)
     except KeyboardInterrupt:
         if received[:1] == [signal.SIGTERM]:  # stopped at once, but SIGTERM came first
-            click.echo("Terminated.", err=True)
+            _say("Terminated.", "terminated", logging.ERROR)
             sys.exit(EXIT_TERMINATED)
         raise
     finally:
@@ -519,9 +849,13 @@ def stopping_now_line(in_flight: int) -> str:
     )
 
 
-def _say(line: str) -> None:
-    """One line on stderr from a signal handler, which may have cut into a write to
-    stderr (the progress bar's): then past the stream's buffer, straight to its file."""
+def _say(line: str, event: str = "stopping", level: int = logging.WARNING) -> None:
+    """One line on stderr (an `event` in JSON) from a signal handler, which may have cut
+    into a write to stderr (the progress bar's): then past the stream's buffer, straight
+    to its file. Never held back by --quiet: a person is waiting for it."""
+    output = _output()
+    if output.json:
+        line = output.line(level, event, line.strip())
     try:
         click.echo(line, err=True)
     except RuntimeError:  # "reentrant call": the handler interrupted a write to stderr
@@ -529,9 +863,120 @@ def _say(line: str) -> None:
             os.write(sys.stderr.fileno(), f"{line}\n".encode())
 
 
+@cli.command(name="config")
+@_config
+@_fails_cleanly
+def config_command(**values: Any) -> None:
+    """Print the settings a run here would use, and where each came from.
+
+    Takes the same setting options as `run` (and --config), so a command line can be
+    checked before it goes into a crontab. The API key is shown only as set or not set.
+    """
+    from pipeline.config import KEYS
+
+    ctx = click.get_current_context()
+    config = _config_of(ctx)
+    if config.path is None:
+        click.echo(f"# no config file (no --config, {_CONFIG_VARIABLE} or ./campaigns.toml)")
+    else:
+        click.echo(f"# config file: {config.path}")
+    for section, keys in KEYS.items():
+        click.echo(f"\n[{section}]")
+        for key, spec in keys.items():
+            value, source = _effective(ctx, config, section, key, spec.parameter or key)
+            if value is None:
+                click.echo(f"# {key} is not set  ({source})")
+            else:
+                click.echo(f"{key} = {_toml(value)}  # {source}")
+        if section == "api":
+            click.echo(f"# api_key: {_key_source(ctx)}")
+    defaults = _defaults(ctx)
+    click.echo("\n[defaults]")
+    for column, text in defaults.items():
+        variable = f"CAMPAIGNS_DEFAULTS_{column.upper()}"
+        where = (
+            f"environment {variable}"
+            if os.environ.get(variable, "").strip()
+            else (f"file {config.where('defaults', column)}")
+        )
+        click.echo(f"{column} = {_toml(text)}  # {where}")
+    for table, names in config.names.items():
+        click.echo(f"\n[names.{table}]  # {len(names)} name(s), file {config.path}")
+        for name, ident in names.items():
+            click.echo(f"{_toml(name)} = {_toml(ident)}")
+
+
+_CONFIG_VARIABLE: Final = "CAMPAIGNS_CONFIG"
+# The setting options of `run` that `campaigns config` takes too.
+_SETTING_PARAMETERS: Final = (
+    "base_url",
+    "api_key_file",
+    "rate",
+    "concurrency",
+    "timeout",
+    "max_attempts",
+    "max_consecutive_errors",
+    "state",
+    "reports",
+    "archive",
+    "log_format",
+    "verbose",
+    "max_rows",
+    "max_bytes",
+    "keep_reports",
+    "sheet",
+)
+config_command.params.extend(p for p in run_command.params if p.name in _SETTING_PARAMETERS)
+
+
+def _effective(
+    ctx: click.Context, config: Config, section: str, key: str, parameter: str
+) -> tuple[Any, str]:
+    """A setting's value and where it came from: option, environment, file or default."""
+    variable = f"CAMPAIGNS_{section.upper()}_{key.upper()}"
+    if parameter not in ctx.params:  # a setting no option of `run` carries
+        if os.environ.get(variable, "").strip():
+            return os.environ[variable], f"environment {variable}"
+        if (section, key) in config.values:
+            return config.values[(section, key)], f"file {config.where(section, key)}"
+        return None, "default"
+    value = ctx.params[parameter]
+    if parameter == "verbose":
+        value = "debug" if value else "info"
+    source = ctx.get_parameter_source(parameter)
+    if source is ParameterSource.COMMANDLINE:
+        return value, "option --" + parameter.replace("_", "-")
+    if source is ParameterSource.ENVIRONMENT:
+        envvar = next(p.envvar for p in ctx.command.params if p.name == parameter)
+        names = [envvar] if isinstance(envvar, str) else list(envvar or ())
+        return value, "environment " + next((n for n in names if os.environ.get(n)), variable)
+    if source is ParameterSource.DEFAULT_MAP:
+        return value, f"file {config.where(section, key)}"
+    return value, "default"
+
+
+def _key_source(ctx: click.Context) -> str:
+    key_file = ctx.params.get("api_key_file")
+    if key_file is not None:
+        return f"set (from the file {key_file})"
+    return f"set (from {KEY_VARIABLE})" if os.environ.get(KEY_VARIABLE, "").strip() else "not set"
+
+
+def _toml(value: Any) -> str:
+    """A value as a TOML line would write it (`"text"`, `5.0`, `true`), or a comment."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
 @cli.command(name="status")
+@_config
 @click.option(
     "--state",
+    envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
     default=DEFAULT_STATE,
     show_default=True,
@@ -555,16 +1000,23 @@ def _say(line: str) -> None:
     "a run goes).",
 )
 @click.option("--force", is_flag=True, help="Let --backup replace an existing FILE.")
+@_log_format
 @_fails_cleanly
 def status_command(
-    state: Path, as_json: bool, export: Path | None, backup: Path | None, force: bool
+    state: Path,
+    as_json: bool,
+    export: Path | None,
+    backup: Path | None,
+    force: bool,
+    log_format: str,
 ) -> None:
-    """What the ledger knows: counts per status and file, and rows that need a person.
+    """What the ledger knows: counts per status and file, whether a run holds it now, and
+    the rows that need a person (file, row, campaign name, owner e-mail).
 
     Exits 1 when some row is unknown, failed or rejected, else 0. With --export or
     --backup it writes those files instead, one line each, and exits 0.
     """
-    from pipeline.status import backup_ledger, export_ledger, ledger_status
+    from pipeline.status import RESOLVABLE, backup_ledger, export_ledger, ledger_status
 
     if force and backup is None:
         raise click.UsageError("--force goes with --backup")
@@ -595,11 +1047,22 @@ def status_command(
             f"Last run: {last['run_id']} ({last['command']}), started {last['started']}, "
             f"exit {last['exit_code'] if last['exit_code'] is not None else 'unfinished'}"
         )
+    if found.lock is not None:
+        holder = f"process {found.lock.pid}" if found.lock.pid else "another process"
+        click.echo(
+            f"Running now: {holder} holds the ledger's lock ({found.lock.path}); a row it "
+            "is sending shows as sending"
+        )
     if found.attention:
         click.echo(f"{len(found.attention)} need a person:")
+        at = "" if state == DEFAULT_STATE else f" --state {shlex.quote(str(state))}"
         for entry in found.attention[:SHOWN_PROBLEMS]:
-            where = f"{entry.source}{f' [{entry.sheet}]' if entry.sheet else ''} row {entry.row}"
-            click.echo(f"  {where}: {entry.status}: {entry.key}: {entry.last_error}")
+            click.echo(f"  {found.describe(entry)}")
+            if entry.status in RESOLVABLE:
+                click.echo(
+                    f"    once you have looked in Extrovert: campaigns resolve "
+                    f"{shlex.quote(entry.key)} --created ID{at} (or --absent)"
+                )
         if len(found.attention) > SHOWN_PROBLEMS:
             click.echo(f"  ... and {len(found.attention) - SHOWN_PROBLEMS} more")
     sys.exit(found.exit_code)
@@ -621,6 +1084,7 @@ def _campaign_id(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 @cli.command(name="resolve")
+@_config
 @click.argument("key")
 @click.option(
     "--created",
@@ -637,6 +1101,7 @@ def _campaign_id(ctx: click.Context, param: click.Parameter, value: str | None) 
 )
 @click.option(
     "--state",
+    envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
     default=DEFAULT_STATE,
     show_default=True,
@@ -648,9 +1113,10 @@ def _campaign_id(ctx: click.Context, param: click.Parameter, value: str | None) 
     default="",
     help="Add this text to the key's note (who looked, and where).",
 )
+@_log_format
 @_fails_cleanly
 def resolve_command(
-    key: str, campaign_id: str | None, absent: bool, state: Path, note: str
+    key: str, campaign_id: str | None, absent: bool, state: Path, note: str, log_format: str
 ) -> None:
     """Record what you found in Extrovert for a key whose create is uncertain.
 
@@ -684,26 +1150,99 @@ cli.add_command(sandbox_command, "sandbox")
 
 
 def _finish(result: RunResult, quiet: bool) -> None:
-    if not quiet:
+    """Warnings and the rows that need a person on stderr (JSON: the library logged them
+    as events), the closing line on stdout, the exit code; with --quiet and exit 0,
+    nothing at all."""
+    output = _output()
+    silent = quiet and result.exit_code == 0
+    output.settle(not silent)
+    if silent:
+        sys.exit(0)
+    if not output.json:
         for warning in result.warnings:
             click.echo(f"Warning: {warning}", err=True)
-        for item in result.attention[:SHOWN_PROBLEMS]:
-            where = f"{item.source}{f' [{item.sheet}]' if item.sheet else ''} row {item.row}"
-            click.echo(f"{where}: {item.status}: {' | '.join(item.errors)}", err=True)
-        hidden = len(result.attention) - SHOWN_PROBLEMS
-        if hidden > 0:
-            click.echo(f"... and {hidden} more in failed.csv", err=True)
+        for line in problem_lines(result.attention):
+            click.echo(line, err=True)
     click.echo(closing_line(result))
     sys.exit(result.exit_code)
 
 
+# How many runs of row numbers a grouped line names per file before "and N more".
+SHOWN_SPANS: Final = 6
+
+
+def problem_lines(rows: Sequence[RowResult], shown: int = SHOWN_PROBLEMS) -> list[str]:
+    """stderr's list of the rows that need a person, in sheet order: a line per row
+    (`plan.csv row 3: invalid: <errors>`), but one line for all the rows that share a
+    status and message (`156 rows not sent: interrupted (Ctrl-C) (plan.csv rows
+    2-157)`); past `shown` lines, `... and N more in failed.csv` (N rows)."""
+    groups: dict[tuple[str, str], list[RowResult]] = {}
+    for row in rows:
+        groups.setdefault((row.status.value, " | ".join(row.errors)), []).append(row)
+    lines: list[str] = []
+    told = 0
+    for (status, message), members in groups.items():
+        if len(lines) == shown:
+            break
+        told += len(members)
+        if len(members) == 1:
+            (row,) = members
+            where = f"{row.source}{f' [{row.sheet}]' if row.sheet else ''} row {row.row}"
+            lines.append(f"{where}: {status}: {message}")
+            continue
+        words = status.replace("_", " ")
+        said = message.removeprefix(f"{words}: ")
+        said = f": {said}" if said else ""
+        lines.append(f"{len(members)} rows {words}{said} ({_rows_named(members)})")
+    if told < len(rows):
+        lines.append(f"... and {len(rows) - told} more in failed.csv")
+    return lines
+
+
+def _rows_named(rows: Sequence[RowResult]) -> str:
+    """`plan.csv rows 2-40, 42; b.xlsx [campaigns] row 7`: runs of row numbers per file."""
+    by_file: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        by_file.setdefault((row.source, row.sheet), []).append(row.row)
+    named = []
+    for (source, sheet), numbers in by_file.items():
+        spans: list[list[int]] = []
+        for number in sorted(set(numbers)):
+            if spans and number == spans[-1][-1] + 1:
+                spans[-1].append(number)
+            else:
+                spans.append([number])
+        texts = [f"{s[0]}-{s[-1]}" if len(s) > 1 else str(s[0]) for s in spans[:SHOWN_SPANS]]
+        hidden = sum(len(s) for s in spans[SHOWN_SPANS:])
+        more = f" and {hidden} more" if hidden else ""
+        plural = "s" if len(numbers) > 1 else ""
+        sheet_named = f" [{sheet}]" if sheet else ""
+        named.append(f"{source}{sheet_named} row{plural} {', '.join(texts)}{more}")
+    return "; ".join(named)
+
+
 def closing_line(result: RunResult) -> str:
     """`5 rows: 4 valid, 1 invalid. Reports in reports/<run-id>`; with workbooks among the
-    inputs, a sentence naming the sheet read of each comes before `Reports in`."""
+    inputs, a sentence naming the sheet read of each comes before `Reports in`. A run
+    that changed nothing ends `Nothing changed; no report kept.` instead. Files archived
+    (--archive) are counted before that: `Archived 2 files to DIR/<run-id>.`"""
     parts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
     plural = "" if result.total == 1 else "s"
     sheets = _sheets_read(result.summary.get("inputs", ()))
-    return f"{result.total} row{plural}: {parts}. {sheets}Reports in {result.folder}"
+    where = f"Reports in {result.folder}" if result.reports_kept else _NOTHING_KEPT
+    return f"{result.total} row{plural}: {parts}. {sheets}{_archived(result.summary)}{where}"
+
+
+def _archived(summary: Mapping[str, Any]) -> str:
+    """`Archived 2 files to DIR/<run-id>. ` (with its space) when --archive moved files."""
+    moved = summary.get("archived") or ()
+    if not moved:
+        return ""
+    files = "file" if len(moved) == 1 else "files"
+    return f"Archived {len(moved)} {files} to {Path(moved[0]['to']).parent}. "
+
+
+_NOTHING_KEPT: Final = "Nothing changed; no report kept."
 
 
 def _sheets_read(inputs: Iterable[Mapping[str, Any]], shown: int = SHOWN_WORKBOOKS) -> str:

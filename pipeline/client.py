@@ -2,14 +2,17 @@
 
 `ExtrovertClient` sends `Operation`s and reads envelopes, and turns every response and
 every transport error into an `Answer` (plain data); deciding what an answer means is
-`pipeline.operations.judge`'s job. This is the only module of `pipeline/` that imports
-httpx. The API key lives in a `Secret`, whose `repr` and `str` never show it, and goes
-nowhere but the header.
+`pipeline.operations.judge`'s job. `download` fetches an input sheet by URL into a
+`Downloaded` (plain data too; `pipeline.inputs` decides what it means). This is the only
+module of `pipeline/` that imports httpx. The API key lives in a `Secret`, whose `repr`
+and `str` never show it, and goes nowhere but the header.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from email.message import Message
 from typing import Any, Final, Protocol
 
 import httpx
@@ -18,7 +21,7 @@ import orjson
 from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.operations import Answer, Failure, Operation
-from pipeline.settings import Secret, check_base_url
+from pipeline.settings import Secret, check_base_url, url_problem
 
 USER_AGENT: Final = f"campaigns/{__version__} (+batch provisioning)"
 # What a header value may hold: visible ASCII, no spaces or line breaks.
@@ -175,3 +178,91 @@ def error_message(response: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
         return str(body["message"])[:500]
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+# Redirects a download follows before giving up (a sign-in flow can take a few).
+MAX_REDIRECTS: Final = 10
+# What a download may be routed through instead of the network (tests: httpx.MockTransport).
+DownloadTransport = httpx.BaseTransport
+_DOWNLOAD_CHUNK: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """What an input URL served, as plain data (`pipeline.inputs` judges it).
+
+    `final_url` is the URL that answered (after redirects). `status` is 0 when nothing
+    answered; `failure` then names the transport error. A redirect not followed, because
+    its target is not allowed (`pipeline.settings.url_problem`), keeps its 3xx `status`
+    and its `location`. `body` is the whole body of a 2xx answer, and empty for any other
+    answer or when the body passed `max_bytes` (`too_large`; reading stopped there).
+    """
+
+    final_url: str
+    status: int = 0
+    content_type: str = ""
+    filename: str = ""  # from Content-Disposition, as the server wrote it
+    body: bytes = b""
+    too_large: bool = False
+    location: str = ""
+    failure: str = ""
+
+
+def download(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout: float,
+    transport: DownloadTransport | None = None,
+) -> Downloaded:
+    """GET `url`, following redirects to allowed addresses only; never raises for what
+    the network or the server does. The body is streamed and never held past
+    `max_bytes` (a Content-Length above it stops before reading)."""
+    try:
+        with httpx.Client(
+            headers={"User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        ) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                with client.stream("GET", url) as response:
+                    if not response.is_redirect:
+                        return _downloaded(response, max_bytes)
+                    location = str(response.url.join(response.headers["Location"]))
+                    if url_problem(location):
+                        return Downloaded(url, response.status_code, location=location)
+                    url = location
+            return Downloaded(url, failure="TooManyRedirects")
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return Downloaded(url, failure=type(exc).__name__)
+
+
+def _downloaded(response: httpx.Response, max_bytes: int) -> Downloaded:
+    final = str(response.url)
+    status = response.status_code
+    content_type = response.headers.get("Content-Type", "")
+    filename = _filename(response.headers.get("Content-Disposition", ""))
+    if not response.is_success:
+        return Downloaded(final, status, content_type, filename)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        return Downloaded(final, status, content_type, filename, too_large=True)
+    body = bytearray()
+    for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
+        if len(body) + len(chunk) > max_bytes:
+            return Downloaded(final, status, content_type, filename, too_large=True)
+        body += chunk
+    return Downloaded(final, status, content_type, filename, bytes(body))
+
+
+def _filename(disposition: str) -> str:
+    """The file name a Content-Disposition header gives (`filename*=` decoded), or ""."""
+    if not disposition:
+        return ""
+    header = Message()
+    header["Content-Disposition"] = disposition
+    try:
+        return header.get_filename() or ""
+    except (ValueError, LookupError):  # a malformed or unknown encoding: no name
+        return ""

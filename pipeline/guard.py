@@ -4,6 +4,10 @@ Excel runs a cell that starts with `=`, `+`, `-`, `@`, tab or CR as a formula. `
 puts a `'` before such text (and before text that already starts with `'` followed by
 such a start, so that the guard can always be told from the user's own `'`); `unguard`
 takes exactly one off again. For every text `s`: `unguard(guard(s)) == s`.
+
+CSV has no other way to say "text"; an xlsx cell does (an inline string is never run),
+so results.xlsx writes the text as typed and marks `needs_guard` cells with the quote
+prefix style instead (`pipeline.xlsx`).
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 RISKY_FIRST: Final = frozenset([*FORMULA_START, "'"])
 
 
-def _needs_guard(text: str) -> bool:
-    return text.startswith(FORMULA_START) or (text.startswith("'") and _needs_guard(text[1:]))
+def needs_guard(text: str) -> bool:
+    """Whether `guard` changes `text` (Excel would run it, or it looks guarded already)."""
+    return text.startswith(FORMULA_START) or (text.startswith("'") and needs_guard(text[1:]))
 
 
 def guard(text: str) -> str:
     """Text Excel will show, never run."""
-    return "'" + text if _needs_guard(text) else text
+    return "'" + text if needs_guard(text) else text
 
 
 def unguard(text: str) -> str:
     """The text `guard` was given."""
-    return text[1:] if text.startswith("'") and _needs_guard(text[1:]) else text
+    return text[1:] if text.startswith("'") and needs_guard(text[1:]) else text

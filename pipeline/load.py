@@ -79,10 +79,16 @@ class Table:
     # For one of our own reports fed back (it has `_source` and `_row` columns): each
     # row's place in the sheet it was first read from, by row number here.
     origins: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # The bytes read, exactly (what `sha256` hashes, and what the report keeps in inputs/).
+    data: bytes = field(default=b"", repr=False, compare=False)
+    # A downloaded input's URL without its query (`pipeline.inputs`); `path` is then the
+    # name it was read as. Empty for a file.
+    url: str = ""
 
     @property
     def source(self) -> str:
-        return self.path.name
+        """What reports call the input: the file's name, or the URL."""
+        return self.url or self.path.name
 
 
 def load(
@@ -241,7 +247,7 @@ def load_bytes(
         grid = _read_xlsx(path, data, sheet)
         detected = suffix[1:]
     table = _table_from_grid(path, grid, detected, max_rows, skip_hidden_rows)
-    return replace(table, sha256=hashlib.sha256(data).hexdigest())
+    return replace(table, sha256=hashlib.sha256(data).hexdigest(), data=data)
 
 
 @dataclass(frozen=True)

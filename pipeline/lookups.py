@@ -189,6 +189,19 @@ async def settle_uncertain(
     return left
 
 
+def found_note(session: Session, position: int) -> str:
+    """What a row settled by the list says: `found in the campaign list after HTTP 500`
+    (or after the timeout, the dropped connection, the crash that left it uncertain)."""
+    earlier = session.outcomes[position]  # this run's uncertain outcome, if any
+    if earlier is not None:
+        status, said = earlier.http_status, earlier.errors[0] if earlier.errors else ""
+    else:  # an earlier run's: what the ledger noted then
+        entry = session.ledger.get(session.checked.keys[position])
+        status, said = (entry.http_status, entry.last_error) if entry else (None, "")
+    cause = f"HTTP {status}" if status is not None and status >= 500 else said
+    return f"found in the campaign list after {cause}" if cause else "found in the campaign list"
+
+
 def _name_of(origin: Origin) -> tuple[str, str]:
     return origin.owner, normalise_name(origin.name)
 
@@ -222,9 +235,10 @@ def _settle_found(
                 f"`campaigns resolve {key} --created ID` (or `--absent`)",
             )
         elif new:
-            session.adopt(position, new[0], "found in the campaign list", ours=True)
+            note = found_note(session, position)
+            session.adopt(position, new[0], note, ours=True)
             claimed.add(new[0])
-            session.settle(position, Outcome(status, new[0]))
+            session.settle(position, Outcome(status, new[0], errors=(note,)))
         elif session.settings.skip_existing:
             session.adopt(position, free[0], ADOPTED_NOTE, ours=False)
             claimed.add(free[0])

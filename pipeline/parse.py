@@ -2,16 +2,33 @@
 
 A parser returns the value (None for an empty cell) or raises `CellError` with words
 for the person holding the sheet: what was found and what would be accepted.
+
+`parser_for(column, tables)` is the parser validation uses for a column: its kind's,
+narrowed for a few columns (a campaign name), and for the columns of `NAME_TABLES` one
+that looks a value that is not a uuid (nor, for `owner`, an e-mail) up in the config's
+`[names.*]` table (`NameTable`: case, NFC form and repeated spaces ignored), so that a
+name becomes the uuid it stands for before anything else sees the row. `check_name` and
+`check_default` check one config entry in words, for the config reader.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Final
 
-from schemas.columns import CAMPAIGN_TYPE_NAMES, Kind, normalise_header
+from pipeline.errors import ConfigError
+from schemas.columns import (
+    BY_NAME,
+    CAMPAIGN_TYPE_NAMES,
+    HEADER_INDEX,
+    Column,
+    Kind,
+    normalise_header,
+)
 
 Value = str | int | bool | list[str] | None
 
@@ -242,3 +259,219 @@ PARSERS: Final[dict[Kind, Callable[[str], Value]]] = {
     Kind.TOKEN_LIST: parse_token_list,
     Kind.CAMPAIGN_TYPE: parse_campaign_type,
 }
+
+# Columns whose cells have rules beyond their kind's (decision 16: what a name may hold).
+COLUMN_PARSERS: Final[dict[str, Callable[[str], Value]]] = {"campaign_name": parse_name}
+
+# The config's `[names.*]` tables, and the columns whose cells may use each one's names.
+NAME_TABLES: Final = {
+    "owner": ("owner",),
+    "style": ("style_id",),
+    "context": ("context_id",),
+    "topic": ("monitored_topic_ids",),
+}
+_TABLE_OF: Final = {column: table for table, columns in NAME_TABLES.items() for column in columns}
+# Text made of hex digits, hyphens and braces only is a mistyped uuid, not a name.
+_ID_LIKE: Final = re.compile(r"[0-9a-f{}-]+", re.IGNORECASE)
+_LIST_SEPARATORS: Final = re.compile(r"[,;\r\n]")
+_SHOWN_NAMES: Final = 5
+
+
+def name_key(text: str) -> str:
+    """A name as lookups compare it: NFC form, trimmed, inner spaces collapsed, case-folded."""
+    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+
+
+class NameTable:
+    """One `[names.*]` table, ready for lookups that ignore case and repeated spaces.
+
+    Built from the entries as the config writes them (name -> uuid); a bad entry (see
+    `check_name`) raises `ConfigError`, so a table that exists is one that works.
+    """
+
+    def __init__(self, table: str, entries: Mapping[str, str]) -> None:
+        self.table = table
+        self._ids: dict[str, str] = {}
+        self._written: dict[str, str] = {}
+        for name, uuid in entries.items():
+            key = name_key(name)
+            # Only the entry it clashes with, so that a long table is checked in one pass.
+            earlier = {self._written[key]: self._ids[key]} if key in self._ids else {}
+            problem = check_name(table, name, uuid, earlier)
+            if problem is not None:
+                raise ConfigError(f"[names.{table}] {_show(name)}: {problem}")
+            self._ids[key] = _canonical_uuid(uuid)
+            self._written.setdefault(key, name.strip())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, text: str) -> str | None:
+        """The uuid `text` names (case and repeated spaces ignored), or None."""
+        return self._ids.get(name_key(text))
+
+    def unknown(self, text: str, accepted: str) -> str:
+        """Why `text` names nothing: it is not `accepted`, nor a name here (the closest)."""
+        where = f"a name in the config's [names.{self.table}]"
+        if not self._ids:
+            return f"{_show(text)} is neither {accepted} nor {where} (the table is empty)"
+        close = difflib.get_close_matches(name_key(text), list(self._ids), n=3, cutoff=0.6)
+        if close:
+            return f"{_show(text)} is neither {accepted} nor {where} (closest: {self._list(close)})"
+        keys = sorted(self._ids, key=lambda key: self._written[key].casefold())
+        more = len(keys) - _SHOWN_NAMES
+        shown = self._list(keys[:_SHOWN_NAMES]) + (f" and {more} more" if more > 0 else "")
+        return f"{_show(text)} is neither {accepted} nor {where} (known names: {shown})"
+
+    def _list(self, keys: list[str]) -> str:
+        return ", ".join(_show(self._written[key]) for key in keys)
+
+
+def name_tables(names: Mapping[str, Mapping[str, str]] | None) -> dict[str, NameTable]:
+    """`Options.names` (table -> {name: uuid}) ready for lookups; `ConfigError` names the
+    first table or entry that cannot work."""
+    tables: dict[str, NameTable] = {}
+    for table, entries in (names or {}).items():
+        if table not in NAME_TABLES:
+            raise ConfigError(_unknown_table(table))
+        tables[table] = NameTable(table, entries)
+    return tables
+
+
+def parser_for(
+    column: Column, tables: Mapping[str, NameTable] | None = None
+) -> Callable[[str], Value]:
+    """The parser of `column`'s cells; the `[names.*]` columns also look names up in
+    `tables` (see `name_tables`), and say how to add a table the config lacks."""
+    base = COLUMN_PARSERS.get(column.name, PARSERS[column.kind])
+    table = _TABLE_OF.get(column.name)
+    if table is None:
+        return base
+    found = (tables or {}).get(table)
+    if column.kind is Kind.UUID_LIST:
+        return partial(_parse_named_list, table, found)
+    return partial(_parse_named, base, table, found)
+
+
+def _parse_named(
+    base: Callable[[str], Value], table: str, names: NameTable | None, text: str
+) -> Value:
+    try:
+        return base(text)
+    except CellError as error:
+        value = unicodedata.normalize("NFC", text).strip()
+        uuid = names.get(value) if names is not None else None
+        if uuid is not None:
+            return uuid
+        if _EXCEL_NUMBER.fullmatch(value):
+            raise
+        if names is not None:
+            accepted = (
+                "a team member's id (uuid), an e-mail address" if table == "owner" else "a uuid"
+            )
+            raise CellError(names.unknown(value, accepted)) from None
+        if _ID_LIKE.fullmatch(value) or (table == "owner" and "@" in value):
+            raise
+        raise CellError(f"{error}{_no_table(table, value)}") from None
+
+
+def _parse_named_list(table: str, names: NameTable | None, text: str) -> list[str] | None:
+    items = _items(text)
+    if not items:
+        return None
+    values: list[str] = []
+    bad: list[str] = []
+    for item in items:
+        match = _UUID.fullmatch(item)
+        uuid = match.group(1).lower() if match else names.get(item) if names else None
+        if uuid is None:
+            bad.append(unicodedata.normalize("NFC", item))
+        else:
+            values.append(uuid)
+    if not bad:
+        return values
+    if names is not None:
+        raise CellError("; ".join(names.unknown(item, "a uuid") for item in bad))
+    named = [item for item in bad if not _ID_LIKE.fullmatch(item)]
+    try:
+        parse_uuid_list(", ".join(bad))
+    except CellError as error:
+        raise CellError(f"{error}{_no_table(table, named[0])}" if named else str(error)) from None
+    raise AssertionError("unreachable: every item left is not a uuid")  # pragma: no cover
+
+
+def _no_table(table: str, value: str) -> str:
+    return (
+        f", and the config has no [names.{table}] table to look names up in: to use this "
+        f'name, add [names.{table}] to campaigns.toml with the line {_show(value)} = "<its uuid>"'
+    )
+
+
+def _canonical_uuid(text: str) -> str:
+    match = _UUID.fullmatch(text.strip())
+    return match.group(1).lower() if match else text
+
+
+def _unknown_table(table: str) -> str:
+    close = difflib.get_close_matches(table, list(NAME_TABLES), n=1)
+    hint = f"did you mean [names.{close[0]}]? " if close else ""
+    tables = ", ".join(f"[names.{t}]" for t in NAME_TABLES)
+    return f"[names.{table}] is not a names table ({hint}the tables are {tables})"
+
+
+def check_name(
+    table: str, name: str, uuid: str, earlier: Mapping[str, str] | None = None
+) -> str | None:
+    """The problem with the entry `name = uuid` of `[names.<table>]`, in words, or None.
+
+    `earlier` holds the entries above it in the same table: a name that means the same as
+    one of them (case and repeated spaces ignored) but another uuid is a problem.
+    """
+    if table not in NAME_TABLES:
+        return _unknown_table(table)
+    if not isinstance(uuid, str) or _UUID.fullmatch(uuid.strip()) is None:
+        return f"{_show(str(uuid))} is not a uuid (expected the form {EXAMPLE_UUID})"
+    key = name_key(name)
+    if not key:
+        return "a name must hold visible text"
+    hidden = [w for w in map(_invisible, unicodedata.normalize("NFC", name)) if w is not None]
+    if hidden:
+        return f"the name holds {hidden[0]}; write it as one line of visible text"
+    stripped = name.strip()
+    if _owner_uuid(stripped) is not None or (table == "owner" and _owner_email(stripped)):
+        what = "an e-mail address" if "@" in stripped else "a uuid"
+        return f"the name is {what} itself, so a sheet cell holding it is never looked up"
+    if table == "topic" and _LIST_SEPARATORS.search(name):
+        return (
+            "a topic name cannot hold a comma or a semicolon: they separate the items "
+            "of monitored_topic_ids"
+        )
+    for other, other_uuid in (earlier or {}).items():
+        if name_key(other) == key and _canonical_uuid(other_uuid) != _canonical_uuid(uuid):
+            return (
+                f"means the same name as {_show(other)} (case and repeated spaces are "
+                "ignored) but another uuid"
+            )
+    return None
+
+
+def check_default(
+    column: str, text: str, names: Mapping[str, Mapping[str, str]] | None = None
+) -> str | None:
+    """The problem with `text` as the `[defaults]` value of `column`, in words, or None.
+
+    `column` is any header spelling of a catalogue column; `text` is parsed by the
+    column's kind, and for the `[names.*]` columns looked up in `names` (table -> {name:
+    uuid}, as `Options.names`) the way a cell is.
+    """
+    found = BY_NAME.get(column) or HEADER_INDEX.get(normalise_header(column))
+    if found is None:
+        close = difflib.get_close_matches(column, list(BY_NAME), n=1)
+        return f"{_show(column)} is not a column" + (
+            f" (did you mean {close[0]}?)" if close else ""
+        )
+    try:
+        parser_for(found, name_tables(names))(text)
+    except (CellError, ConfigError) as error:
+        return str(error)
+    return None

@@ -11,7 +11,9 @@ from pipeline.model import DONE, Status
 
 
 class ProgressBar:
-    """A tqdm bar: rows done, created, failed (any status that needs a person), rate."""
+    """A tqdm bar: rows done, created, failed (a status that needs a person, except
+    `unknown`: a create that may well have gone through is not a failure) and, once
+    there are any, unknown; and the rate."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -24,11 +26,14 @@ class ProgressBar:
     def advance(self, status: Status) -> None:
         self._counts[status] += 1
         if self._bar is not None:
-            self._bar.set_postfix(
-                created=self._counts[Status.CREATED],
-                failed=sum(n for s, n in self._counts.items() if s not in DONE),
-                refresh=False,
-            )
+            created, unknown = self._counts[Status.CREATED], self._counts[Status.UNKNOWN]
+            failed = sum(n for s, n in self._counts.items() if s not in DONE) - unknown
+            if unknown:
+                self._bar.set_postfix(
+                    created=created, failed=failed, unknown=unknown, refresh=False
+                )
+            else:
+                self._bar.set_postfix(created=created, failed=failed, refresh=False)
             self._bar.update(1)
 
     def close(self) -> None:

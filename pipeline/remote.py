@@ -17,7 +17,7 @@ from pipeline.client import Api
 from pipeline.errors import ApiError, CampaignListError, StoppedError
 from pipeline.model import is_uuid, normalise_name
 from pipeline.operations import CAMPAIGN_PATH, MEMBERS_PATH, Answer
-from pipeline.send import retry_after
+from pipeline.send import log_request, retry_after
 from pipeline.stop import Stop
 from pipeline.timing import Timing, backoff
 
@@ -38,7 +38,9 @@ async def read(
 ) -> Answer:
     """GET `path`, retrying what a read may always retry (no connection, 429, 5xx)."""
     for attempt in range(1, attempts + 1):
+        sent_at = timing.monotonic()
         answer = await stop.unless_aborted(client.get(path))
+        log_request("GET", path, answer, timing.monotonic() - sent_at, attempt)
         if answer is None:  # a second Ctrl-C: the read is cancelled
             raise StoppedError(f"stopped while reading {what}: {stop.reason}")
         if answer.failure is not None:

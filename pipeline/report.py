@@ -2,8 +2,11 @@
 
 `write_reports` writes `results.csv`, `results.xlsx`, `succeeded.csv`, `failed.csv`,
 `summary.json` and, when payloads are given, `payloads.jsonl` into one folder. Text
-that Excel would run as a formula is guarded (`pipeline.guard`), and the loader undoes
-the guard exactly, so `failed.csv` fed back through the loader gives back the original cells.
+that Excel would run as a formula is guarded in the CSV files (`pipeline.guard`), and the
+loader undoes the guard exactly, so `failed.csv` fed back through the loader gives back
+the original cells; results.xlsx holds the text as typed, marked with the quote prefix
+(`pipeline.xlsx`). Every file gets the permissions the user's umask gives, like any file
+the user saves (colleagues may read the reports where the umask lets them).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +25,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 from pipeline.errors import ConfigError
 from pipeline.guard import RISKY_FIRST, guard
@@ -43,6 +47,22 @@ RESULT_COLUMNS: Final = (
     "errors",
 )
 ERROR_SEPARATOR: Final = " | "
+# Column widths (in characters) of results.xlsx's `results` sheet (a column not named
+# here gets the default) and of its `summary` sheet.
+RESULT_WIDTHS: Final = {
+    "source": 24,
+    "sheet": 12,
+    "row": 7,
+    "campaign_key": 40,
+    "campaign_name": 36,
+    "status": 16,
+    "campaign_id": 38,
+    "http_status": 11,
+    "attempts": 9,
+    "errors": 80,
+}
+DEFAULT_WIDTH: Final = 16
+SUMMARY_WIDTHS: Final = (18, 32)
 
 # Fill colours (ARGB) of each status a row of results.xlsx can have today.
 STATUS_COLOURS: Final = {
@@ -79,10 +99,31 @@ def result_columns(checked: Checked, outcomes: Sequence[Outcome]) -> list[list[A
     ]
 
 
+# Flags of the temporary file: a new file only, never through a link; binary on Windows.
+_NEW_FILE: Final = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def _temporary_beside(path: Path) -> tuple[int, Path]:
+    """A new, empty file in `path`'s folder, open for writing, with the permissions the
+    umask gives (`tempfile.mkstemp` makes 0600 files: reports nobody else could read)."""
+    for _ in range(100):
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temporary, _NEW_FILE, 0o666), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free name for a temporary file beside {path}")
+
+
 @contextmanager
 def atomic_write(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
-    """Write `path` through a temporary file in the same folder, renamed when complete."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write `path` through a temporary file in the same folder, renamed when complete.
+
+    The file gets the permissions the umask gives (0644 under the usual 022), also when
+    it replaces a file that had others."""
+    handle, temporary = _temporary_beside(path)
     try:
         if binary:
             with os.fdopen(handle, "wb") as stream:
@@ -96,7 +137,7 @@ def atomic_write(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
                 os.fsync(text.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -183,10 +224,6 @@ def _writers(
     statuses = [outcomes[p].status.value for p in left]
     errors = [error_text(outcomes[p].errors) for p in left]
 
-    def summary_json() -> None:
-        with atomic_write(folder / "summary.json", binary=True) as stream:
-            stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
-
     writers: list[tuple[str, Callable[[], None]]] = [
         ("results.csv", lambda: _write_csv(folder / "results.csv", RESULT_COLUMNS, results)),
         (
@@ -205,7 +242,7 @@ def _writers(
                 _input_columns(checked, done, [[outcomes[p].campaign_id for p in done]]),
             ),
         ),
-        ("summary.json", summary_json),
+        ("summary.json", lambda: write_summary(folder, summary)),
         ("results.xlsx", lambda: _write_xlsx(folder / "results.xlsx", results, summary)),
     ]
     if payloads is not None:
@@ -214,6 +251,12 @@ def _writers(
             ("payloads.jsonl", lambda: _write_payloads(folder / "payloads.jsonl", checked, chosen))
         )
     return writers
+
+
+def write_summary(folder: Path, summary: Mapping[str, Any]) -> None:
+    """Write (or replace) `summary.json` in `folder`."""
+    with atomic_write(folder / "summary.json", binary=True) as stream:
+        stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
 
 
 def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, Payload]]) -> None:
@@ -239,6 +282,10 @@ def _write_xlsx(path: Path, results: list[list[Any]], summary: Mapping[str, Any]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("results")
     sheet.freeze_panes = "A2"
+    # Before the first row: a write-only sheet writes its column widths with that row.
+    for index, name in enumerate(RESULT_COLUMNS, start=1):
+        width = RESULT_WIDTHS.get(name, DEFAULT_WIDTH)
+        sheet.column_dimensions[get_column_letter(index)].width = width
     bold = Font(bold=True)
     sheet.append([_header_cell(sheet, name, bold) for name in RESULT_COLUMNS])
     lines = len(results[0]) + 1
@@ -253,10 +300,10 @@ def _write_xlsx(path: Path, results: list[list[Any]], summary: Mapping[str, Any]
                 fill=PatternFill(start_color=colour, end_color=colour, fill_type="solid"),
             ),
         )
-    for letter, width in zip("ABCDEFGHIJ", (24, 12, 7, 40, 36, 16, 38, 11, 9, 80), strict=True):
-        sheet.column_dimensions[letter].width = width
 
     totals = workbook.create_sheet("summary")
+    for letter, width in zip("AB", SUMMARY_WIDTHS, strict=True):
+        totals.column_dimensions[letter].width = width
     totals.append([_header_cell(totals, "status", bold), _header_cell(totals, "rows", bold)])
     for status, number in summary.get("counts", {}).items():
         totals.append([status, number])

@@ -14,15 +14,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline import logs
+from pipeline.archive import Archived, archive_files, copy_names, finished_files, keep_inputs
 from pipeline.errors import ConfigError, RowsNeedAttention, StoppedError
 from pipeline.execute import Execution, execute
-from pipeline.load import Table, expand_paths, load
+from pipeline.folders import ReportFolder, prune_run_folders
+from pipeline.inputs import naming_urls, read_tables, url_stem
+from pipeline.load import Table
 from pipeline.map import map_rows
 from pipeline.model import (
     NEEDS_PERSON,
@@ -32,12 +37,14 @@ from pipeline.model import (
     exit_code,
 )
 from pipeline.refeed import Replacement, replace_refed_rows
-from pipeline.report import write_reports
+from pipeline.report import write_reports, write_summary
 from pipeline.session import Progress, Silent
 from pipeline.settings import Options, RunSettings
 from pipeline.stop import Interrupt
 from pipeline.timing import Timing
 from pipeline.validate import Checked, validate
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class RunResult:
 
     Nothing raises for rows that need a person: call `raise_for_status()` to make that
     an error (`RowsNeedAttention`, or `StoppedError` when the run stopped early).
+    `reports_kept` is False for a run that changed nothing (see `changed_nothing`): no
+    report folder was kept.
     """
 
     command: str
@@ -77,6 +86,7 @@ class RunResult:
     summary: dict[str, Any]
     stopped: str = ""
     stopped_status: int | None = None  # the HTTP status that stopped the run, if any
+    reports_kept: bool = True
 
     @property
     def total(self) -> int:
@@ -98,61 +108,91 @@ class RunResult:
         raise RowsNeedAttention(self.exit_code, len(self.attention), self.folder)
 
 
-def run_id(paths: Sequence[Path], now: dt.datetime) -> str:
-    """UTC timestamp + the stem of the first input: `20261126T101500Z-example`."""
-    stem = paths[0].stem if paths else "run"
+def run_id(paths: Sequence[Path | str], now: dt.datetime) -> str:
+    """UTC timestamp + the stem of the first input: `20261126T101500Z-example` (a URL's
+    last path segment, or its host: `20261126T101500Z-export`)."""
+    first = paths[0] if paths else Path("run")
+    stem = url_stem(first) if isinstance(first, str) else first.stem
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{stem}"
 
 
-def report_folder(options: Options, identifier: str) -> Path:
+def report_folder(options: Options, identifier: str) -> ReportFolder:
     """`--out` as given, else a new `reports/<run-id>` (suffixed if taken); created now,
-    so that a folder that cannot be written stops a run before it sends anything."""
-    folder = _pick_folder(options, identifier)
+    so that a folder that cannot be written stops a run before it sends anything (and
+    `discard`ed when the run writes no report there)."""
     if options.out is not None:
-        inside = folder.resolve()
+        inside = options.out.resolve()
         for source in options.paths:
-            if source.is_dir() and inside.is_relative_to(source.resolve()):
+            if (
+                isinstance(source, Path)
+                and source.is_dir()
+                and inside.is_relative_to(source.resolve())
+            ):
                 raise ConfigError(
-                    f"--out {folder} is inside the input folder {source}: the next run "
+                    f"--out {options.out} is inside the input folder {source}: the next run "
                     "would read the reports as input",
                     hint="Choose a folder for the reports outside the input folders.",
                 )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot write the reports into {folder}: {exc.strerror or exc}",
-            hint="Choose another folder with --out.",
-        ) from None
-    return folder
+    return ReportFolder.claim(options.out, options.reports_root, identifier)
 
 
-def _pick_folder(options: Options, identifier: str) -> Path:
-    if options.out is not None:
-        return options.out
-    folder = options.reports_root / identifier
-    suffix = 2
-    while folder.exists():
-        folder = options.reports_root / f"{identifier}-{suffix}"
-        suffix += 1
-    return folder
+def changed_nothing(execution: Execution, dry_run: bool, warnings: Sequence[str]) -> bool:
+    """A run whose report would only repeat the last one, so none is kept (without
+    --out): every row already created, none with a note, no request made, nothing that
+    stopped the run or was settled from an earlier one, no warning. A dry run is a
+    question asked, so its answer is always kept."""
+    return (
+        not dry_run
+        and execution.requests == 0
+        and not (execution.stopped or execution.interrupted or execution.recovered)
+        and not warnings
+        and all(o.status is Status.ALREADY_CREATED and not o.errors for o in execution.outcomes)
+    )
+
+
+def keep_newest_reports(
+    options: Options, folder: ReportFolder, summary: dict[str, Any], kept: bool
+) -> tuple[str, ...]:
+    """`--keep-reports N`: delete all but the newest N run folders of the reports root
+    (never this run's, never --out); `summary["pruned"]` names the deleted ones (and
+    summary.json, when kept, is written again). Returns a warning for each folder that
+    could not be deleted."""
+    if options.keep_reports is None:
+        return ()
+    root = options.reports_root
+    pruned = prune_run_folders(root, options.keep_reports, spare=(folder.path,))
+    warnings = tuple(
+        f"could not delete the old report folder {root / failed}" for failed in pruned.failed
+    )
+    summary["pruned"] = list(pruned.removed)
+    summary["warnings"] = [*summary.get("warnings", ()), *warnings]
+    if kept:
+        try:
+            write_summary(folder.path, summary)
+        except OSError as exc:
+            why = exc.strerror or exc
+            warnings += (f"{folder.path / 'summary.json'} does not list the pruned folders: {why}",)
+    return warnings
 
 
 def describe_inputs(
     tables: Sequence[Table], replacements: Sequence[Replacement] = ()
 ) -> list[dict[str, Any]]:
-    """summary.json's `inputs`: per file its path, sha256, format, sheet and the rows read.
+    """summary.json's `inputs`: per file its path (a URL without its query), its copy in
+    the report folder (`inputs/...`), sha256, format, sheet and the rows read.
 
     A fed-back report (see `pipeline.refeed`) also lists what it `replaces`: per input,
     its [row here, row there] pairs; an input whose rows were replaced lists them as
     `replaced`. results.csv holds the rows read less the rows replaced.
     """
     seen: dict[Path, dict[str, Any]] = {}
+    copies = copy_names(tables)
     for table in tables:
         entry = seen.get(table.path)
         if entry is None:
             entry = seen[table.path] = {
-                "path": str(table.path),
+                "path": table.url or str(table.path),
+                "copy": copies[table.path],
                 "sha256": table.sha256,
                 "format": table.detected,
                 "sheet": table.sheet,
@@ -162,8 +202,8 @@ def describe_inputs(
     for replacement in replacements:
         pairs = [list(pair) for pair in replacement.pairs]
         entry = seen[replacement.source]
-        entry.setdefault("replaces", []).append({"path": str(replacement.original), "rows": pairs})
         original = seen[replacement.original]
+        entry.setdefault("replaces", []).append({"path": original["path"], "rows": pairs})
         original["replaced"] = sorted({*original.get("replaced", ()), *replacement.replaced})
     return list(seen.values())
 
@@ -215,20 +255,21 @@ def bulk_work() -> Iterator[None]:
 def validate_files(options: Options, *, timing: Timing | None = None) -> RunResult:
     """Load, check and map every row; write the reports and `payloads.jsonl`; send nothing."""
     with bulk_work():
-        return _validate_files(options, timing or Timing.real())
+        result = _validate_files(options, timing or Timing.real())
+    logs.run_reported(_log, result)
+    return result
 
 
 def _validate_files(options: Options, timing: Timing) -> RunResult:
     started = timing.now()
     began = timing.monotonic()
-    inputs, checked = _load_and_check(options)
+    inputs, checked, tables, _ = _load_and_check(options)
     payloads = map_rows(checked)
     outcomes = [
         Outcome(Status.VALID) if payload is not None else Outcome(Status.INVALID, errors=errors)
         for payload, errors in zip(payloads, checked.errors, strict=True)
     ]
     identifier = run_id(list(options.paths), started)
-    folder = report_folder(options, identifier)
     code = exit_code(o.status for o in outcomes)
     summary = _summary(
         "validate",
@@ -244,38 +285,74 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         retries=0,
         rate_limited=0,
     )
+    folder = report_folder(options, identifier)
+    logs.run_started(_log, identifier, "validate", inputs)
+    kept = _keep_inputs(folder.path, tables, summary)
     write_reports(
-        folder,
+        folder.path,
         checked,
         outcomes,
         summary,
         payloads=[(i, p) for i, p in enumerate(payloads) if p is not None],
     )
+    warnings = checked.warnings + kept + keep_newest_reports(options, folder, summary, kept=True)
     return RunResult(
         command="validate",
-        folder=folder,
+        folder=folder.path,
         counts=summary["counts"],
         exit_code=code,
         rows=row_results(checked, outcomes),
-        warnings=checked.warnings,
+        warnings=warnings,
         summary=summary,
     )
 
 
-def _load_and_check(options: Options) -> tuple[list[dict[str, Any]], Checked]:
-    """summary.json's `inputs`, and every row checked; the rows of a report fed back
-    beside its sheet replace the rows they came from (`pipeline.refeed`)."""
-    paths = expand_paths(options.paths)
-    tables = load(
-        paths,
-        sheet=options.sheet,
-        max_rows=options.max_rows,
-        skip_hidden_rows=options.skip_hidden_rows,
-    )
+def _load_and_check(
+    options: Options,
+) -> tuple[list[dict[str, Any]], Checked, list[Table], tuple[Replacement, ...]]:
+    """summary.json's `inputs`, every row checked, the tables read (files, downloads:
+    `pipeline.inputs`) and what replaced what: the rows of a report fed back beside its
+    sheet replace the rows they came from (`pipeline.refeed`)."""
+    tables = read_tables(options)
     refed = replace_refed_rows(tables)
-    checked = validate(refed.tables, defaults=options.defaults)
+    with naming_urls(tables):
+        checked = validate(refed.tables, defaults=options.defaults, names=options.names)
     checked = replace(checked, warnings=checked.warnings + refed.warnings)
-    return describe_inputs(tables, refed.replacements), checked
+    return describe_inputs(tables, refed.replacements), checked, tables, refed.replacements
+
+
+def _keep_inputs(folder: Path, tables: Sequence[Table], summary: dict[str, Any]) -> tuple[str, ...]:
+    """inputs/: a copy of every input as read (`pipeline.archive`); a copy that cannot be
+    written is a warning (in summary.json too), and its `copy` there is null."""
+    kept = keep_inputs(folder, tables)
+    for entry in summary["inputs"]:
+        if entry["copy"] in kept.missing:
+            entry["copy"] = None
+    summary["warnings"] = [*summary.get("warnings", ()), *kept.warnings]
+    return kept.warnings
+
+
+def _archive(
+    settings: RunSettings,
+    execution: Execution,
+    tables: Sequence[Table],
+    replacements: Sequence[Replacement],
+    identifier: str,
+) -> Archived:
+    """--archive: the input files whose rows are all done, moved to `<archive>/<run-id>/`;
+    nothing for a dry run or a run that stopped early (`pipeline.archive`)."""
+    rows = execution.checked.rows
+    if (
+        settings.archive is None
+        or settings.dry_run
+        or execution.stopped
+        or execution.interrupted
+        or "source_path" not in rows
+    ):
+        return Archived()
+    statuses = [o.status for o in execution.outcomes]
+    done = finished_files(tables, replacements, rows["source_path"].tolist(), statuses)
+    return archive_files(done, settings.archive / identifier)
 
 
 def _summary(
@@ -343,13 +420,19 @@ async def run_files_async(
     started = timing.now()
     began = timing.monotonic()
     with bulk_work():
-        inputs, checked = _load_and_check(options)
+        inputs, checked, tables, replacements = _load_and_check(options)
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
     command = "run --dry-run" if settings.dry_run else "run"
+    logs.run_started(_log, identifier, command, inputs)
     summaries: list[dict[str, Any]] = []
+    notes: list[str] = []  # warnings of the reporting: files not archived, copies not kept
+    writing = False  # set as the reports start: from then on the folder is kept
 
     def report(execution: Execution) -> None:
+        nonlocal writing
+        archived = _archive(settings, execution, tables, replacements, identifier)
+        notes.extend(archived.warnings)
         summary = _summary(
             command,
             identifier,
@@ -359,42 +442,59 @@ async def run_files_async(
             timing.now(),
             timing.monotonic() - began,
             execution.exit_code,
-            warnings=list(checked.warnings),
+            warnings=[*checked.warnings, *archived.warnings],
             state=str(settings.state),
             base_url=settings.bound_to,
             requests=execution.requests,
             retries=execution.retries,
             rate_limited=execution.rate_limited,
             stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
+            archived=archived.as_json(),
         )
         summaries.append(summary)
+        warned = checked.warnings + execution.warnings + archived.warnings
+        if (
+            not folder.given
+            and not archived.moved
+            and changed_nothing(execution, settings.dry_run, warned)
+        ):
+            return
         payloads = None
         if settings.dry_run:
             payloads = [(i, p) for i, p in enumerate(execution.payloads) if p is not None]
+        writing = True
+        notes.extend(_keep_inputs(folder.path, tables, summary))
         with bulk_work():
-            write_reports(folder, execution.checked, execution.outcomes, summary, payloads=payloads)
+            write_reports(
+                folder.path, execution.checked, execution.outcomes, summary, payloads=payloads
+            )
 
-    execution = await execute(
-        checked,
-        settings,
-        identifier,
-        timing=timing,
-        progress=progress or Silent(),
-        transport=transport,
-        interrupt=interrupt,
-        report=report,
-    )
+    try:
+        execution = await execute(
+            checked,
+            settings,
+            identifier,
+            timing=timing,
+            progress=progress or Silent(),
+            transport=transport,
+            interrupt=interrupt,
+            report=report,
+        )
+    finally:
+        if not writing:  # stopped before the reports (exit 2, locked), or changed nothing
+            folder.discard()
     code = execution.exit_code
     [summary] = summaries
-    warnings = checked.warnings + execution.warnings
+    warnings = checked.warnings + tuple(notes) + execution.warnings
     if execution.recovered:
         warnings += (
             f"{execution.recovered} row(s) were in flight when an earlier run stopped; "
             "they were settled from the campaign list where it could tell",
         )
-    return RunResult(
+    warnings += keep_newest_reports(options, folder, summary, kept=writing)
+    result = RunResult(
         command=command,
-        folder=folder,
+        folder=folder.path,
         counts=summary["counts"],
         exit_code=code,
         rows=row_results(execution.checked, execution.outcomes),
@@ -402,4 +502,7 @@ async def run_files_async(
         summary=summary,
         stopped=summary["stopped"],
         stopped_status=execution.stopped_status,
+        reports_kept=writing,
     )
+    logs.run_reported(_log, result)
+    return result

@@ -11,6 +11,7 @@ Retries use tenacity, bounded by attempts and by a time budget, and end as `fail
 Every wait (a retry's backoff; a pause, `Retry-After` or else a backoff; a pacing slot)
 is slept through the run's `Stop`, so that a stop wakes it and tests never wait. Every
 request is made through `Stop.unless_aborted`: counted in flight, cancelled by an abort.
+Each answer is logged as a `request` event at DEBUG (`log_request`: what `--verbose` shows).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -25,12 +27,15 @@ from typing import Final
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from tenacity.stop import stop_base
 
+from pipeline import logs
 from pipeline.client import Api
 from pipeline.model import Outcome, Status
 from pipeline.operations import Action, Answer, Meaning, Operation, Streak, Verdict, judge
 from pipeline.settings import SendSettings
 from pipeline.stop import ABORTED_IN_FLIGHT, Stop
 from pipeline.timing import Timing, backoff
+
+_log = logging.getLogger(__name__)
 
 # What a `done` answer means for the row, by action.
 _DONE: Final = {Action.UPDATE_CAMPAIGN: Status.UPDATED, Action.ADD_PROSPECTS: Status.ADDED}
@@ -104,6 +109,20 @@ class Pacer:
         if self.rate < self.target and now - self._last_change >= self._recovery:
             self.rate = min(self.target, self.rate + self.target / 10)
             self._last_change = now
+
+
+def log_request(
+    method: str, path: str, answer: Answer | None, seconds: float, attempt: int
+) -> None:
+    """Log one request as a `request` event (DEBUG): method, path (no query string),
+    status or why there is none, latency, attempt; never the key or the body."""
+    if answer is None:
+        status, failure = None, "cancelled"
+    else:
+        status, failure = answer.status, answer.error or str(answer.failure or "")
+    logs.request(
+        _log, method, path, status=status, failure=failure, seconds=seconds, attempt=attempt
+    )
 
 
 def retry_after(value: str | None, now: dt.datetime, cap: float) -> float | None:
@@ -215,7 +234,9 @@ class Sender:
                 return Outcome(Status.NOT_SENT, attempts=attempts, errors=(f"not sent: {exc}",))
             attempts += 1
             self.stats.requests += 1
+            sent_at = clock()
             answer = await self._stop.unless_aborted(self.client.send(operation))
+            log_request(operation.method, operation.path, answer, clock() - sent_at, attempts)
             if answer is None:  # a second Ctrl-C cancelled it: it may have gone through
                 return Outcome(Status.UNKNOWN, attempts=attempts, errors=(ABORTED_IN_FLIGHT,))
             verdict = judge(answer, operation)

@@ -10,15 +10,17 @@ importing pandas or httpx.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 
 DEFAULT_BASE_URL: Final = "https://prod-nginx-v2.goextrovert.com/webgateway"
 DEFAULT_MAX_ROWS: Final = 100_000
+DEFAULT_MAX_BYTES: Final = 50 * 1024 * 1024  # what one input URL may serve (50 MB)
 DEFAULT_REPORTS: Final = Path("reports")
 DEFAULT_STATE: Final = DEFAULT_REPORTS / "state.sqlite"
 # A sandbox rehearsal keeps its own ledger (and the sandbox its campaigns beside it), so
@@ -74,12 +76,63 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+# A PATH that names a URL (`https://...`), not a file: any `scheme://` in front.
+_URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(text: object) -> bool:
+    """True for an input given as a URL (`scheme://...`) rather than a file or folder."""
+    return isinstance(text, str) and _URL.match(text) is not None
+
+
+def url_problem(url: str) -> str:
+    """Why an input URL (or a redirect's target) may not be fetched; "" when it may:
+    https, or plain http to a loopback host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "is not a valid address"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return "is not an https:// address"
+    if parts.scheme.lower() != "https" and not is_loopback(host):
+        return "uses plain http, which is allowed only for loopback hosts; use https://"
+    return ""
+
+
+def public_url(url: str) -> str:
+    """What reports, messages and summary.json call an input URL: without its query,
+    fragment or user:password (signed links carry secrets there)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme.lower(), host + port, parts.path, "", ""))
+
+
+def _input(given: Path | str) -> Path | str:
+    """An input as `Options` keeps it: a URL as text (checked), anything else a Path."""
+    if not is_url(given):
+        return Path(given)
+    text = str(given)
+    problem = url_problem(text)
+    if problem:
+        raise InputError(public_url(text), problem)
+    return text
+
+
 @dataclass(frozen=True)
 class Options:
     """What every command shares: where rows come from and where reports go; checked
     when built."""
 
-    paths: tuple[Path, ...]
+    # Files and folders (as `Path`s) and input URLs (as given, query included: it may be
+    # what lets the server answer; see `public_url` for what is shown).
+    paths: tuple[Path | str, ...]
     out: Path | None = None
     reports_root: Path = DEFAULT_REPORTS
     sheet: str | None = None
@@ -91,15 +144,28 @@ class Options:
     # Leave out rows hidden in a workbook (by hand or by a filter); else they are read,
     # with a warning naming them.
     skip_hidden_rows: bool = False
+    # The most bytes an input URL may serve; more is refused before it is all read.
+    max_bytes: int = DEFAULT_MAX_BYTES
+    # After writing a run's reports, keep the newest N run folders of `reports_root`
+    # (`pipeline.folders`); None keeps them all.
+    keep_reports: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "paths", tuple(Path(p) for p in self.paths))
+        object.__setattr__(self, "paths", tuple(_input(p) for p in self.paths))
         if not self.paths:
             raise ConfigError("no input: name at least one sheet or folder")
         if str(self.reports_root) == "":
             raise ConfigError("the reports folder is empty")
         if not isinstance(self.max_rows, int) or self.max_rows < 1:
             raise ConfigError(f"max_rows = {self.max_rows!r} must be a whole number of 1 or more")
+        if type(self.max_bytes) is not int or self.max_bytes < 1:
+            raise ConfigError(f"max_bytes = {self.max_bytes!r} must be a whole number of 1 or more")
+        if self.keep_reports is not None and (
+            type(self.keep_reports) is not int or self.keep_reports < 1
+        ):
+            raise ConfigError(
+                f"keep_reports = {self.keep_reports!r} must be a whole number of 1 or more"
+            )
 
 
 @dataclass(frozen=True)
@@ -152,10 +218,18 @@ class RunSettings:
     resolve_rounds: int = 2
     # What the ledger is bound to and summary.json names ("sandbox"); the base URL if empty.
     endpoint: str = ""
+    # After the run, move each input file whose rows are all done into `archive/<run-id>/`
+    # (`pipeline.archive`); None moves nothing.
+    archive: Path | None = None
 
     def __post_init__(self) -> None:
         if str(self.state) in ("", "."):
             raise ConfigError("the ledger path (--state) is empty")
+        if self.archive is not None and str(self.archive) in ("", "."):
+            raise ConfigError(
+                f"the archive folder (--archive) {str(self.archive)!r} cannot work: "
+                "name a folder of its own"
+            )
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
         if self.api_key is None and not self.dry_run:
             raise ConfigError(

@@ -3,6 +3,9 @@ corrects it, without the network.
 
 `ledger_status`, `export_ledger` and `backup_ledger` read the ledger without its lock (a
 run may be going on; a ledger of an older schema is upgraded in place as it is opened).
+`ledger_status` names each row that needs a person as a person knows it (file, row,
+campaign name, owner e-mail when the ledger learned it) and says whether a run holds
+the ledger now (`lock_holder`, which takes nothing where the OS lists its locks).
 `resolve_key` records what a person found in the account for a key whose create is
 uncertain; it takes the lock, so never while a run holds the ledger.
 """
@@ -13,14 +16,14 @@ import csv
 import errno
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from pipeline.errors import ConfigError, LedgerError, LockedError
 from pipeline.guard import guard
 from pipeline.ledger import Entry, Ledger
-from pipeline.model import EXIT_NEEDS_PERSON, EXIT_OK, LEDGER_ATTENTION, LEDGER_STATUSES
+from pipeline.model import EXIT_NEEDS_PERSON, EXIT_OK, LEDGER_ATTENTION, LEDGER_STATUSES, Status
 from pipeline.timing import Timing
 
 # The columns of `campaigns status --export`: every entry with its id and where its row is.
@@ -36,17 +39,33 @@ EXPORT_COLUMNS: Final = (
     "updated_at",
 )
 _NO_LEDGER_HINT: Final = "Run `campaigns run` first, or give --state."
+# Where Linux lists the file locks held (and by which process); read, never taken.
+PROC_LOCKS: Final = Path("/proc/locks")
+# The ledger statuses `campaigns resolve` records a finding for.
+RESOLVABLE: Final = frozenset({Status.UNKNOWN, Status.SENDING, Status.FAILED})
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The ledger's lock, held by a run: its file and the process holding it (None
+    where the OS does not say)."""
+
+    path: Path
+    pid: int | None
 
 
 @dataclass(frozen=True)
 class LedgerStatus:
-    """What `campaigns status` shows: counts, counts per file, rows needing a person."""
+    """What `campaigns status` shows: counts, counts per file, rows needing a person
+    (with the e-mail of each owner the ledger learned), and the lock if a run holds it."""
 
     path: Path
     counts: dict[str, int]
     by_source: dict[str, dict[str, int]]
     attention: tuple[Entry, ...]
     runs: list[dict[str, Any]]
+    emails: dict[str, str] = field(default_factory=dict)  # owner id -> e-mail
+    lock: Lock | None = None
 
     @property
     def exit_code(self) -> int:
@@ -57,6 +76,8 @@ class LedgerStatus:
         """The status as plain data for `--json`: every ledger status counted (0 when none)."""
         return {
             "path": str(self.path),
+            "locked": self.lock is not None,
+            "locked_by": self.lock.pid if self.lock is not None else None,
             "total": sum(self.counts.values()),
             "counts": {s.value: self.counts.get(s.value, 0) for s in LEDGER_STATUSES},
             "by_source": self.by_source,
@@ -67,12 +88,26 @@ class LedgerStatus:
                     "source": entry.source,
                     "sheet": entry.sheet,
                     "row": entry.row,
+                    "name": entry.name,
+                    "owner_id": entry.owner_id,
+                    "owner_email": self.emails.get(entry.owner_id, ""),
+                    "campaign_id": entry.campaign_id,
+                    "http_status": entry.http_status,
                     "last_error": entry.last_error,
+                    "updated_at": entry.updated_at,
                 }
                 for entry in self.attention
             ],
             "runs": self.runs,
         }
+
+    def describe(self, entry: Entry) -> str:
+        """A row that needs a person, as the person knows it: `plan.xlsx [campaigns] row 4:
+        unknown: "Q1 CTOs" of anna@example.com: <what the ledger noted>`."""
+        where = f"{entry.source}{f' [{entry.sheet}]' if entry.sheet else ''} row {entry.row}"
+        owner = self.emails.get(entry.owner_id) or f"owner {entry.owner_id}"
+        noted = f": {entry.last_error}" if entry.last_error else ""
+        return f'{where}: {entry.status}: "{entry.name}" of {owner}{noted}'
 
 
 @dataclass(frozen=True)
@@ -106,6 +141,9 @@ def ledger_status(state: Path, *, timing: Timing | None = None) -> LedgerStatus:
     with _open_to_read(state, timing) as ledger:
         entries = ledger.entries()
         runs = ledger.runs()
+        emails: dict[str, str] = {}
+        for email, owner in sorted(ledger.owners().items()):
+            emails.setdefault(owner, email)
     by_source: dict[str, dict[str, int]] = {}
     for entry in entries:
         per = by_source.setdefault(entry.source, {})
@@ -114,7 +152,47 @@ def ledger_status(state: Path, *, timing: Timing | None = None) -> LedgerStatus:
     for entry in entries:
         totals[entry.status] = totals.get(entry.status, 0) + 1
     needs = tuple(e for e in entries if e.status in LEDGER_ATTENTION)
-    return LedgerStatus(state, totals, by_source, needs, runs)
+    return LedgerStatus(state, totals, by_source, needs, runs, emails, lock_holder(state))
+
+
+def lock_holder(state: Path) -> Lock | None:
+    """The ledger's lock if a run holds it now, else None.
+
+    Where the OS lists its locks (Linux's /proc/locks) this only reads that list, so it
+    can never be what makes a starting run find the ledger locked; elsewhere it takes
+    the lock for an instant and lets go at once (a run starting in that instant exits 2).
+    """
+    path = Path(f"{state.resolve()}.lock")  # as `Ledger.open` names it
+    try:
+        found = path.stat()
+    except OSError:
+        return None  # never locked: no run has opened this ledger
+    try:
+        table = PROC_LOCKS.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return _tried(path)
+    # Each line: `1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`; a
+    # process waiting for a lock has `->` after the number.
+    wanted = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == wanted:
+            return Lock(path, int(parts[4]) if parts[4].isdigit() else None)
+    return None
+
+
+def _tried(path: Path) -> Lock | None:
+    from filelock import FileLock, Timeout
+
+    probe = FileLock(str(path), timeout=0, thread_local=False)
+    try:
+        probe.acquire()
+    except Timeout:
+        return Lock(path, None)
+    except OSError:
+        return None  # a lock file that cannot even be opened is held by nobody we know
+    probe.release()
+    return None
 
 
 def _check_target(state: Path, target: Path, option: str) -> None:
@@ -171,7 +249,9 @@ def backup_ledger(
     while a run writes) and return how many entries it holds.
 
     Refuses (ConfigError) an existing `target` unless `force`, and the ledger's own files;
-    raises ConfigError naming `target` and the reason when it cannot be written.
+    raises ConfigError naming `target` and the reason when it cannot be written. The copy
+    is private (0600) whatever the umask: a whole ledger, kept for restoring, unlike
+    `export_ledger`'s CSV, which gets the umask's permissions like the reports.
     """
     _check_target(_existing(state), target, "--backup")
     if target.exists() and not force:

@@ -1,16 +1,17 @@
 """Raw text tables -> typed rows, each with every problem it has, found in one pass.
 
 Cells are parsed by their column's kind in our own code (each distinct text once, so
-100,000 rows cost little), defaults fill the empty cells a row's campaign type uses, the
-Pandera model (`schemas.rows.RowsModel`) checks ranges and the cross-column rules, and
-rows that share a campaign key are all marked, each naming the others. Nothing here
-raises for a bad row: problems become `errors` (`"header: message"` items) on the row.
+100,000 rows cost little; a name from the config's `[names.*]` becomes its uuid here, so
+payloads and keys see only uuids), defaults fill the empty cells a row's campaign type
+uses, the Pandera model (`schemas.rows.RowsModel`) checks ranges and the cross-column
+rules, and rows that share a campaign key are all marked, each naming the others. Nothing
+here raises for a bad row: problems become `errors` (`"header: message"` items) on the row.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -21,15 +22,13 @@ import pandera.pandas as pa
 from pipeline.errors import ConfigError, InputError
 from pipeline.load import Table
 from pipeline.model import campaign_key
-from pipeline.parse import PARSERS, CellError, Value, parse_name
+from pipeline.parse import CellError, NameTable, Value, name_tables, parser_for
 from schemas.columns import BY_NAME, COLUMNS, KEYWORD, TARGET_USER, Column, Kind
 from schemas.rows import CHECK_MESSAGES, MODEL_COLUMNS, RowsModel
 
 LOCATION: Final = ("source", "sheet", "row")
 _ORDER: Final = {c.name: i for i, c in enumerate(COLUMNS)}
 _DTYPES: Final = {Kind.WHOLE_NUMBER: "Int64", Kind.BOOLEAN: "boolean"}
-# Columns whose cells have rules beyond their kind's (decision 16: what a name may hold).
-_COLUMN_PARSERS: Final = {"campaign_name": parse_name}
 
 
 @dataclass(frozen=True)
@@ -85,13 +84,18 @@ def validate(
     tables: Sequence[Table],
     *,
     defaults: Mapping[str, str] | None = None,
+    names: Mapping[str, Mapping[str, str]] | None = None,
     emotion_types: frozenset[str] | None = None,
 ) -> Checked:
     """Parse and check every row of `tables`; see `Checked` for what comes back.
 
     `defaults` (column name -> cell text, from the config file) fill empty cells before
-    the catalogue's own defaults; `emotion_types`, when given, restricts that column.
+    the catalogue's own defaults; `names` (the config's `[names.*]`: table -> {name:
+    uuid}, see `pipeline.parse.NAME_TABLES`) let cells and defaults of the id columns
+    give a name instead of a uuid; `emotion_types`, when given, restricts that column.
+    A default or a names table that cannot work raises `ConfigError`.
     """
+    lookups = name_tables(names)
     _check_required_headers(tables, defaults or {})
     rows = _combine(tables)
     size = len(rows)
@@ -106,9 +110,10 @@ def validate(
 
     texts = {column.name: rows[column.name].tolist() for column in COLUMNS}
     values = {
-        column.name: _parse_column(texts[column.name], column, problems) for column in COLUMNS
+        column.name: _parse_column(texts[column.name], column, problems, lookups)
+        for column in COLUMNS
     }
-    _fill_defaults(values, dict(defaults or {}))
+    _fill_defaults(values, dict(defaults or {}), lookups)
     for column in COLUMNS:
         if column.required and None in values[column.name]:
             for position, (value, text) in enumerate(
@@ -210,13 +215,11 @@ def _first_headers(tables: Sequence[Table]) -> dict[str, str]:
     return headers
 
 
-def _parser(column: Column) -> Callable[[str], Value]:
-    return _COLUMN_PARSERS.get(column.name, PARSERS[column.kind])
-
-
-def _parse_column(texts: list[str], column: Column, problems: _Problems) -> list[Value]:
+def _parse_column(
+    texts: list[str], column: Column, problems: _Problems, lookups: Mapping[str, NameTable]
+) -> list[Value]:
     """Typed values of one column; each distinct text is parsed once."""
-    parser = _parser(column)
+    parser = parser_for(column, lookups)
     values: dict[str, Value] = {}
     failures: dict[str, str] = {}
     for text in set(texts):
@@ -232,7 +235,9 @@ def _parse_column(texts: list[str], column: Column, problems: _Problems) -> list
     return list(map(values.__getitem__, texts))
 
 
-def _fill_defaults(values: dict[str, list[Value]], config: dict[str, str]) -> None:
+def _fill_defaults(
+    values: dict[str, list[Value]], config: dict[str, str], lookups: Mapping[str, NameTable]
+) -> None:
     """Empty cells take the config's default, else the catalogue's, where the type uses it."""
     kinds = values["campaign_type"]
     for column in COLUMNS:
@@ -241,7 +246,7 @@ def _fill_defaults(values: dict[str, list[Value]], config: dict[str, str]) -> No
         if not text or None not in current:
             continue
         try:
-            default = _parser(column)(text)
+            default = parser_for(column, lookups)(text)
         except CellError as exc:
             raise ConfigError(f"the default for {column.name}: {exc}") from None
         if column.prospects_only:

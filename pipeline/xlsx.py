@@ -6,6 +6,10 @@ frozen and filtered header, conditional formats, other sheets); the rows are the
 written as inline-string cells straight into that sheet's `<sheetData>`, which is all
 the format needs for plain values. Text is escaped for XML and stripped of the control
 characters XML cannot hold.
+
+An inline string is never run as a formula, so text is written as typed, even text that
+starts with `=`; such text (what `pipeline.guard` would guard in a CSV file) gets a cell
+style with the quote prefix, which keeps it text when someone edits the cell in Excel.
 """
 
 from __future__ import annotations
@@ -18,26 +22,32 @@ from typing import Any, Final
 from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
-from pipeline.guard import RISKY_FIRST, guard
+from pipeline.guard import RISKY_FIRST, needs_guard
 
 SHEET_PART: Final = "xl/worksheets/sheet1.xml"
 EXCEL_CELL_LIMIT: Final = 32_767
 _ILLEGAL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters that keep a column off the fast path: those XML cannot hold, and CR, which
+# an XML reader turns into LF unless it is written as a character reference.
+_NOT_PLAIN: Final = re.compile(r"[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
+_ENTITIES: Final = {"\r": "&#13;"}
 
 
-def _text_cell(value: str) -> str:
+def _text_cell(value: str, quote_style: int | None) -> str:
     if not value:
         return "<c/>"
     if len(value) > EXCEL_CELL_LIMIT:  # Excel refuses (repairs away) longer cells
         value = value[: EXCEL_CELL_LIMIT - 1] + "…"
-    text = escape(guard(value))
+    text = escape(value, _ENTITIES)
     if _ILLEGAL.search(text):
         text = _ILLEGAL.sub("", text)
-    return f'<c t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+    style = f' s="{quote_style}"' if quote_style is not None and needs_guard(value) else ""
+    return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def _column_cells(values: Sequence[Any]) -> list[str]:
+def _column_cells(values: Sequence[Any], quote_style: int | None) -> list[str]:
     """The `<c>` elements of one column: numbers as numbers, everything else as text."""
     if all((isinstance(v, int) and not isinstance(v, bool)) or v == "" for v in values):
         return ["<c/>" if v == "" else f"<c><v>{v}</v></c>" for v in values]
@@ -54,7 +64,7 @@ def _column_cells(values: Sequence[Any]) -> list[str]:
     for text in texts:
         cell = cache.get(text)
         if cell is None:
-            cell = _text_cell(text)
+            cell = _text_cell(text, quote_style)
             if len(cache) < 10_000:  # repeated values (status, source) are built once
                 cache[text] = cell
         cells.append(cell)
@@ -62,17 +72,21 @@ def _column_cells(values: Sequence[Any]) -> list[str]:
 
 
 def _plain(texts: list[str]) -> bool:
-    """No cell needs a formula guard, loses characters XML cannot hold, or is too long."""
+    """No cell needs the quote prefix, loses characters XML cannot hold (or CR), or is too
+    long."""
     if not RISKY_FIRST.isdisjoint({t[:1] for t in texts}):
         return False
     if max(map(len, texts), default=0) > EXCEL_CELL_LIMIT:
         return False
-    return not _ILLEGAL.search("".join(texts))
+    return not _NOT_PLAIN.search("".join(texts))
 
 
-def rows_xml(columns: Sequence[Sequence[Any]], first_row: int) -> bytes:
-    """`<row>` elements for the rows that `columns` hold, numbered from `first_row`."""
-    cells = [_column_cells(column) for column in columns]
+def rows_xml(
+    columns: Sequence[Sequence[Any]], first_row: int, quote_style: int | None = None
+) -> bytes:
+    """`<row>` elements for the rows that `columns` hold, numbered from `first_row`;
+    text Excel would run gets the cell style `quote_style` (see `quote_prefix_style`)."""
+    cells = [_column_cells(column, quote_style) for column in columns]
     parts = [
         f'<row r="{number}">{"".join(row)}</row>'
         for number, row in enumerate(zip(*cells, strict=True), start=first_row)
@@ -80,14 +94,26 @@ def rows_xml(columns: Sequence[Sequence[Any]], first_row: int) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
+def quote_prefix_style(workbook: Workbook) -> int:
+    """The index (a cell's `s`) of a plain cell style with the quote prefix, added to
+    `workbook`'s styles if it has none (call it before the workbook is saved)."""
+    cell = WriteOnlyCell(workbook.worksheets[0])
+    cell.quotePrefix = True
+    return int(cell.style_id)
+
+
 def save_with_rows(
     workbook: Workbook, columns: Sequence[Sequence[Any]], first_row: int, target: Any
 ) -> None:
     """Save `workbook` (write-only; its first sheet holds rows up to `first_row - 1`)
-    into the binary stream `target`, with the rows `columns` hold appended to that sheet."""
+    into the binary stream `target`, with the rows `columns` hold appended to that sheet.
+
+    Set the sheet's column widths before its first row is appended: a write-only sheet
+    writes its `<cols>` with that row."""
+    quote_style = quote_prefix_style(workbook)
     laid_out = io.BytesIO()
     workbook.save(laid_out)
-    extra = rows_xml(columns, first_row)
+    extra = rows_xml(columns, first_row, quote_style)
     with (
         zipfile.ZipFile(laid_out) as source,
         zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,

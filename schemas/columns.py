@@ -145,7 +145,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "owner",
         Kind.OWNER,
         "ownerId",
-        "Team member who owns the campaign: their id (uuid) or their e-mail address.",
+        "Team member who owns the campaign: their id (uuid), their e-mail address or a name "
+        "from the config's [names.owner].",
         required=True,
         aliases=("owner_id", "owner_email", "owner e-mail"),
         example="anna@example.com",
@@ -154,7 +155,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "style_id",
         Kind.UUID,
         "userStyleId",
-        "Id (uuid) of the Style the campaign writes in.",
+        "Id (uuid) of the Style the campaign writes in, or its name from the config's "
+        "[names.style].",
         required=True,
         aliases=("style", "user_style_id"),
         example="8d256aa6-9b12-49a7-93ee-bf41634b5b60",
@@ -163,7 +165,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "context_id",
         Kind.UUID,
         "userContextId",
-        "Id (uuid) of the Context the campaign uses.",
+        "Id (uuid) of the Context the campaign uses, or its name from the config's "
+        "[names.context].",
         required=True,
         aliases=("context", "user_context_id"),
         example="3c90c3cc-0d44-4b50-8888-8dd25736052a",
@@ -204,7 +207,8 @@ COLUMNS: Final[tuple[Column, ...]] = (
         "monitored_topic_ids",
         Kind.UUID_LIST,
         _PF + "monitoredTopicIds",
-        "Ids (uuids) of monitored topics, separated by commas.",
+        "Ids (uuids) of monitored topics, or their names from the config's [names.topic], "
+        "separated by commas.",
         aliases=("monitored_topics", "topic_ids"),
     ),
     _switch(

@@ -1,5 +1,6 @@
 """Shared fixtures: a clean environment for every test, the sandbox app, run settings,
-the example sheet, and fake time (`tests/fakes.py`)."""
+the example sheet, fake time (`tests/fakes.py`) and a web server serving sheets by URL
+(`server`, from `tests/served.py`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from starlette.applications import Starlette
 from sandbox.server import SandboxConfig, create_app
 from tests.fakes import FakeTiming
 from tests.helpers import ROOT, SettingsFor, run_settings
+
+pytest_plugins = ("tests.served",)
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,7 @@ REPORT_FILES = {
     "failed.csv",
     "payloads.jsonl",
     "summary.json",
+    "inputs",  # the folder of input copies
 }
 # DESIGN.md, "Report files": the columns of results.csv, in order.
 RESULT_HEADER = [
@@ -88,11 +89,13 @@ def mixed(tmp_path: Path) -> Path:
 
 
 def test_validate_writes_exactly_the_six_report_files(tmp_path: Path, mixed: Path) -> None:
-    """validate_files writes the six report files and nothing else (no temporary files)."""
+    """validate_files writes the six report files and inputs/ with the input's copy, and
+    nothing else (no temporary files)."""
     out = tmp_path / "out"
     result = run([mixed], out)
     assert result.folder == out
     assert {p.name for p in out.iterdir()} == REPORT_FILES
+    assert [p.name for p in (out / "inputs").iterdir()] == ["plan.csv"]
 
 
 def test_default_report_folder_is_a_new_run_folder(tmp_path: Path, mixed: Path) -> None:
@@ -227,6 +230,7 @@ def test_summary_json(tmp_path: Path, mixed: Path) -> None:
     assert summary["inputs"] == [
         {
             "path": str(mixed),
+            "copy": "inputs/plan.csv",
             "sha256": hashlib.sha256(mixed.read_bytes()).hexdigest(),
             "format": "csv (utf-8, delimiter ',')",
             "sheet": "",
@@ -275,7 +279,8 @@ DANGEROUS = {
 
 
 def test_results_csv_and_xlsx_guard_formulas(tmp_path: Path) -> None:
-    """Text that Excel would run is written with a leading `'` in results.csv and .xlsx."""
+    """Text that Excel would run is written with a leading `'` in results.csv; results.xlsx
+    holds it as typed, as text, never a formula (tests/test_report_files.py: the style)."""
     row = dict(PROSPECTS_ROW, campaign_name='=HYPERLINK("http://x")', campaign_key="+cmd")
     path = rows_csv(tmp_path / "in.csv", [row])
     run([path], tmp_path / "out")
@@ -284,7 +289,7 @@ def test_results_csv_and_xlsx_guard_formulas(tmp_path: Path) -> None:
     workbook = openpyxl.load_workbook(tmp_path / "out" / "results.xlsx")
     try:
         cells = workbook["results"][2]
-        assert [cells[3].value, cells[4].value] == ["'+cmd", '\'=HYPERLINK("http://x")']
+        assert [cells[3].value, cells[4].value] == ["+cmd", '=HYPERLINK("http://x")']
         assert cells[3].data_type == cells[4].data_type == "s"
         assert not any(c.data_type == "f" for c in cells)
     finally:

@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 
 from pipeline.cli import cli
 from pipeline.execute import execute
-from pipeline.ledger import Ledger
+from pipeline.ledger import CRASHED, Ledger
 from pipeline.load import load
 from pipeline.run import RunResult, run_files
 from pipeline.session import Silent
@@ -347,7 +347,11 @@ def test_run_killed_part_way_then_rerun_creates_each_row_once(
     for key in in_flight:
         assert first[key]["status"] == "created"
         assert first[key]["campaign_id"] == by_name[first[key]["campaign_name"]]
-        assert first[key]["errors"] == ""
+        # Found in the list (the request had reached the sandbox): not sent again, and it
+        # says so; absent (it had not): sent once more, with nothing to say.
+        found = first[key]["attempts"] == "0"
+        note = f"found in the campaign list after {CRASHED}"
+        assert first[key]["errors"] == (note if found else "")
     with Ledger.open(state, run_id="after", timing=Timing.real(), lock=False) as ledger:
         assert ledger.counts()["created"] == 40
 

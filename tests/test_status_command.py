@@ -198,6 +198,10 @@ def test_json_prints_one_object_with_the_counts(state: Path) -> None:
         "not_sent": 0,
     }
     assert found["by_source"] == {"plan.xlsx": {"created": 2, "unknown": 1}}
+    assert found["locked"] is False and found["locked_by"] is None
+    with ledger_at(state, run_id="look") as ledger:
+        k3 = ledger.get("k3")
+    assert k3 is not None
     assert found["attention"] == [
         {
             "key": "k3",
@@ -205,7 +209,13 @@ def test_json_prints_one_object_with_the_counts(state: Path) -> None:
             "source": "plan.xlsx",
             "sheet": "",
             "row": 4,
+            "name": "Campaign k3",
+            "owner_id": OWNER,
+            "owner_email": "",
+            "campaign_id": "",
+            "http_status": None,
             "last_error": "ended unknown",
+            "updated_at": k3.updated_at,
         }
     ]
     assert found["runs"] == []

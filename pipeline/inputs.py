@@ -1,0 +1,332 @@
+"""Inputs by URL: a PATH that is a link (a shared sheet's export link), read as a sheet.
+
+`read_tables(options)` reads every input in the order given: files and folders through
+`pipeline.load`, each URL downloaded (`pipeline.client.download`) and read from the
+bytes it served (`pipeline.load.load_bytes`). What a download means is decided here by
+`sheet_suffix`, a pure function: the format comes from the bytes (an xlsx is a zip) and
+the `Content-Type` and `Content-Disposition` headers, never from the URL; an HTML page (a
+sign-in wall), an error status, a body past `--max-bytes`, a redirect to an address that
+is not allowed, or no answer at all is an `InputError` saying what came back and what to
+check. A downloaded input is called by its URL without the query (`public_url`) in every
+report and message: signed links carry secrets there, so the query is never shown or
+written. The names inputs are read and kept as (`safe_name`, `unique_name`) are bare,
+safe file names, never a path taken from a URL or a server's header.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from http import HTTPStatus
+from pathlib import Path, PurePosixPath
+from typing import Final
+from urllib.parse import unquote, urlsplit
+
+from pipeline.client import MAX_REDIRECTS, Downloaded, DownloadTransport, download
+from pipeline.errors import InputError
+from pipeline.load import SUFFIXES, Table, expand_paths, load, load_bytes
+from pipeline.settings import Options, public_url, url_problem
+
+__all__ = [
+    "DOWNLOAD_TIMEOUT",
+    "load_url",
+    "naming_urls",
+    "read_tables",
+    "safe_name",
+    "sheet_suffix",
+    "unique_name",
+    "url_stem",
+]
+
+# Seconds to wait for each step of a download (connecting, each read) before giving up.
+DOWNLOAD_TIMEOUT: Final = 60.0
+
+_ZIP: Final = b"PK\x03\x04"  # xlsx, xlsm, xlsb and ods are zip files
+_OLE: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted xlsx
+_ZIPPED: Final = (".xlsx", ".xlsm", ".xlsb", ".ods")
+_HTML_TYPES: Final = ("text/html", "application/xhtml+xml")
+_HTML_STARTS: Final = (b"<!doctype html", b"<html", b"<head", b"<body")
+# Types servers give CSV files besides text/*: generic bytes, Excel's registered type.
+_CSV_TYPES: Final = (
+    "",
+    "application/csv",
+    "application/x-csv",
+    "application/octet-stream",
+    "binary/octet-stream",
+    "application/vnd.ms-excel",
+)
+_NOT_CSV_TEXT: Final = ("text/xml", "text/javascript", "text/css")
+_TIMEOUTS: Final = ("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout")
+# Characters no file name here may hold: control characters and what Windows refuses.
+_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_RESERVED: Final = re.compile(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", re.IGNORECASE)
+_LONGEST_NAME: Final = 100
+_GOOGLE_HINT: Final = (
+    'For a Google Sheet: share it with "Anyone with the link" (Viewer), or publish it '
+    "(File > Share > Publish to web), and give its export link (.../export?format=xlsx)."
+)
+_BROWSER_HINT: Final = (
+    "Open the link in a private browser window: it should download the file without signing in."
+)
+
+
+def read_tables(
+    options: Options,
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    transport: DownloadTransport | None = None,
+) -> list[Table]:
+    """Every input of `options.paths`, read in the order given, one `Table` per file
+    (files and folders as `pipeline.load.load` reads them; a URL named twice is read
+    once). A downloaded table's `path` is the bare name it was read as, distinct from
+    every other table's."""
+    tables: list[Table] = []
+    files: list[Path] = []
+    fetched: set[str] = set()
+    for given in options.paths:
+        if isinstance(given, Path):
+            files.append(given)
+            continue
+        tables += _load_files(files, options)
+        files = []
+        if given not in fetched:
+            fetched.add(given)
+            tables.append(load_url(given, options, timeout=timeout, transport=transport))
+    tables += _load_files(files, options)
+    return _distinct(tables)
+
+
+def _load_files(files: Sequence[Path], options: Options) -> list[Table]:
+    if not files:
+        return []
+    return load(
+        expand_paths(files),
+        sheet=options.sheet,
+        max_rows=options.max_rows,
+        skip_hidden_rows=options.skip_hidden_rows,
+    )
+
+
+def load_url(
+    url: str,
+    options: Options,
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    transport: DownloadTransport | None = None,
+) -> Table:
+    """Download `url` and read what it served as a sheet; `InputError` (naming the URL
+    without its query) when it is not one."""
+    shown = public_url(url)
+    got = download(url, max_bytes=options.max_bytes, timeout=timeout, transport=transport)
+    suffix = sheet_suffix(got, shown, max_bytes=options.max_bytes)
+    name = f"{_without_suffix(safe_name(got.filename)) if got.filename else url_stem(url)}{suffix}"
+    try:
+        table = load_bytes(
+            got.body,
+            name,
+            sheet=options.sheet,
+            max_rows=options.max_rows,
+            skip_hidden_rows=options.skip_hidden_rows,
+        )
+    except InputError as error:
+        raise _naming(error, shown) from None
+    prefix = f"{name}: "
+    warnings = tuple(
+        f"{shown}: {w[len(prefix) :]}" if w.startswith(prefix) else w for w in table.warnings
+    )
+    return replace(table, url=shown, warnings=warnings)
+
+
+def sheet_suffix(got: Downloaded, shown: str, *, max_bytes: int) -> str:
+    """The suffix to read a download as (`.xlsx`, `.csv`...), by its bytes and headers;
+    `InputError` for anything that is not a sheet. Pure: `shown` is the URL to name."""
+    _refuse_failures(got, shown, max_bytes)
+    media = got.content_type.split(";", 1)[0].strip().lower()
+    named = _suffix(got.filename)
+    body = got.body
+    if body.startswith(_ZIP):
+        if named in _ZIPPED:
+            return named
+        if "opendocument.spreadsheet" in media:
+            return ".ods"
+        return ".xlsm" if "macroenabled" in media else ".xlsx"
+    if body.startswith(_OLE):  # an encrypted xlsx is one too: its name lets load say so
+        return named if named in (".xlsx", ".xlsm") else ".xls"
+    if media in _HTML_TYPES or body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(
+        _HTML_STARTS
+    ):
+        raise InputError(
+            shown,
+            "the link served a web page (HTML), not a CSV or XLSX file; most likely a "
+            "sign-in or error page",
+            hint=_hint(got, shown),
+        )
+    text = media.startswith("text/") and media not in _NOT_CSV_TEXT
+    if not (text or media in _CSV_TYPES):
+        raise InputError(
+            shown,
+            f"the link served {media}, not a CSV or XLSX file",
+            hint="Give a link that downloads the sheet itself as .csv or .xlsx. " + _GOOGLE_HINT,
+        )
+    if b"\x00" in body[:4096] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(
+            shown,
+            f"the link served binary data ({media or 'no Content-Type'}) that is neither "
+            "a workbook nor a CSV file",
+            hint="Give a link that downloads the sheet itself as .csv or .xlsx.",
+        )
+    tabs = named == ".tsv" or media == "text/tab-separated-values"
+    return ".tsv" if tabs else ".csv"
+
+
+def _refuse_failures(got: Downloaded, shown: str, max_bytes: int) -> None:
+    """An `InputError` for a download that brought no body to judge."""
+    if got.failure:
+        if got.failure in _TIMEOUTS:
+            problem = f"the server did not answer in time ({got.failure})"
+        elif got.failure == "TooManyRedirects":
+            problem = f"the link redirected more than {MAX_REDIRECTS} times"
+        elif got.failure == "InvalidURL":
+            problem = "is not a valid address"
+        elif got.failure == "ConnectError":
+            problem = "could not connect to the server (ConnectError)"
+        else:
+            problem = f"the download failed ({got.failure})"
+        raise InputError(
+            shown,
+            problem,
+            hint="Check the address, and that this machine can reach it (network, proxy, "
+            "firewall).",
+        )
+    if got.location:
+        target = public_url(got.location)
+        raise InputError(
+            shown,
+            f"the link redirected (HTTP {got.status}) to {target}, which is refused: it "
+            f"{url_problem(got.location)}",
+            hint="Give the https:// link the sheet is finally served from.",
+        )
+    if not 200 <= got.status < 300:
+        raise InputError(
+            shown,
+            f"the server answered HTTP {got.status} {_phrase(got.status)}".rstrip(),
+            hint="The server failed; try again later, or open the link in a browser."
+            if got.status >= 500
+            else _hint(got, shown),
+        )
+    if got.too_large:
+        raise InputError(
+            shown,
+            f"the link serves more than {max_bytes:,} bytes (--max-bytes); the download "
+            "was stopped",
+            hint="If the sheet really is that big, raise --max-bytes.",
+        )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _hint(got: Downloaded, shown: str) -> str:
+    """What to check for a link that answers without the sheet: sharing, for Google."""
+    hosts = {urlsplit(shown).hostname or "", urlsplit(got.final_url).hostname or ""}
+    if any(
+        h == "google.com" or h.endswith((".google.com", ".googleusercontent.com")) for h in hosts
+    ):
+        return _GOOGLE_HINT
+    return _BROWSER_HINT
+
+
+@contextmanager
+def naming_urls(tables: Iterable[Table]) -> Iterator[None]:
+    """An `InputError` raised about a downloaded table names its URL, not the name the
+    table was read as (for checks made after loading, such as required columns)."""
+    try:
+        yield
+    except InputError as error:
+        for table in tables:
+            if table.url and error.path == table.path:
+                raise _naming(error, table.url) from None
+        raise
+
+
+def _naming(error: InputError, shown: str) -> InputError:
+    return InputError(
+        shown,
+        error.problem,
+        sheet=error.sheet,
+        row=error.row,
+        column=error.column,
+        hint=error.hint,
+    )
+
+
+def url_stem(url: str) -> str:
+    """A short, readable, safe name for a URL: its last path segment (less a sheet's
+    suffix), else its host (`https://docs.google.com/spreadsheets/d/ID/export?format=xlsx`
+    -> `export`; `https://example.com/plans/q1.csv` -> `q1`)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        parts, host = urlsplit(""), ""
+    segment = safe_name(unquote(PurePosixPath(parts.path).name), fallback="")
+    return _without_suffix(segment or safe_name(host, fallback="download"))
+
+
+def safe_name(name: str, *, fallback: str = "input") -> str:
+    """A bare file name made from any text: the last part after any `/` or `\\`, without
+    control characters or characters Windows refuses, not hidden, not a device name,
+    at most 100 characters (the suffix kept); `fallback` when nothing is left."""
+    base = _UNSAFE.sub("_", re.split(r"[\\/]", name)[-1]).strip(" .")
+    if not base:
+        return fallback
+    if _RESERVED.fullmatch(base):
+        base = f"_{base}"
+    if len(base) > _LONGEST_NAME:
+        suffix = PurePosixPath(base).suffix
+        suffix = suffix if len(suffix) <= 10 else ""
+        base = base[: _LONGEST_NAME - len(suffix)].rstrip(" .") + suffix
+    return base
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """`name`, or `name-2`, `name-3`... (before the suffix) when `taken` holds it;
+    compared ignoring case, as Windows and macOS folders do."""
+    used = {t.casefold() for t in taken}
+    if name.casefold() not in used:
+        return name
+    path = PurePosixPath(name)
+    number = 2
+    while f"{path.stem}-{number}{path.suffix}".casefold() in used:
+        number += 1
+    return f"{path.stem}-{number}{path.suffix}"
+
+
+def _suffix(name: str) -> str:
+    return PurePosixPath(safe_name(name)).suffix.lower() if name else ""
+
+
+def _without_suffix(name: str) -> str:
+    """`name` without a spreadsheet suffix (the format read is the one judged)."""
+    path = PurePosixPath(name)
+    return path.stem if path.suffix.lower() in SUFFIXES and path.stem else name
+
+
+def _distinct(tables: list[Table]) -> list[Table]:
+    """Each downloaded table's name made distinct from every other table's path (the
+    run tells its inputs apart by path)."""
+    taken = [str(t.path) for t in tables if not t.url]
+    result = []
+    for table in tables:
+        if table.url:
+            name = unique_name(table.path.name, taken)
+            taken.append(name)
+            table = replace(table, path=Path(name))
+        result.append(table)
+    return result
