@@ -8,6 +8,8 @@ The map: what each command does, step by step, and the module that does each ste
                                                 its settings under options and environment
       links -> bytes ............. inputs       an https:// input downloaded, judged (a
                                                 sheet, or a sign-in page?), named safely
+                                   filenames    bare, safe, unique file names for what
+                                                is read and kept (no network)
       sheet -> text tables ....... load         CSV and workbook bytes, encodings, headers
                                    sheetxml     what xlsx XML says beyond values: hidden
                                                 rows, formulas never calculated, far cells

@@ -47,6 +47,7 @@ from sandbox.command import _parse_faults, sandbox_command
 
 if TYPE_CHECKING:
     from pipeline.config import Config
+    from pipeline.load import Table
     from pipeline.run import RowResult, RunResult
 
 # How many rows that need a person are listed on stderr before "... and N more".
@@ -267,8 +268,9 @@ _keep_reports = click.option(
     envvar="CAMPAIGNS_RUN_KEEP_REPORTS",
     type=click.IntRange(min=1),
     metavar="N",
-    help="After writing the reports, delete all but the newest N run folders in the "
-    "reports folder (only folders named like a run id; never --out folders or the ledger).",
+    help="After writing the reports, prune all but the newest N run folders of each "
+    "command in the reports folder (only the files this tool wrote in folders named like "
+    "a run id; never this run's folder or the ledger).",
 )
 
 
@@ -294,7 +296,15 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Path | None)
     except ConfigError as exc:
         raise ConfigProblem(exc) from None
     ctx.meta[_CONFIG] = config
-    ctx.default_map = {**(ctx.default_map or {}), **config.option_values()}
+    values = config.option_values()
+    level = os.environ.get(_LOG_LEVEL_VARIABLE, "").strip().lower()
+    if level:  # the environment beats the file (`--verbose` beats both)
+        values["verbose"] = level == "debug"
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+
+
+# `log_level` has no option of its own: `--verbose` is `debug`.
+_LOG_LEVEL_VARIABLE: Final = "CAMPAIGNS_RUN_LOG_LEVEL"
 
 
 _CONFIG: Final = "campaigns.config"
@@ -340,8 +350,8 @@ _quiet = click.option(
     "--quiet",
     "-q",
     is_flag=True,
-    help="Print nothing at all when the exit code is 0 (warnings then stay in summary.json); "
-    "otherwise print as without --quiet. No progress bar.",
+    help="Print nothing at all when the exit code is 0 (warnings about the sheets stay in "
+    "summary.json; others are not shown); otherwise print as without --quiet. No progress bar.",
 )
 _log_format = click.option(
     "--log-format",
@@ -474,6 +484,21 @@ def validate_command(
     _finish(result, quiet)
 
 
+def _ledger(state: Path | None, reports: Path) -> Path:
+    """The ledger: as given (option, environment, config), else in the reports folder."""
+    return state if state is not None else reports / DEFAULT_STATE.name
+
+
+def _key_file(ctx: click.Context, key_file: Path | None) -> Path | None:
+    """The key file to read, if any. `--api-key-file` on the command line wins; a key
+    file named by the environment or the config file gives way to EXTROVERT_API_KEY
+    (settings: option, then environment, then file)."""
+    source = ctx.get_parameter_source("api_key_file")
+    if key_file is None or source is ParameterSource.COMMANDLINE:
+        return key_file
+    return None if os.environ.get(KEY_VARIABLE, "").strip() else key_file
+
+
 def _read_key(key_file: Path | None) -> Secret | None:
     """The API key from --api-key-file, else EXTROVERT_API_KEY; None when neither.
 
@@ -509,8 +534,8 @@ def _read_key(key_file: Path | None) -> Secret | None:
     "--state",
     envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
-    help=f"The SQLite ledger to keep between runs (default: {DEFAULT_STATE}, "
-    f"or {SANDBOX_STATE} with --sandbox).",
+    help=f"The SQLite ledger to keep between runs (default: {DEFAULT_STATE.name} in the "
+    f"reports folder, or {SANDBOX_STATE.name} with --sandbox).",
 )
 @click.option(
     "--base-url",
@@ -601,7 +626,8 @@ def _read_key(key_file: Path | None) -> Secret | None:
     type=click.Path(path_type=Path, file_okay=False),
     metavar="DIR",
     help="After the run, move each input file whose rows are all done into DIR/<run-id>/ "
-    "(never a URL; nothing in a dry run or a run that stopped early).",
+    "(never a URL; nothing in a dry run or a run that stopped early). DIR must be apart "
+    "from the reports folder.",
 )
 @_quiet
 @_log_format
@@ -648,7 +674,8 @@ def run_command(
         # A rehearsal never writes into the ledger of the real account, even when the
         # config or the environment names that ledger.
         state = reports / SANDBOX_STATE.name
-    state = state or reports / DEFAULT_STATE.name
+    state = _ledger(state, reports)
+    api_key_file = _key_file(ctx, api_key_file)
     send = SendSettings(
         rate=rate,
         concurrency=concurrency,
@@ -668,7 +695,10 @@ def run_command(
         skip_hidden_rows=skip_hidden_rows,
     )
     try:
-        stand_in = (options, sandbox_faults) if sandbox else None
+        # A rehearsal reads the sheets before the run, for the stand-in team's owner
+        # e-mails; the run takes those tables, so that a link is downloaded once.
+        tables = _read_inputs(options) if sandbox else None
+        stand_in = (tables or [], sandbox_faults) if sandbox else None
         with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
             settings = RunSettings(
                 state=state,
@@ -681,7 +711,7 @@ def run_command(
                 endpoint=endpoint,
                 archive=archive,
             )
-            result = _run_interruptibly(options, settings, quiet)
+            result = _run_interruptibly(options, settings, quiet, tables)
     except KeyboardInterrupt:  # before the run took over Ctrl-C, or a second one
         _say("Interrupted.", "interrupted", logging.ERROR)
         sys.exit(130)
@@ -690,9 +720,10 @@ def run_command(
         output.settle(True)  # a stopped run always speaks (exit 3, 130 or 143)
         click.echo(f"Stopped: {result.stopped}", err=True)
         if result.stopped_status in (401, 403):
+            where = f"the key file {api_key_file}" if api_key_file else KEY_VARIABLE
             click.echo(
-                f"Check the key in {KEY_VARIABLE} (or --api-key-file) and --base-url; rows "
-                "created earlier keep their ids (already_created).",
+                f"Check the key in {where} and the base URL; rows created earlier keep "
+                "their ids (already_created).",
                 err=True,
             )
     _finish(result, quiet)
@@ -702,37 +733,27 @@ def run_command(
 def _api(
     state: Path,
     base_url: str,
-    sandbox: tuple[Options, Mapping[str, float]] | None,
+    sandbox: tuple[Sequence[Table], Mapping[str, float]] | None,
     key_file: Path | None,
 ) -> Iterator[tuple[str, Secret | None, str]]:
     """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run.
 
-    `sandbox` (the run's options and the faults to give create requests) starts a
-    stand-in API whose team also holds every owner e-mail of the run's sheets, each with
-    a made-up id that is the same every time (so a real sheet can be rehearsed).
+    `sandbox` (the run's tables, read already, and the faults to give create requests)
+    starts a stand-in API whose team also holds every owner e-mail of the run's sheets
+    (downloaded ones too), each with a made-up id that is the same every time (so a real
+    sheet can be rehearsed).
     """
     if sandbox is None:
         yield check_base_url(base_url), _read_key(key_file), ""
         return
     import uuid
 
-    from pipeline.errors import PipelineError
-    from pipeline.load import load
     from pipeline.parse import CellError, parse_owner
     from sandbox.config import DEFAULT_MEMBERS, Member
     from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
 
-    options, faults = sandbox
+    tables, faults = sandbox
     emails: dict[str, None] = {}
-    try:
-        tables = load(
-            [path for path in options.paths if isinstance(path, Path)],  # files, not URLs
-            sheet=options.sheet,
-            max_rows=options.max_rows,
-            skip_hidden_rows=options.skip_hidden_rows,
-        )
-    except PipelineError:  # the run itself says what is wrong with the files
-        tables = []
     for table in tables:
         for text in table.frame.get("owner", ()):
             try:
@@ -767,7 +788,18 @@ def _api(
         yield url, Secret(DEFAULT_API_KEY), "sandbox"
 
 
-def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> RunResult:
+def _read_inputs(options: Options) -> list[Table]:
+    """Every input read (links downloaded), as the run would read them."""
+    from pipeline.inputs import read_tables
+    from pipeline.run import bulk_work
+
+    with bulk_work():
+        return read_tables(options)
+
+
+def _run_interruptibly(
+    options: Options, settings: RunSettings, quiet: bool, tables: Sequence[Table] | None = None
+) -> RunResult:
     """`run_files` with Ctrl-C and SIGTERM wired to the run.
 
     The first (Ctrl-C or SIGTERM) says so on stderr, lets requests in flight finish and
@@ -811,7 +843,7 @@ def _run_interruptibly(options: Options, settings: RunSettings, quiet: bool) -> 
             with suppress(ValueError):
                 previous[stopping] = signal.signal(stopping, on_signal)
     try:
-        return run_files(options, settings, progress=bar, interrupt=interrupt)
+        return run_files(options, settings, progress=bar, interrupt=interrupt, tables=tables)
     except KeyboardInterrupt:
         if received[:1] == [signal.SIGTERM]:  # stopped at once, but SIGTERM came first
             _say("Terminated.", "terminated", logging.ERROR)
@@ -872,12 +904,12 @@ def config_command(**values: Any) -> None:
     Takes the same setting options as `run` (and --config), so a command line can be
     checked before it goes into a crontab. The API key is shown only as set or not set.
     """
-    from pipeline.config import KEYS
+    from pipeline.config import CONFIG_NAME, CONFIG_VARIABLE, KEYS
 
     ctx = click.get_current_context()
     config = _config_of(ctx)
     if config.path is None:
-        click.echo(f"# no config file (no --config, {_CONFIG_VARIABLE} or ./campaigns.toml)")
+        click.echo(f"# no config file (no --config, {CONFIG_VARIABLE} or ./{CONFIG_NAME})")
     else:
         click.echo(f"# config file: {config.path}")
     for section, keys in KEYS.items():
@@ -906,7 +938,6 @@ def config_command(**values: Any) -> None:
             click.echo(f"{_toml(name)} = {_toml(ident)}")
 
 
-_CONFIG_VARIABLE: Final = "CAMPAIGNS_CONFIG"
 # The setting options of `run` that `campaigns config` takes too.
 _SETTING_PARAMETERS: Final = (
     "base_url",
@@ -944,6 +975,11 @@ def _effective(
     if parameter == "verbose":
         value = "debug" if value else "info"
     source = ctx.get_parameter_source(parameter)
+    from_level = parameter == "verbose" and os.environ.get(_LOG_LEVEL_VARIABLE, "").strip()
+    if from_level and source is not ParameterSource.COMMANDLINE:
+        return value, f"environment {_LOG_LEVEL_VARIABLE}"
+    if parameter == "state" and value is None:
+        return _ledger(None, ctx.params["reports"]), "default: in the reports folder"
     if source is ParameterSource.COMMANDLINE:
         return value, "option --" + parameter.replace("_", "-")
     if source is ParameterSource.ENVIRONMENT:
@@ -956,7 +992,7 @@ def _effective(
 
 
 def _key_source(ctx: click.Context) -> str:
-    key_file = ctx.params.get("api_key_file")
+    key_file = _key_file(ctx, ctx.params.get("api_key_file"))
     if key_file is not None:
         return f"set (from the file {key_file})"
     return f"set (from {KEY_VARIABLE})" if os.environ.get(KEY_VARIABLE, "").strip() else "not set"
@@ -978,10 +1014,9 @@ def _toml(value: Any) -> str:
     "--state",
     envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_STATE,
-    show_default=True,
-    help="The ledger to read.",
+    help="The ledger to read (default: state.sqlite in the reports folder).",
 )
+@_reports
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the status as one JSON object instead."
 )
@@ -1003,7 +1038,8 @@ def _toml(value: Any) -> str:
 @_log_format
 @_fails_cleanly
 def status_command(
-    state: Path,
+    state: Path | None,
+    reports: Path,
     as_json: bool,
     export: Path | None,
     backup: Path | None,
@@ -1017,6 +1053,8 @@ def status_command(
     --backup it writes those files instead, one line each, and exits 0.
     """
     from pipeline.status import RESOLVABLE, backup_ledger, export_ledger, ledger_status
+
+    state = _ledger(state, reports)
 
     if force and backup is None:
         raise click.UsageError("--force goes with --backup")
@@ -1103,10 +1141,9 @@ def _campaign_id(ctx: click.Context, param: click.Parameter, value: str | None) 
     "--state",
     envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_STATE,
-    show_default=True,
-    help="The ledger to record it in.",
+    help="The ledger to record it in (default: state.sqlite in the reports folder).",
 )
+@_reports
 @click.option(
     "--note",
     metavar="TEXT",
@@ -1116,7 +1153,13 @@ def _campaign_id(ctx: click.Context, param: click.Parameter, value: str | None) 
 @_log_format
 @_fails_cleanly
 def resolve_command(
-    key: str, campaign_id: str | None, absent: bool, state: Path, note: str, log_format: str
+    key: str,
+    campaign_id: str | None,
+    absent: bool,
+    state: Path | None,
+    reports: Path,
+    note: str,
+    log_format: str,
 ) -> None:
     """Record what you found in Extrovert for a key whose create is uncertain.
 
@@ -1126,6 +1169,8 @@ def resolve_command(
     """
     from pipeline.model import Status
     from pipeline.status import resolve_key
+
+    state = _ledger(state, reports)
 
     if (campaign_id is None) == (not absent):
         raise click.UsageError("give exactly one of --created ID and --absent")

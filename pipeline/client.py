@@ -11,6 +11,7 @@ and `str` never show it, and goes nowhere but the header.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Final, Protocol
@@ -21,7 +22,7 @@ import orjson
 from pipeline import __version__
 from pipeline.errors import ConfigError
 from pipeline.operations import Answer, Failure, Operation
-from pipeline.settings import Secret, check_base_url, url_problem
+from pipeline.settings import Secret, check_base_url, redirect_problem
 
 USER_AGENT: Final = f"campaigns/{__version__} (+batch provisioning)"
 # What a header value may hold: visible ASCII, no spaces or line breaks.
@@ -182,9 +183,10 @@ def error_message(response: httpx.Response) -> str:
 
 # Redirects a download follows before giving up (a sign-in flow can take a few).
 MAX_REDIRECTS: Final = 10
+# `Downloaded.failure` of a download stopped at its overall deadline.
+DEADLINE_PASSED: Final = "DeadlinePassed"
 # What a download may be routed through instead of the network (tests: httpx.MockTransport).
 DownloadTransport = httpx.BaseTransport
-_DOWNLOAD_CHUNK: Final = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -192,10 +194,12 @@ class Downloaded:
     """What an input URL served, as plain data (`pipeline.inputs` judges it).
 
     `final_url` is the URL that answered (after redirects). `status` is 0 when nothing
-    answered; `failure` then names the transport error. A redirect not followed, because
-    its target is not allowed (`pipeline.settings.url_problem`), keeps its 3xx `status`
-    and its `location`. `body` is the whole body of a 2xx answer, and empty for any other
-    answer or when the body passed `max_bytes` (`too_large`; reading stopped there).
+    answered; `failure` then names the transport error (`DEADLINE_PASSED` when the
+    whole download took longer than its deadline). A redirect not followed, because its
+    target is not allowed (`pipeline.settings.redirect_problem`), keeps its 3xx
+    `status`, its `location`, and as `final_url` the URL that redirected. `body` is the
+    whole body of a 2xx answer, and empty for any other answer or when the body passed
+    `max_bytes` (`too_large`; reading stopped there).
     """
 
     final_url: str
@@ -213,32 +217,49 @@ def download(
     *,
     max_bytes: int,
     timeout: float,
+    deadline: float,
+    monotonic: Callable[[], float],
     transport: DownloadTransport | None = None,
 ) -> Downloaded:
     """GET `url`, following redirects to allowed addresses only; never raises for what
     the network or the server does. The body is streamed and never held past
-    `max_bytes` (a Content-Length above it stops before reading)."""
+    `max_bytes` (a Content-Length above it stops before reading).
+
+    `timeout` bounds each step (connecting, each read); `deadline` bounds the whole
+    download, redirects included, as `monotonic` counts seconds: a server that sends a
+    byte now and then cannot hold a run. Every step's wait is cut to what is left of
+    the deadline, so the download ends at the deadline, or at the latest when the read
+    under way then ends (never more than `timeout` later)."""
+    end = monotonic() + deadline
     try:
         with httpx.Client(
             headers={"User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
         ) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                with client.stream("GET", url) as response:
+                left = end - monotonic()
+                if left <= 0:
+                    return Downloaded(url, failure=DEADLINE_PASSED)
+                wait = min(timeout, left)
+                limits = httpx.Timeout(wait, connect=min(wait, 10.0))
+                with client.stream("GET", url, timeout=limits) as response:
                     if not response.is_redirect:
-                        return _downloaded(response, max_bytes)
+                        return _downloaded(response, max_bytes, end, monotonic)
                     location = str(response.url.join(response.headers["Location"]))
-                    if url_problem(location):
+                    if redirect_problem(url, location):
                         return Downloaded(url, response.status_code, location=location)
                     url = location
             return Downloaded(url, failure="TooManyRedirects")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        if isinstance(exc, httpx.TimeoutException) and monotonic() >= end:
+            return Downloaded(url, failure=DEADLINE_PASSED)
         return Downloaded(url, failure=type(exc).__name__)
 
 
-def _downloaded(response: httpx.Response, max_bytes: int) -> Downloaded:
+def _downloaded(
+    response: httpx.Response, max_bytes: int, end: float, monotonic: Callable[[], float]
+) -> Downloaded:
     final = str(response.url)
     status = response.status_code
     content_type = response.headers.get("Content-Type", "")
@@ -249,9 +270,13 @@ def _downloaded(response: httpx.Response, max_bytes: int) -> Downloaded:
     if declared.isdigit() and int(declared) > max_bytes:
         return Downloaded(final, status, content_type, filename, too_large=True)
     body = bytearray()
-    for chunk in response.iter_bytes(_DOWNLOAD_CHUNK):
+    # Each piece as it arrives (no chunk size: httpx would wait to fill one), so that
+    # the size and the deadline are checked after every read.
+    for chunk in response.iter_bytes():
         if len(body) + len(chunk) > max_bytes:
             return Downloaded(final, status, content_type, filename, too_large=True)
+        if monotonic() >= end:
+            return Downloaded(final, failure=DEADLINE_PASSED)
         body += chunk
     return Downloaded(final, status, content_type, filename, bytes(body))
 

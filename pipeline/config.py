@@ -30,7 +30,7 @@ from pipeline.parse import NAME_TABLES
 CONFIG_NAME: Final = "campaigns.toml"
 CONFIG_VARIABLE: Final = "CAMPAIGNS_CONFIG"
 LOG_FORMATS: Final = ("text", "json")
-LOG_LEVELS: Final = ("debug", "info", "warning")
+LOG_LEVELS: Final = ("debug", "info")
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ KEYS: Final[dict[str, dict[str, Key]]] = {
         "reports": Key("a path", _text, path=True),
         "archive": Key("a path", _text, path=True),
         "log_format": Key('"text" or "json"', _choice(*LOG_FORMATS)),
-        "log_level": Key('"debug", "info" or "warning"', _choice(*LOG_LEVELS), "verbose"),
+        "log_level": Key('"debug" or "info"', _choice(*LOG_LEVELS), "verbose"),
         "max_rows": Key("a whole number", _whole(1)),
         "max_bytes": Key("a whole number of bytes", _whole(1)),
         "keep_reports": Key("a whole number", _whole(1)),
@@ -145,8 +145,6 @@ class Config:
                 result["verbose"] = value == "debug"
             else:
                 result[spec.parameter or key] = str(value) if spec.path else value
-        if ("run", "reports") in self.values and ("run", "state") not in self.values:
-            result["state"] = str(self.values[("run", "reports")] / "state.sqlite")
         return result
 
     def where(self, section: str, key: str) -> str:

@@ -5,41 +5,55 @@ in them, and the oldest pruned (`--keep-reports N`).
 suffixed `-2`, `-3`... when taken) and writes a probe file into it, so that a folder
 that cannot be written stops the run before a request is made. `discard` takes away
 what the claim made, when the run ends without writing a report there: stopped before
-anything was done (exit 2, a locked ledger), or a run that changed nothing.
+anything was done (exit 2, a locked ledger), or a run that changed nothing. A
+`<reports>/<run-id>` folder is this run's alone and goes whole; an `--out` folder (which
+another run may share) goes only when it is empty.
 
-`prune_run_folders` keeps the newest N run folders of the reports root and deletes the
-others. A run folder is a real folder (not a link) named like a run id
-(`20261126T101500Z-stem`, maybe `-2`) that holds a `summary.json`; nothing else there is
-ever touched: not the ledger and its lock and journal files, not a folder of another
-name, not a run folder still being written (no summary.json yet), not `--out` folders.
+`prune_run_folders` keeps, of each kind of run, the newest N run folders of the reports
+root and prunes the others. The kinds are summary.json's `command` (`run`,
+`run --dry-run`, `validate`), sandbox rehearsals (`base_url` "sandbox") counted apart
+from real runs: a `validate` never prunes the last real run's reports. A run folder is
+a real folder (not a link) directly in the reports root, named like a run id
+(`20261126T101500Z-stem`, maybe `-2`), that holds a summary.json naming one of those
+commands. Pruning one deletes what this tool writes there (the report files of
+`pipeline.report.REPORT_FILES`, their leftover temporary files and `inputs/`),
+summary.json last, then the folder only when nothing else is left in it; anything else
+stays, and the folder with it. Nothing else is ever touched: not the ledger and its lock
+and journal files, not a folder of another name, not a run folder still being written
+(no summary.json yet), not this run's folder (also when `--out` names a run folder).
+An `--out` folder elsewhere is never looked at; one given inside the reports root and
+named like a run id is a run folder like any other to later runs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import stat
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from pipeline.archive import INPUTS
 from pipeline.errors import ConfigError
+from pipeline.report import REPORT_FILES, TEMPORARY
 
-__all__ = ["Pruned", "ReportFolder", "is_run_folder_name", "prune_run_folders"]
+__all__ = ["Pruned", "ReportFolder", "prune_run_folders"]
 
 # `20261126T101500Z-` + the input's stem (and a `-2` suffix, which the stem pattern takes).
 _RUN_FOLDER: Final = re.compile(r"(?P<stamp>\d{8}T\d{6}Z)-.+")
 # The file every finished run folder holds (validate, run, dry run).
 SUMMARY: Final = "summary.json"
+# summary.json's `command` of each kind of run, and its `base_url` for a sandbox run.
+COMMANDS: Final = frozenset({"run", "run --dry-run", "validate"})
+_SANDBOX: Final = "sandbox"
 _HINT: Final = "Choose another folder with --out."
-
-
-def is_run_folder_name(name: str) -> bool:
-    """Whether `name` is one this tool gives a run's report folder."""
-    return _RUN_FOLDER.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -47,12 +61,15 @@ class ReportFolder:
     """A run's report folder, made (or found, for `--out`) and known to be writable.
 
     `made` lists the folders the claim created, deepest first (the folder itself, then
-    parents that did not exist); `given` says it came from `--out`.
+    parents that did not exist); `given` says it came from `--out`. `name` is what the
+    run's archive folder is called: its folder's name (the run id, `-2`, `-3`... when
+    taken, so no two runs of one reports root share it), or the run id for `--out`.
     """
 
     path: Path
     made: tuple[Path, ...]
     given: bool
+    name: str
 
     @classmethod
     def claim(cls, out: Path | None, root: Path, identifier: str) -> ReportFolder:
@@ -66,7 +83,7 @@ class ReportFolder:
             except OSError as exc:
                 _remove_empty(missing)
                 raise _unwritable(out, exc) from None
-            folder = cls(out, tuple(missing), given=True)
+            folder = cls(out, tuple(missing), given=True, name=identifier)
         else:
             folder = cls._new(root, identifier)
         folder._probe()
@@ -90,7 +107,7 @@ class ReportFolder:
             except OSError as exc:
                 _remove_empty(missing)
                 raise _unwritable(path, exc) from None
-            return cls(path, (path, *missing), given=False)
+            return cls(path, (path, *missing), given=False, name=path.name)
 
     def _probe(self) -> None:
         """Write and delete a file, so that a folder made but not writable (a read-only
@@ -103,10 +120,12 @@ class ReportFolder:
             raise _unwritable(self.path, exc) from None
 
     def discard(self) -> None:
-        """Take away what `claim` made, for a run that wrote no report here. A folder
-        this run made goes with whatever the run put in it (a copy of its inputs); a
-        folder it found (`--out`) stays as it is. Never raises."""
-        if self.made and self.made[0] == self.path:
+        """Take away what `claim` made, for a run that wrote no report here: its new
+        `<reports>/<run-id>` folder with whatever is in it (no other run writes there),
+        and the parents it made when they are empty. An `--out` folder, which other runs
+        may write into too, goes only when it is empty and this claim made it. Never
+        raises."""
+        if not self.given:
             with suppress(OSError):
                 shutil.rmtree(self.path)
         _remove_empty(self.made)
@@ -136,26 +155,29 @@ def _unwritable(folder: Path, error: OSError) -> ConfigError:
 
 @dataclass(frozen=True)
 class Pruned:
-    """What `prune_run_folders` did: the folders it deleted (names, oldest first) and,
-    for each it could not delete, `name: reason`."""
+    """What `prune_run_folders` did: the folders whose reports it deleted (names, oldest
+    first); of those, each that stays because it holds more (name, what it holds); and,
+    for each it could not prune, `name: reason`."""
 
     removed: tuple[str, ...] = ()
+    left: tuple[tuple[str, tuple[str, ...]], ...] = ()
     failed: tuple[str, ...] = ()
 
 
 def prune_run_folders(root: Path, keep: int, *, spare: Iterable[Path] = ()) -> Pruned:
-    """Delete the run folders of `root` (see the module docstring) but the newest `keep`.
+    """Prune the run folders of `root` (see the module docstring) but the newest `keep`
+    of each kind.
 
     Newest by when its summary.json was written (the run that finished last, which may
     have started before another: a long run's fresh reports are never the oldest), then
-    by the time in its name. Folders in `spare` (this run's, `--out`) are never deleted;
-    one that is a run folder of `root` counts as one of the `keep`. Never raises for a
-    folder it cannot read or delete: that one is listed in `failed`.
+    by the time in its name. Folders in `spare` (this run's) are never pruned; one that
+    is a run folder of `root` counts as one of the `keep` of its kind. Never raises for
+    a folder it cannot read or prune: that one is listed in `failed`.
     """
     if keep < 1:
         raise ValueError(f"keep = {keep!r}: at least this run's folder is kept")
     spared = {_identity(path) for path in spare}
-    found: list[tuple[int, str, str, Path]] = []
+    kinds: defaultdict[str, list[tuple[int, str, str, Path]]] = defaultdict(list)
     try:
         entries = list(os.scandir(root))
     except FileNotFoundError:
@@ -166,24 +188,79 @@ def prune_run_folders(root: Path, keep: int, *, spare: Iterable[Path] = ()) -> P
         match = _RUN_FOLDER.fullmatch(entry.name)
         if match is None or not entry.is_dir(follow_symlinks=False):
             continue
+        summary = Path(entry.path, SUMMARY)
         try:
-            written = os.stat(os.path.join(entry.path, SUMMARY), follow_symlinks=False)
-        except OSError:  # being written, or not a folder of ours
+            written = os.stat(summary, follow_symlinks=False)
+            kind = _kind(summary) if stat.S_ISREG(written.st_mode) else None
+        except (OSError, ValueError):  # being written, or not a folder of ours
             continue
-        found.append((written.st_mtime_ns, match["stamp"], entry.name, Path(entry.path)))
-    found.sort()
+        if kind is not None:
+            found = (written.st_mtime_ns, match["stamp"], entry.name, Path(entry.path))
+            kinds[kind].append(found)
+    old = sorted(
+        folder
+        for folders in kinds.values()
+        for folder in sorted(folders)[: max(len(folders) - keep, 0)]
+    )
     removed: list[str] = []
+    left: list[tuple[str, tuple[str, ...]]] = []
     failed: list[str] = []
-    for _, _, name, path in found[: max(len(found) - keep, 0)]:
+    for _, _, name, path in old:
         if _identity(path) in spared:
             continue
         try:
-            shutil.rmtree(path)
+            others = _prune(path)
         except OSError as exc:
             failed.append(f"{name}: {exc.strerror or exc}")
-        else:
-            removed.append(name)
-    return Pruned(tuple(removed), tuple(failed))
+            continue
+        removed.append(name)
+        if others:
+            left.append((name, others))
+    return Pruned(tuple(removed), tuple(left), tuple(failed))
+
+
+def _kind(summary: Path) -> str | None:
+    """The kind of run whose summary.json this is (see the module docstring); None for
+    one that names no command of this tool. Raises `ValueError` for one that is not
+    JSON, `OSError` for one that cannot be read."""
+    with summary.open("rb") as stream:
+        written = json.load(stream)
+    if not isinstance(written, dict) or written.get("command") not in COMMANDS:
+        return None
+    sandbox = written.get("base_url") == _SANDBOX
+    return f"{written['command']} ({_SANDBOX})" if sandbox else str(written["command"])
+
+
+def _ours(entry: os.DirEntry[str]) -> bool:
+    """Whether a run folder's `entry` is one this tool writes there: a report file (or
+    a temporary one left by a crash) or the folder of input copies, never a link."""
+    if entry.name == INPUTS:
+        return entry.is_dir(follow_symlinks=False)
+    temporary = TEMPORARY.fullmatch(entry.name)
+    name = temporary["name"] if temporary else entry.name
+    return name in REPORT_FILES and entry.is_file(follow_symlinks=False)
+
+
+def _prune(folder: Path) -> tuple[str, ...]:
+    """Delete what this tool wrote in the run folder `folder`, summary.json last (a
+    folder left half pruned is found again next time), then the folder itself when
+    nothing else is in it. Returns the names of what else is there (a folder's with a
+    `/`), sorted; raises `OSError` for what could not be deleted."""
+    others: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name == SUMMARY:
+                continue
+            if not _ours(entry):
+                others.append(entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
+            elif entry.name == INPUTS:
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+    os.unlink(folder / SUMMARY)
+    if not others:
+        folder.rmdir()
+    return tuple(sorted(others))
 
 
 def _identity(path: Path) -> Path:

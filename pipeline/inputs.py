@@ -1,22 +1,28 @@
 """Inputs by URL: a PATH that is a link (a shared sheet's export link), read as a sheet.
 
-`read_tables(options)` reads every input in the order given: files and folders through
-`pipeline.load`, each URL downloaded (`pipeline.client.download`) and read from the
-bytes it served (`pipeline.load.load_bytes`). What a download means is decided here by
-`sheet_suffix`, a pure function: the format comes from the bytes (an xlsx is a zip) and
-the `Content-Type` and `Content-Disposition` headers, never from the URL; an HTML page (a
-sign-in wall), an error status, a body past `--max-bytes`, a redirect to an address that
-is not allowed, or no answer at all is an `InputError` saying what came back and what to
-check. A downloaded input is called by its URL without the query (`public_url`) in every
-report and message: signed links carry secrets there, so the query is never shown or
-written. The names inputs are read and kept as (`safe_name`, `unique_name`) are bare,
-safe file names, never a path taken from a URL or a server's header.
+`read_tables(options)` reads every input, its tables in the order the inputs were given:
+the files and folders first, all of them expanded and de-duplicated at once
+(`pipeline.load.expand_paths`), so that a bad path stops the run before anything is
+downloaded; then each URL downloaded (`pipeline.client.download`, within
+`DOWNLOAD_DEADLINE` seconds in all) and read from the bytes it served
+(`pipeline.load.load_bytes`). What a download means is decided here by `sheet_suffix`, a
+pure function: the format comes from the bytes (an xlsx is a zip) and the `Content-Type`
+and `Content-Disposition` headers, never from the URL; an HTML page (a sign-in wall), an
+error status, a body past `--max-bytes`, a redirect to an address that is not allowed,
+a download past its deadline, or no answer at all is an `InputError` saying what came
+back and what to check.
+
+A downloaded input is called by its URL without the query (`public_url`) in every report
+and message: signed links carry secrets there, so the query is never shown or written.
+Two links that differ only there (two tabs of one Google Sheet: `...export?gid=0` and
+`gid=123`) are told apart by a number, `https://host/export (2)`, in the order given. The
+names inputs are read and kept as (`pipeline.filenames`) are bare, safe file names, never
+a path taken from a URL or a server's header.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from http import HTTPStatus
@@ -24,24 +30,35 @@ from pathlib import Path, PurePosixPath
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
-from pipeline.client import MAX_REDIRECTS, Downloaded, DownloadTransport, download
+from pipeline.client import (
+    DEADLINE_PASSED,
+    MAX_REDIRECTS,
+    Downloaded,
+    DownloadTransport,
+    download,
+)
 from pipeline.errors import InputError
+from pipeline.filenames import safe_name, unique_name
 from pipeline.load import SUFFIXES, Table, expand_paths, load, load_bytes
-from pipeline.settings import Options, public_url, url_problem
+from pipeline.settings import Options, public_url, redirect_problem
+from pipeline.timing import Timing
 
 __all__ = [
+    "DOWNLOAD_DEADLINE",
     "DOWNLOAD_TIMEOUT",
     "load_url",
     "naming_urls",
     "read_tables",
-    "safe_name",
     "sheet_suffix",
-    "unique_name",
+    "shown_urls",
     "url_stem",
 ]
 
 # Seconds to wait for each step of a download (connecting, each read) before giving up.
 DOWNLOAD_TIMEOUT: Final = 60.0
+# Seconds one download may take in all, redirects included: a server sending a byte now
+# and then must not hold an unattended run. Read when each download starts.
+DOWNLOAD_DEADLINE: Final = 120.0
 
 _ZIP: Final = b"PK\x03\x04"  # xlsx, xlsm, xlsb and ods are zip files
 _OLE: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted xlsx
@@ -59,10 +76,6 @@ _CSV_TYPES: Final = (
 )
 _NOT_CSV_TEXT: Final = ("text/xml", "text/javascript", "text/css")
 _TIMEOUTS: Final = ("ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout")
-# Characters no file name here may hold: control characters and what Windows refuses.
-_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
-_RESERVED: Final = re.compile(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", re.IGNORECASE)
-_LONGEST_NAME: Final = 100
 _GOOGLE_HINT: Final = (
     'For a Google Sheet: share it with "Anyone with the link" (Viewer), or publish it '
     "(File > Share > Publish to web), and give its export link (.../export?format=xlsx)."
@@ -75,51 +88,78 @@ _BROWSER_HINT: Final = (
 def read_tables(
     options: Options,
     *,
+    timing: Timing | None = None,
     timeout: float = DOWNLOAD_TIMEOUT,
     transport: DownloadTransport | None = None,
 ) -> list[Table]:
-    """Every input of `options.paths`, read in the order given, one `Table` per file
-    (files and folders as `pipeline.load.load` reads them; a URL named twice is read
-    once). A downloaded table's `path` is the bare name it was read as, distinct from
-    every other table's."""
-    tables: list[Table] = []
-    files: list[Path] = []
-    fetched: set[str] = set()
-    for given in options.paths:
-        if isinstance(given, Path):
-            files.append(given)
-            continue
-        tables += _load_files(files, options)
-        files = []
-        if given not in fetched:
-            fetched.add(given)
-            tables.append(load_url(given, options, timeout=timeout, transport=transport))
-    tables += _load_files(files, options)
-    return _distinct(tables)
-
-
-def _load_files(files: Sequence[Path], options: Options) -> list[Table]:
-    if not files:
-        return []
-    return load(
-        expand_paths(files),
+    """Every input of `options.paths`, one `Table` per file, in the order given (files
+    and folders as `pipeline.load.load` reads them, a file named twice, or also through
+    its folder, read once, wherever it comes in the list; a URL named twice read once).
+    A downloaded table's `url` is its name in reports (`shown_urls`), and its `path` the
+    bare name it was read as, distinct from every other table's. `timing` counts each
+    download's deadline."""
+    # Every path checked, and every file read, before anything is downloaded.
+    files = expand_paths(given for given in options.paths if isinstance(given, Path))
+    tables = load(
+        files,
         sheet=options.sheet,
         max_rows=options.max_rows,
         skip_hidden_rows=options.skip_hidden_rows,
     )
+    # Where each table goes in the list given: at its input's place (a file found in a
+    # folder at its folder's), the first place that input is named.
+    place = {given: index for index, given in reversed(list(enumerate(options.paths)))}
+    placed = [
+        (place[files.folders.get(file, file)], order, table)
+        for order, (file, table) in enumerate(zip(files, tables, strict=True))
+    ]
+    timing = timing or Timing.real()
+    for url, shown in shown_urls(options.paths).items():
+        table = load_url(
+            url, options, shown=shown, timing=timing, timeout=timeout, transport=transport
+        )
+        placed.append((place[url], 0, table))
+    return _distinct([table for *_, table in sorted(placed, key=lambda p: p[:2])])
+
+
+def shown_urls(paths: Iterable[Path | str]) -> dict[str, str]:
+    """Each distinct URL of `paths`, in order, and what reports call it: `public_url`,
+    numbered from the second link on that shares it with an earlier one (`https://host/export
+    (2)`), so that every downloaded input has a name of its own and no query is shown."""
+    shown: dict[str, str] = {}
+    for url in paths:
+        if not isinstance(url, str) or url in shown:
+            continue
+        name = public = public_url(url)
+        number = 1
+        while name in shown.values():
+            number += 1
+            name = f"{public} ({number})"
+        shown[url] = name
+    return shown
 
 
 def load_url(
     url: str,
     options: Options,
     *,
+    shown: str = "",
+    timing: Timing | None = None,
     timeout: float = DOWNLOAD_TIMEOUT,
     transport: DownloadTransport | None = None,
 ) -> Table:
-    """Download `url` and read what it served as a sheet; `InputError` (naming the URL
-    without its query) when it is not one."""
-    shown = public_url(url)
-    got = download(url, max_bytes=options.max_bytes, timeout=timeout, transport=transport)
+    """Download `url` (within `DOWNLOAD_DEADLINE` seconds, as `timing` counts) and read
+    what it served as a sheet; `InputError` when it is not one. The table and every
+    message call it `shown`, by default the URL without its query (`public_url`)."""
+    shown = shown or public_url(url)
+    got = download(
+        url,
+        max_bytes=options.max_bytes,
+        timeout=timeout,
+        deadline=DOWNLOAD_DEADLINE,
+        monotonic=(timing or Timing.real()).monotonic,
+        transport=transport,
+    )
     suffix = sheet_suffix(got, shown, max_bytes=options.max_bytes)
     name = f"{_without_suffix(safe_name(got.filename)) if got.filename else url_stem(url)}{suffix}"
     try:
@@ -184,6 +224,13 @@ def sheet_suffix(got: Downloaded, shown: str, *, max_bytes: int) -> str:
 def _refuse_failures(got: Downloaded, shown: str, max_bytes: int) -> None:
     """An `InputError` for a download that brought no body to judge."""
     if got.failure:
+        if got.failure == DEADLINE_PASSED:
+            raise InputError(
+                shown,
+                f"the download took longer than {DOWNLOAD_DEADLINE:g} seconds in all and "
+                "was stopped (the server sends the file too slowly)",
+                hint="Try again later, or download the file and give it instead of the link.",
+            )
         if got.failure in _TIMEOUTS:
             problem = f"the server did not answer in time ({got.failure})"
         elif got.failure == "TooManyRedirects":
@@ -205,7 +252,7 @@ def _refuse_failures(got: Downloaded, shown: str, max_bytes: int) -> None:
         raise InputError(
             shown,
             f"the link redirected (HTTP {got.status}) to {target}, which is refused: it "
-            f"{url_problem(got.location)}",
+            f"{redirect_problem(got.final_url, got.location)}",
             hint="Give the https:// link the sheet is finally served from.",
         )
     if not 200 <= got.status < 300:
@@ -277,35 +324,6 @@ def url_stem(url: str) -> str:
         parts, host = urlsplit(""), ""
     segment = safe_name(unquote(PurePosixPath(parts.path).name), fallback="")
     return _without_suffix(segment or safe_name(host, fallback="download"))
-
-
-def safe_name(name: str, *, fallback: str = "input") -> str:
-    """A bare file name made from any text: the last part after any `/` or `\\`, without
-    control characters or characters Windows refuses, not hidden, not a device name,
-    at most 100 characters (the suffix kept); `fallback` when nothing is left."""
-    base = _UNSAFE.sub("_", re.split(r"[\\/]", name)[-1]).strip(" .")
-    if not base:
-        return fallback
-    if _RESERVED.fullmatch(base):
-        base = f"_{base}"
-    if len(base) > _LONGEST_NAME:
-        suffix = PurePosixPath(base).suffix
-        suffix = suffix if len(suffix) <= 10 else ""
-        base = base[: _LONGEST_NAME - len(suffix)].rstrip(" .") + suffix
-    return base
-
-
-def unique_name(name: str, taken: Iterable[str]) -> str:
-    """`name`, or `name-2`, `name-3`... (before the suffix) when `taken` holds it;
-    compared ignoring case, as Windows and macOS folders do."""
-    used = {t.casefold() for t in taken}
-    if name.casefold() not in used:
-        return name
-    path = PurePosixPath(name)
-    number = 2
-    while f"{path.stem}-{number}{path.suffix}".casefold() in used:
-        number += 1
-    return f"{path.stem}-{number}{path.suffix}"
 
 
 def _suffix(name: str) -> str:

@@ -170,6 +170,11 @@ def _entry(row: Iterable[Any]) -> Entry:
     return Entry(**values)
 
 
+def lock_file(path: Path) -> Path:
+    """The lock file of the ledger at `path`: one whatever the path's spelling."""
+    return Path(f"{path.resolve()}.lock")
+
+
 class Ledger:
     """An open ledger holding its lock; use as a context manager or call `close()`."""
 
@@ -212,7 +217,7 @@ class Ledger:
                 reason = f"{error.filename} is a file, not a folder"
             raise LedgerError(f"{path}: cannot create the ledger's folder: {reason}") from None
         if lock:
-            lock_path = f"{path.resolve()}.lock"  # one lock whatever the path's spelling
+            lock_path = str(lock_file(path))
             _check_writable(Path(lock_path), "the ledger's lock file")
             file_lock = FileLock(lock_path, timeout=0, thread_local=False)
             try:

@@ -84,6 +84,9 @@ class Table:
     # A downloaded input's URL without its query (`pipeline.inputs`); `path` is then the
     # name it was read as. Empty for a file.
     url: str = ""
+    # The row numbers of data rows not read (hidden, with --skip-hidden-rows): a file
+    # with any is never finished with (`pipeline.archive`).
+    left_out: tuple[int, ...] = ()
 
     @property
     def source(self) -> str:
@@ -694,7 +697,9 @@ def _table_from_grid(
         kept[ignored] = False
         filled = filled & _filled_rows(values[:, kept], (values != "")[:, kept])
     data_rows = np.flatnonzero(filled[header_at + 1 :]) + header_at + 1
-    data_rows = _hidden_lines(path, grid.hidden, data_rows, skip_hidden_rows, warnings)
+    read = _hidden_lines(path, grid.hidden, data_rows, skip_hidden_rows, warnings)
+    left_out = tuple(int(n) + 1 for n in np.setdiff1d(data_rows, read))
+    data_rows = read
     if len(data_rows) > max_rows:
         raise InputError(
             path,
@@ -741,7 +746,17 @@ def _table_from_grid(
     frame.index = pd.Index(data_rows + 1, name="row")
     headers = {name: header[position] for position, name in keep}
     origins = _origins(values, names, data_rows)
-    return Table(path, sheet, frame, headers, detected, tuple(warnings), problems, origins=origins)
+    return Table(
+        path,
+        sheet,
+        frame,
+        headers,
+        detected,
+        tuple(warnings),
+        problems,
+        origins=origins,
+        left_out=left_out,
+    )
 
 
 def _header_line(path: Path, values: np.ndarray, filled: np.ndarray, warnings: list[str]) -> int:

@@ -7,6 +7,12 @@ loader undoes the guard exactly, so `failed.csv` fed back through the loader giv
 the original cells; results.xlsx holds the text as typed, marked with the quote prefix
 (`pipeline.xlsx`). Every file gets the permissions the user's umask gives, like any file
 the user saves (colleagues may read the reports where the umask lets them).
+
+`atomic_write` is the one way this tool writes a file whole or not at all (reports,
+templates, the inputs kept, an archived file copied across file systems): a new
+temporary file beside the target (`.<name>.<12 hex>.tmp`, never through a link), synced,
+then renamed over the target. `REPORT_FILES` names every file `write_reports` writes;
+with the temporary names of those (`TEMPORARY`), they are what pruning may delete.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,6 +54,16 @@ RESULT_COLUMNS: Final = (
     "errors",
 )
 ERROR_SEPARATOR: Final = " | "
+# Every file `write_reports` writes into a report folder (payloads.jsonl only for
+# validate and dry runs).
+REPORT_FILES: Final = (
+    "results.csv",
+    "failed.csv",
+    "succeeded.csv",
+    "summary.json",
+    "results.xlsx",
+    "payloads.jsonl",
+)
 # Column widths (in characters) of results.xlsx's `results` sheet (a column not named
 # here gets the default) and of its `summary` sheet.
 RESULT_WIDTHS: Final = {
@@ -105,9 +122,14 @@ _NEW_FILE: Final = (
 )
 
 
+# The name of `atomic_write`'s temporary file for the file `name`: a crash may leave one.
+TEMPORARY: Final = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
+
+
 def _temporary_beside(path: Path) -> tuple[int, Path]:
     """A new, empty file in `path`'s folder, open for writing, with the permissions the
-    umask gives (`tempfile.mkstemp` makes 0600 files: reports nobody else could read)."""
+    umask gives (`tempfile.mkstemp` makes 0600 files: reports nobody else could read).
+    Random names: 100 taken in a row means something else is wrong."""
     for _ in range(100):
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:

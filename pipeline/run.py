@@ -136,6 +136,30 @@ def report_folder(options: Options, identifier: str) -> ReportFolder:
     return ReportFolder.claim(options.out, options.reports_root, identifier)
 
 
+def check_archive(options: Options, settings: RunSettings) -> None:
+    """Refuse (`ConfigError`) an archive folder that is the reports folder, inside it or
+    around it: its `<run>` folders would be, or sit among, report folders, which
+    `--keep-reports` prunes. Nothing for a run without --archive."""
+    if settings.archive is None:
+        return
+    archive, root = settings.archive.resolve(), options.reports_root.resolve()
+    if archive == root:
+        relation = "is"
+    elif archive.is_relative_to(root):
+        relation = "is inside"
+    elif root.is_relative_to(archive):
+        relation = "holds"
+    else:
+        return
+    raise ConfigError(
+        f"the archive folder {settings.archive} {relation} the reports folder "
+        f"{options.reports_root}: archived files must stay apart from report folders, "
+        "which are pruned",
+        hint="Choose an --archive folder that is neither inside the --reports folder "
+        "nor around it.",
+    )
+
+
 def changed_nothing(execution: Execution, dry_run: bool, warnings: Sequence[str]) -> bool:
     """A run whose report would only repeat the last one, so none is kept (without
     --out): every row already created, none with a note, no request made, nothing that
@@ -153,16 +177,21 @@ def changed_nothing(execution: Execution, dry_run: bool, warnings: Sequence[str]
 def keep_newest_reports(
     options: Options, folder: ReportFolder, summary: dict[str, Any], kept: bool
 ) -> tuple[str, ...]:
-    """`--keep-reports N`: delete all but the newest N run folders of the reports root
-    (never this run's, never --out); `summary["pruned"]` names the deleted ones (and
-    summary.json, when kept, is written again). Returns a warning for each folder that
-    could not be deleted."""
+    """`--keep-reports N`: prune all but the newest N run folders of each command in the
+    reports root (never this run's; `pipeline.folders`); `summary["pruned"]` names the
+    pruned ones (and summary.json, when kept, is written again). Returns a warning for
+    each folder that could not be pruned, and for each that stays because it holds
+    files this tool did not write."""
     if options.keep_reports is None:
         return ()
     root = options.reports_root
     pruned = prune_run_folders(root, options.keep_reports, spare=(folder.path,))
     warnings = tuple(
         f"could not delete the old report folder {root / failed}" for failed in pruned.failed
+    ) + tuple(
+        f"the old report folder {root / name} was pruned but not removed: it also holds "
+        f"{', '.join(others)}, which this tool did not write"
+        for name, others in pruned.left
     )
     summary["pruned"] = list(pruned.removed)
     summary["warnings"] = [*summary.get("warnings", ()), *warnings]
@@ -263,7 +292,7 @@ def validate_files(options: Options, *, timing: Timing | None = None) -> RunResu
 def _validate_files(options: Options, timing: Timing) -> RunResult:
     started = timing.now()
     began = timing.monotonic()
-    inputs, checked, tables, _ = _load_and_check(options)
+    inputs, checked, tables, _ = _load_and_check(options, timing)
     payloads = map_rows(checked)
     outcomes = [
         Outcome(Status.VALID) if payload is not None else Outcome(Status.INVALID, errors=errors)
@@ -308,12 +337,12 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
 
 
 def _load_and_check(
-    options: Options,
+    options: Options, timing: Timing, tables: Sequence[Table] | None = None
 ) -> tuple[list[dict[str, Any]], Checked, list[Table], tuple[Replacement, ...]]:
     """summary.json's `inputs`, every row checked, the tables read (files, downloads:
-    `pipeline.inputs`) and what replaced what: the rows of a report fed back beside its
-    sheet replace the rows they came from (`pipeline.refeed`)."""
-    tables = read_tables(options)
+    `pipeline.inputs`; or `tables`, read already) and what replaced what: the rows of a
+    report fed back beside its sheet replace the rows they came from (`pipeline.refeed`)."""
+    tables = list(tables) if tables is not None else read_tables(options, timing=timing)
     refed = replace_refed_rows(tables)
     with naming_urls(tables):
         checked = validate(refed.tables, defaults=options.defaults, names=options.names)
@@ -337,10 +366,11 @@ def _archive(
     execution: Execution,
     tables: Sequence[Table],
     replacements: Sequence[Replacement],
-    identifier: str,
+    name: str,
 ) -> Archived:
-    """--archive: the input files whose rows are all done, moved to `<archive>/<run-id>/`;
-    nothing for a dry run or a run that stopped early (`pipeline.archive`)."""
+    """--archive: the input files whose rows are all done, moved to `<archive>/<name>/`
+    (the run's `ReportFolder.name`); nothing for a dry run or a run that stopped early
+    (`pipeline.archive`)."""
     rows = execution.checked.rows
     if (
         settings.archive is None
@@ -352,7 +382,7 @@ def _archive(
         return Archived()
     statuses = [o.status for o in execution.outcomes]
     done = finished_files(tables, replacements, rows["source_path"].tolist(), statuses)
-    return archive_files(done, settings.archive / identifier)
+    return archive_files(done, settings.archive / name)
 
 
 def _summary(
@@ -388,12 +418,15 @@ def run_files(
     timing: Timing | None = None,
     transport: Any = None,
     interrupt: Interrupt | None = None,
+    tables: Sequence[Table] | None = None,
 ) -> RunResult:
     """The whole pipeline: load, check, send what is due, report every row.
 
     Runs its own event loop; inside a running one (a notebook, a web handler) await
     `run_files_async` instead. `interrupt` lets the caller stop the run from a signal
     handler or another thread: requests in flight finish, every row is reported.
+    `tables` are the inputs already read (`pipeline.inputs.read_tables(options)`), so
+    that a caller that looked at them first downloads nothing twice; None reads them.
     """
     work = run_files_async(
         options,
@@ -402,6 +435,7 @@ def run_files(
         timing=timing,
         transport=transport,
         interrupt=interrupt,
+        tables=tables,
     )
     return asyncio.run(work)
 
@@ -414,13 +448,15 @@ async def run_files_async(
     timing: Timing | None = None,
     transport: Any = None,
     interrupt: Interrupt | None = None,
+    tables: Sequence[Table] | None = None,
 ) -> RunResult:
     """`run_files` as a coroutine, for callers that already run an event loop."""
+    check_archive(options, settings)
     timing = timing or Timing.real()
     started = timing.now()
     began = timing.monotonic()
     with bulk_work():
-        inputs, checked, tables, replacements = _load_and_check(options)
+        inputs, checked, tables, replacements = _load_and_check(options, timing, tables)
     identifier = run_id(list(options.paths), started)
     folder = report_folder(options, identifier)
     command = "run --dry-run" if settings.dry_run else "run"
@@ -431,7 +467,7 @@ async def run_files_async(
 
     def report(execution: Execution) -> None:
         nonlocal writing
-        archived = _archive(settings, execution, tables, replacements, identifier)
+        archived = _archive(settings, execution, tables, replacements, folder.name)
         notes.extend(archived.warnings)
         summary = _summary(
             command,

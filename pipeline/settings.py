@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError, InputError
 
@@ -87,7 +88,7 @@ def is_url(text: object) -> bool:
 
 def url_problem(url: str) -> str:
     """Why an input URL (or a redirect's target) may not be fetched; "" when it may:
-    https, or plain http to a loopback host."""
+    https, or plain http to a loopback host, with a port (if any) from 1 to 65535."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -97,21 +98,92 @@ def url_problem(url: str) -> str:
         return "is not an https:// address"
     if parts.scheme.lower() != "https" and not is_loopback(host):
         return "uses plain http, which is allowed only for loopback hosts; use https://"
+    written = _port_text(parts.netloc)
+    if written and not written.isdigit():  # not echoed: it may be part of a password
+        return "has a port that is not a number; a port is a whole number from 1 to 65535"
+    if written and not 1 <= int(written) <= 65535:
+        return f"has the port {int(written)}; a port is a whole number from 1 to 65535"
     return ""
+
+
+def redirect_problem(origin: str, target: str) -> str:
+    """Why a download may not follow a redirect from `origin` to `target`; "" when it
+    may. Beyond `url_problem`: a link from elsewhere may not lead to this machine (a
+    loopback address), where it could reach what only this machine may ask."""
+    problem = url_problem(target)
+    if problem:
+        return problem
+    if _points_here(_host(target)) and not _points_here(_host(origin)):
+        return (
+            "is on this machine (a loopback address), and a link from another host may "
+            "not lead there"
+        )
+    return ""
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+# What `socket.inet_aton` (and so the resolver) reads as an IPv4 address: `127.1`,
+# `2130706433`, `0x7f.0.0.1`.
+_LEGACY_IPV4: Final = re.compile(r"[0-9a-fA-FxX.]+")
+
+
+def _points_here(host: str) -> bool:
+    """True for a host that is this machine however it is written: loopback names and
+    addresses (`localhost`, `x.localhost`, `127.1`, `::ffff:127.0.0.1`) and the
+    unspecified address (`0.0.0.0`, which connects here)."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        if not _LEGACY_IPV4.fullmatch(name):
+            return False
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def _port_text(netloc: str) -> str:
+    """The port as written in `netloc` ("" when none), after any user:password@."""
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        return hostport.partition("]")[2].partition(":")[2]
+    return hostport.partition(":")[2]
 
 
 def public_url(url: str) -> str:
     """What reports, messages and summary.json call an input URL: without its query,
-    fragment or user:password (signed links carry secrets there)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return url.split("?", 1)[0].split("#", 1)[0]
-    if ":" in host:
-        host = f"[{host}]"
-    return urlunsplit((parts.scheme.lower(), host + port, parts.path, "", ""))
+    fragment or user:password (signed links carry secrets there), even when the URL is
+    not a valid one. The scheme and host are lower-cased; a port that is not a number is
+    left out (it may be part of a password)."""
+    # Cut the text itself rather than trust a parser: a URL that fails to parse (a port
+    # out of range, a stray bracket) must lose its secrets all the same.
+    text = re.split(r"[?#]", url, maxsplit=1)[0]
+    scheme, found, rest = text.partition("://")
+    if not found:
+        return text.rpartition("@")[2]
+    netloc, slash, path = rest.partition("/")
+    port = _port_text(netloc)
+    if port and not port.isdigit():
+        # Most likely a password holding a "/" (`user:pa/ss@host`): the host is what
+        # follows the last "@", and the port is dropped.
+        netloc, slash, path = rest.rpartition("@")[2].partition("/")
+        port = _port_text(netloc)
+        if port and not port.isdigit():
+            netloc = netloc[: -len(port) - 1]
+    hostport = netloc.rpartition("@")[2].lower()
+    return f"{scheme.lower()}://{hostport}{slash}{path}"
 
 
 def _input(given: Path | str) -> Path | str:

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from pipeline.errors import ConfigError, LedgerError, LockedError
 from pipeline.guard import guard
-from pipeline.ledger import Entry, Ledger
+from pipeline.ledger import Entry, Ledger, lock_file
 from pipeline.model import EXIT_NEEDS_PERSON, EXIT_OK, LEDGER_ATTENTION, LEDGER_STATUSES, Status
 from pipeline.timing import Timing
 
@@ -162,7 +162,7 @@ def lock_holder(state: Path) -> Lock | None:
     can never be what makes a starting run find the ledger locked; elsewhere it takes
     the lock for an instant and lets go at once (a run starting in that instant exits 2).
     """
-    path = Path(f"{state.resolve()}.lock")  # as `Ledger.open` names it
+    path = lock_file(state)
     try:
         found = path.stat()
     except OSError:

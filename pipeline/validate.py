@@ -10,6 +10,7 @@ here raises for a bad row: problems become `errors` (`"header: message"` items) 
 
 from __future__ import annotations
 
+import io
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -165,17 +166,21 @@ def _empty_warning(table: Table) -> tuple[str, ...]:
     where = f"{table.source} [{table.sheet}]" if table.sheet else table.source
     message = f"{where}: the sheet has no data rows"
     if table.sheet:
-        others = [name for name in _sheet_names(table.path) if name != table.sheet]
+        others = [name for name in _sheet_names(table) if name != table.sheet]
         if others:
             message += f" (the workbook's other sheets: {', '.join(others)})"
     return (message,)
 
 
-def _sheet_names(path: object) -> list[str]:
+def _sheet_names(table: Table) -> list[str]:
+    """The sheets of the workbook `table` was read from, from the bytes read (a download's
+    `path` is only the name it was read as: no file by that name is its own)."""
     from openpyxl import load_workbook
 
+    if not table.data:
+        return []
     try:
-        workbook = load_workbook(str(path), read_only=True)
+        workbook = load_workbook(io.BytesIO(table.data), read_only=True)
     except Exception:  # the names only help a message; the sheet was already read
         return []
     try:

@@ -1,9 +1,11 @@
 """A web server on 127.0.0.1 for the tests that read sheets by URL: each test says what
-each path answers (`Reply`), and sees what was asked and sent (`Served`)."""
+each path (or path and query) answers (`Reply`), and sees what was asked and sent
+(`Served`)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +25,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     length: bool = True  # send Content-Length (else the body ends when the connection does)
     endless: bool = False  # keep sending until the client hangs up
+    # Seconds between bytes: the body sent one byte at a time (a server that never
+    # stalls long enough for a read timeout, and would take ages to finish).
+    trickle: float = 0.0
 
 
 class Served:
@@ -35,8 +40,11 @@ class Served:
         self.sent = 0
 
     def serve(self, path: str, reply: Reply) -> str:
-        """Answer `path` with `reply`; its URL, with a secret in the query."""
+        """Answer `path` with `reply`; its URL, with a secret in the query. A `path` with a
+        query of its own (`/export?gid=1`) answers only that query, and is its URL."""
         self.replies[path] = reply
+        if "?" in path:
+            return f"{self.base}{path}"
         return f"{self.base}{path}?format=xlsx&token={SECRET}"
 
 
@@ -45,7 +53,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.served.requests.append(self.path)
-        reply = self.served.replies.get(self.path.split("?", 1)[0], Reply(404, b"not here"))
+        replies = self.served.replies
+        reply = replies.get(self.path) or replies.get(self.path.split("?", 1)[0])
+        reply = reply or Reply(404, b"not here")
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
@@ -53,7 +63,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         try:
-            if reply.endless:
+            if reply.trickle:
+                for byte in reply.body:  # until the client hangs up, or the body ends
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    self.served.sent += 1
+                    time.sleep(reply.trickle)
+            elif reply.endless:
                 chunk = b"x" * 65536
                 while self.served.sent < 500_000_000:
                     self.wfile.write(chunk)

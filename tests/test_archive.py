@@ -1,8 +1,9 @@
 """Inputs kept and archived: every run keeps a byte-identical copy of each input in the
 report's inputs/ (with its sha256 in summary.json); `--archive DIR` moves the files whose
-rows are all done into DIR/<run-id>/, leaves the others, and never loses a file: a move
-across file systems that fails halfway (a full disk) leaves the source as it was and no
-half copy behind."""
+rows are all done and were all read into DIR/<run-id>/, leaves the others, and never
+loses a file: a move across file systems that fails halfway (a full disk) leaves the
+source as it was and no half copy behind, a move never replaces an archived file, a
+file changed while it is moved stays, and the archive is never among the reports."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
+import openpyxl
 import pytest
 from starlette.applications import Starlette
 
 from pipeline import archive
 from pipeline.archive import archive_files, finished_files, keep_inputs
-from pipeline.load import load
+from pipeline.errors import ConfigError
+from pipeline.load import Table, load
 from pipeline.model import Status
 from pipeline.refeed import Replacement
 from pipeline.run import RunResult, run_files, validate_files
@@ -126,15 +129,15 @@ def test_a_dry_run_and_a_run_without_archive_move_nothing(
 
 
 def cross_device(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every rename of a file into another folder fail as across file systems."""
-    real = os.rename
+    """Make every link of a file into another folder fail as across file systems."""
+    real = os.link
 
-    def rename(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+    def link(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
         if Path(source).parent != Path(target).parent:
             raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
         real(source, target, *args, **kwargs)
 
-    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "link", link)
 
 
 def test_a_move_across_file_systems_copies_syncs_then_removes(
@@ -143,7 +146,7 @@ def test_a_move_across_file_systems_copies_syncs_then_removes(
     settings_for: SettingsFor,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """When a rename cannot cross file systems, the file is copied whole, then the
+    """When a link cannot cross file systems, the file is copied whole, then the
     source removed: the archive holds the same bytes and no temporary file."""
     cross_device(monkeypatch)
     done = sheet(tmp_path / "in" / "done.csv")
@@ -151,7 +154,7 @@ def test_a_move_across_file_systems_copies_syncs_then_removes(
     copied: list[Path] = []
     real_copy = archive.copy_file
 
-    def copy(source: Path, target: Path) -> None:
+    def copy(source: Path, target: IO[bytes]) -> None:
         assert source.exists()  # the source is still there while it is copied
         copied.append(source)
         real_copy(source, target)
@@ -167,11 +170,32 @@ def test_a_move_across_file_systems_copies_syncs_then_removes(
     assert result.exit_code == 0 and result.warnings == ()
 
 
-def half_then_full(source: Path, target: Path) -> None:
+def test_a_file_system_without_links_gets_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where hard links are not allowed (EPERM: FAT, a share, a file of another owner),
+    the file is copied and checked, then the original removed."""
+    path = sheet(tmp_path / "in" / "done.csv")
+    before = path.read_bytes()
+    [read] = load([path])
+
+    def no_link(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "link", no_link)
+
+    done = archive_files([read], tmp_path / "archive" / "run")
+
+    assert done.warnings == () and not path.exists()
+    assert (tmp_path / "archive" / "run" / "done.csv").read_bytes() == before
+    assert files_under(tmp_path / "archive") == ["run/done.csv"]
+
+
+def half_then_full(source: Path, target: IO[bytes]) -> None:
     """A copy that writes half the file, then finds the disk full."""
     data = source.read_bytes()
-    with target.open("wb") as stream:
-        stream.write(data[: len(data) // 2])
+    target.write(data[: len(data) // 2])
+    target.flush()
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
@@ -338,7 +362,7 @@ def test_keep_inputs_writes_durably_and_leaves_no_temporary_file(tmp_path: Path)
 
     kept = keep_inputs(tmp_path / "out", [read])
 
-    assert kept.copies == {path: "inputs/done.csv"} and kept.warnings == ()
+    assert kept.missing == frozenset() and kept.warnings == ()
     assert files_under(tmp_path / "out") == ["inputs/done.csv"]
     assert (tmp_path / "out" / "inputs" / "done.csv").read_bytes() == path.read_bytes()
 
@@ -360,3 +384,241 @@ def test_the_closing_line_says_what_was_archived(tmp_path: Path) -> None:
     folder = tmp_path / "archive" / summary["run_id"]
     assert f"Archived 1 file to {folder}. Reports in {out}" in result.stdout
     assert (folder / "done.csv").exists() and not done.exists()
+
+
+# --- the archive kept apart from the reports ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("archive_at", "reports_at", "relation"),
+    [
+        ("reports", "reports", "is"),
+        ("reports/done", "reports", "is inside"),
+        ("all", "all/r", "holds"),
+    ],
+    ids=["same", "inside", "holds"],
+)
+def test_an_archive_folder_among_the_reports_is_refused(
+    tmp_path: Path,
+    app: Starlette,
+    settings_for: SettingsFor,
+    archive_at: str,
+    reports_at: str,
+    relation: str,
+) -> None:
+    """An archive folder that is the reports folder, inside it or around it is a
+    ConfigError before anything is read, sent or moved."""
+    done = sheet(tmp_path / "in" / "done.csv")
+    archive_folder, root = tmp_path / archive_at, tmp_path / reports_at
+
+    with pytest.raises(ConfigError) as refused:
+        run_files(
+            Options(paths=(done,), reports_root=root),
+            settings_for(archive=archive_folder),
+            transport=httpx.ASGITransport(app=app),
+            timing=FakeTiming().timing,
+        )
+
+    assert str(refused.value) == (
+        f"the archive folder {archive_folder} {relation} the reports folder {root}: "
+        "archived files must stay apart from report folders, which are pruned"
+    )
+    assert done.exists() and not root.exists() and not archive_folder.exists()
+
+
+@pytest.mark.slow
+def test_archive_into_the_reports_with_keep_reports_is_refused_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --reports rep --archive rep --keep-reports 1` (which once let pruning delete
+    the archived sheet) is exit 2 with one line, and the sheet stays where it is."""
+    monkeypatch.chdir(tmp_path)
+    one = sheet(tmp_path / "in" / "one.csv")
+    before = one.read_bytes()
+
+    result = invoke(
+        "run", "--sandbox", one, "--reports", "rep", "--archive", "rep", "--keep-reports", "1"
+    )
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[0] == (
+        "Error: the archive folder rep is the reports folder rep: archived files must stay "
+        "apart from report folders, which are pruned"
+    )
+    assert one.read_bytes() == before
+    assert [p.name for p in (tmp_path / "rep").glob("2*")] == []
+
+
+# --- files whose rows were not all read stay --------------------------------------
+
+
+def hidden_row_sheet(path: Path) -> Path:
+    """A campaigns workbook of the example rows, row 3 hidden."""
+    write_template(
+        path, rows=[{**row, "campaign_key": f"h{n}"} for n, row in enumerate(EXAMPLE_ROWS)]
+    )
+    book = openpyxl.load_workbook(path)
+    book.worksheets[0].row_dimensions[3].hidden = True
+    book.save(path)
+    return path
+
+
+def test_a_file_with_hidden_rows_left_out_is_not_archived(
+    tmp_path: Path, app: Starlette, settings_for: SettingsFor
+) -> None:
+    """--skip-hidden-rows leaves rows unread: the file stays, though every row read was
+    created."""
+    path = hidden_row_sheet(tmp_path / "in" / "hidden.xlsx")
+
+    result = run_files(
+        Options(paths=(path,), out=tmp_path / "out", skip_hidden_rows=True),
+        settings_for(archive=tmp_path / "archive"),
+        transport=httpx.ASGITransport(app=app),
+        timing=FakeTiming().timing,
+    )
+
+    assert result.counts == {"created": len(EXAMPLE_ROWS) - 1} and result.exit_code == 0
+    assert any("left out (--skip-hidden-rows)" in w for w in result.warnings)
+    assert result.summary["archived"] == []
+    assert path.exists() and not (tmp_path / "archive").exists()
+
+
+def test_a_sheet_without_rows_is_not_archived(
+    tmp_path: Path, app: Starlette, settings_for: SettingsFor
+) -> None:
+    """A sheet of nothing but its header is never finished: it stays where it is."""
+    empty = write_template(tmp_path / "in" / "empty.csv")
+
+    result = run(tmp_path, app, settings_for, empty)
+
+    assert result.total == 0
+    assert result.summary["archived"] == []
+    assert empty.exists() and not (tmp_path / "archive").exists()
+
+
+# --- names never overwritten, changes never lost ---------------------------------
+
+
+def rival_archives(folder: Path, rival: Table) -> Callable[[], None]:
+    """A hook that, the first time it runs, archives `rival` into `folder` (another run
+    taking the same name at that moment)."""
+    started: list[bool] = []
+
+    def hook() -> None:
+        if not started:
+            started.append(True)
+            archive_files([rival], folder)
+
+    return hook
+
+
+@pytest.mark.parametrize("across", [False, True], ids=["one-file-system", "across"])
+def test_two_archives_of_one_name_never_overwrite_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, across: bool
+) -> None:
+    """Another run archiving a file of the same name into the same folder while this
+    one moves its own: both files are kept, under two names."""
+    ours = sheet(tmp_path / "a" / "done.csv")
+    theirs = sheet(tmp_path / "b" / "done.csv")
+    ours_bytes, theirs_bytes = ours.read_bytes(), theirs.read_bytes()
+    [read], [rival] = load([ours]), load([theirs])
+    folder = tmp_path / "archive" / "run"
+    hook = rival_archives(folder, rival)
+    if across:
+        cross_device(monkeypatch)
+        real_copy = archive.copy_file
+
+        def copy(source: Path, target: IO[bytes]) -> None:
+            hook()
+            real_copy(source, target)
+
+        monkeypatch.setattr(archive, "copy_file", copy)
+    else:
+        real_link = os.link
+
+        def link(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+            if Path(source) == ours:
+                hook()
+            real_link(source, target, *args, **kwargs)
+
+        monkeypatch.setattr(os, "link", link)
+
+    done = archive_files([read], folder)
+
+    assert done.warnings == ()
+    assert files_under(folder) == ["done-2.csv", "done.csv"]
+    [(source, target)] = done.moved
+    assert source == ours and target.read_bytes() == ours_bytes
+    [rival_copy] = [path for path in folder.iterdir() if path != target]
+    assert rival_copy.read_bytes() == theirs_bytes
+    assert not ours.exists() and not theirs.exists()
+
+
+@pytest.mark.parametrize("across", [False, True], ids=["one-file-system", "across"])
+def test_a_file_changed_while_it_is_moved_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, across: bool
+) -> None:
+    """A file edited during the move itself (after the check before it) stays where it
+    is with the edit, and the archive holds no copy of it."""
+    path = sheet(tmp_path / "in" / "done.csv")
+    [read] = load([path])
+    folder = tmp_path / "archive" / "run"
+
+    def edit() -> None:
+        with path.open("ab") as stream:
+            stream.write(b"new,row\r\n")
+
+    if across:
+        cross_device(monkeypatch)
+        real_copy = archive.copy_file
+
+        def copy(source: Path, target: IO[bytes]) -> None:
+            edit()
+            real_copy(source, target)
+
+        monkeypatch.setattr(archive, "copy_file", copy)
+    else:
+        real_link = os.link
+
+        def link(source: Any, target: Any, *args: Any, **kwargs: Any) -> None:
+            real_link(source, target, *args, **kwargs)
+            edit()
+
+        monkeypatch.setattr(os, "link", link)
+
+    done = archive_files([read], folder)
+
+    assert done.moved == ()
+    assert done.warnings == (
+        f"{path} was not archived: it changed after this run read it, so it may hold rows "
+        "this run did not see",
+    )
+    assert path.read_bytes().endswith(b"new,row\r\n")
+    assert files_under(tmp_path / "archive") == []
+
+
+def test_two_runs_of_one_second_archive_into_their_own_folders(
+    tmp_path: Path, app: Starlette, settings_for: SettingsFor
+) -> None:
+    """The archive folder is named like the run's report folder: a second run of the
+    same second and stem archives into `<run-id>-2`, as its reports go."""
+    first = sheet(tmp_path / "a" / "done.csv")
+    others = [
+        {**row, "campaign_key": f"b-{n}", "campaign_name": f"{row['campaign_name']} (b)"}
+        for n, row in enumerate(EXAMPLE_ROWS)
+    ]
+    second = sheet(tmp_path / "b" / "done.csv", others)
+    root = tmp_path / "reports"
+
+    results = [
+        run_files(
+            Options(paths=(path,), reports_root=root),
+            settings_for(archive=tmp_path / "archive"),
+            transport=httpx.ASGITransport(app=app),
+            timing=FakeTiming().timing,
+        )
+        for path in (first, second)
+    ]
+
+    assert [r.folder.name for r in results] == [RUN_ID, f"{RUN_ID}-2"]
+    assert files_under(tmp_path / "archive") == [f"{RUN_ID}-2/done.csv", f"{RUN_ID}/done.csv"]

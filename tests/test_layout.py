@@ -34,6 +34,7 @@ OFFLINE = (
     "config",
     "errors",
     "logs",
+    "filenames",
 )
 ONLINE = (
     "client",

@@ -22,10 +22,11 @@ from openpyxl import Workbook
 from python_calamine import CalamineWorkbook
 from starlette.applications import Starlette
 
+from pipeline.archive import INPUTS
 from pipeline.cli import closing_line
 from pipeline.errors import InputError, LockedError, ReportError
-from pipeline.folders import Pruned, ReportFolder, is_run_folder_name, prune_run_folders
-from pipeline.report import RESULT_COLUMNS, RESULT_WIDTHS, atomic_write
+from pipeline.folders import Pruned, ReportFolder, prune_run_folders
+from pipeline.report import REPORT_FILES, RESULT_COLUMNS, RESULT_WIDTHS, atomic_write
 from pipeline.run import RunResult, run_files, validate_files
 from pipeline.settings import Options
 from pipeline.status import backup_ledger, export_ledger
@@ -248,12 +249,14 @@ def test_a_new_run_folder_never_reuses_a_taken_name(tmp_path: Path) -> None:
 # --- --keep-reports ----------------------------------------------------------------
 
 
-def old_run(root: Path, name: str, age: int) -> Path:
-    """A finished run folder of `root`, its summary.json written `age` hours ago."""
+def old_run(root: Path, name: str, age: int, command: str = "validate", base_url: str = "") -> Path:
+    """A finished run folder of `root` (of `command`, against `base_url` when given), its
+    summary.json written `age` hours ago."""
     folder = root / name
     folder.mkdir(parents=True)
     summary = folder / "summary.json"
-    summary.write_text("{}", encoding="utf-8")
+    written = {"command": command, **({"base_url": base_url} if base_url else {})}
+    summary.write_text(json.dumps(written), encoding="utf-8")
     (folder / "results.csv").write_text("", encoding="utf-8")
     when = time.time() - age * 3600
     os.utime(summary, (when, when))
@@ -325,8 +328,9 @@ def test_the_newest_run_folders_are_those_written_last(tmp_path: Path) -> None:
 
 
 def test_keep_reports_never_deletes_an_out_folder(tmp_path: Path) -> None:
-    """A folder given with --out is never deleted, even inside the reports root and named
-    like a run (it counts as one of the N); a missing root prunes nothing."""
+    """This run's --out folder is never pruned, even inside the reports root and named
+    like a run (it counts as one of the N of its command); a missing root prunes
+    nothing."""
     root = tmp_path / "reports"
     old_run(root, "20261101T000000Z-plan", 30)
     out = old_run(root, "20261102T000000Z-given", 20)
@@ -349,7 +353,7 @@ def test_a_run_that_changed_nothing_still_prunes(
     """--keep-reports applies after a run that kept no folder too."""
     path, root = sheet(tmp_path), tmp_path / "reports"
     first = run_once(app, settings_for, [path], reports_root=root)
-    old_run(root, "20261101T000000Z-plan", 30)
+    old_run(root, "20261101T000000Z-plan", 30, command="run")
     again = run_once(
         app, settings_for, [path], reports_root=root, keep_reports=1, at=NOON.replace(hour=11)
     )
@@ -359,13 +363,95 @@ def test_a_run_that_changed_nothing_still_prunes(
     assert run_folders(root) == [first.folder.name]
 
 
-def test_run_folder_names() -> None:
-    """The names this tool gives run folders, and some it does not."""
-    assert is_run_folder_name("20261126T101500Z-plan")
-    assert is_run_folder_name("20261126T101500Z-plan-2")
-    assert not is_run_folder_name("state.sqlite")
-    assert not is_run_folder_name("20261126T101500Z")
-    assert not is_run_folder_name("2026-11-26-plan")
+def test_keep_reports_keeps_the_newest_n_of_each_command(tmp_path: Path) -> None:
+    """Runs, dry runs, validations and sandbox rehearsals are each kept N deep: a
+    validate never prunes the last real run's reports."""
+    root = tmp_path
+    kinds = [("run", ""), ("run --dry-run", ""), ("validate", ""), ("run", "sandbox")]
+    for number, (command, base_url) in enumerate(kinds):
+        for age, stem in ((20, "older"), (10, "newer")):
+            name = f"2026112{number}T080000Z-{stem}"
+            old_run(root, name, age + number, command=command, base_url=base_url)
+    old_run(root, "20261101T000000Z-foreign", 90, command="something else")
+
+    pruned = prune_run_folders(root, 1)
+
+    assert pruned.removed == tuple(f"2026112{n}T080000Z-older" for n in (3, 2, 1, 0))
+    assert run_folders(root) == [
+        "20261101T000000Z-foreign",
+        *(f"2026112{n}T080000Z-newer" for n in range(4)),
+    ]
+
+
+def test_validate_with_keep_reports_spares_the_reports_of_a_run(tmp_path: Path) -> None:
+    """`validate --keep-reports 1` after a real run keeps that run's only report."""
+    root = tmp_path / "reports"
+    real = old_run(root, "20261101T000000Z-plan", 30, command="run")
+
+    result = validate_files(
+        Options(paths=(sheet(tmp_path),), reports_root=root, keep_reports=1),
+        timing=FakeTiming(start=NOON).timing,
+    )
+
+    assert result.summary["pruned"] == []
+    assert run_folders(root) == sorted([real.name, result.folder.name])
+
+
+def test_pruning_deletes_only_the_files_this_tool_writes(tmp_path: Path) -> None:
+    """An old run folder that also holds a file of the user's keeps that file (and so
+    stays), with a warning naming it; the report files and inputs/ go."""
+    root = tmp_path / "reports"
+    folder = old_run(root, "20261101T000000Z-one", 30)
+    (folder / "inputs").mkdir()
+    (folder / "inputs" / "one.csv").write_text("copy", encoding="utf-8")
+    for name in ("failed.csv", "succeeded.csv", "results.xlsx", "payloads.jsonl"):
+        (folder / name).write_text("", encoding="utf-8")
+    (folder / ".results.csv.0123456789ab.tmp").write_text("", encoding="utf-8")
+    (folder / "one.csv").write_text("the user's sheet", encoding="utf-8")
+    gone = old_run(root, "20261102T000000Z-two", 20)
+
+    result = validate_files(
+        Options(paths=(sheet(tmp_path),), reports_root=root, keep_reports=1),
+        timing=FakeTiming(start=NOON).timing,
+    )
+
+    assert result.summary["pruned"] == [folder.name, gone.name]
+    assert [p.name for p in folder.iterdir()] == ["one.csv"]
+    assert (folder / "one.csv").read_text(encoding="utf-8") == "the user's sheet"
+    assert not gone.exists()
+    warning = (
+        f"the old report folder {folder} was pruned but not removed: it also holds "
+        "one.csv, which this tool did not write"
+    )
+    assert warning in result.warnings and warning in result.summary["warnings"]
+
+
+def test_pruning_knows_every_file_a_report_folder_holds(tmp_path: Path) -> None:
+    """What validate writes into a report folder (every report file, inputs/) is all
+    named by REPORT_FILES and INPUTS, so pruning leaves none of it behind."""
+    result = validate_files(
+        Options(paths=(sheet(tmp_path),), out=tmp_path / "out"),
+        timing=FakeTiming(start=NOON).timing,
+    )
+
+    assert sorted(p.name for p in result.folder.iterdir()) == sorted([*REPORT_FILES, INPUTS])
+
+
+def test_discard_leaves_an_out_folder_another_run_writes_into(tmp_path: Path) -> None:
+    """Two runs given the same new --out: the one that made it and then wrote nothing
+    takes away only an empty folder, never the other run's reports."""
+    out = tmp_path / "new" / "out"
+    first = ReportFolder.claim(out, tmp_path / "reports", "20261126T101500Z-a")
+    second = ReportFolder.claim(out, tmp_path / "reports", "20261126T101500Z-b")
+    (out / "results.csv").write_text("the second run's reports", encoding="utf-8")
+
+    first.discard()
+
+    assert (out / "results.csv").read_text(encoding="utf-8") == "the second run's reports"
+    (out / "results.csv").unlink()
+    second.discard()
+    first.discard()
+    assert not (tmp_path / "new").exists()
 
 
 def test_keep_reports_option_is_checked_and_read_from_the_environment(

@@ -54,6 +54,7 @@ def job_folder(tmp_path: Path, sandbox_url: str) -> Path:
 def test_a_cron_run_configured_by_the_file_alone(
     tmp_path: Path, sandbox_url: str, server: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No option but the inputs: the file in the working folder says everything."""
     job = job_folder(tmp_path, sandbox_url)
     shared = csv_text(
         HEADER, [["Shared sheet row", "Topic", "anna adams", "FOUNDER  VOICE", "ACME pitch"]]

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import re
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from pipeline.client import Downloaded, download
+from pipeline.client import DEADLINE_PASSED, Downloaded, download
 from pipeline.errors import InputError
-from pipeline.inputs import safe_name, sheet_suffix, unique_name, url_stem
+from pipeline.filenames import safe_name, unique_name
+from pipeline.inputs import sheet_suffix, shown_urls, url_stem
 from pipeline.run import validate_files
-from pipeline.settings import Options, public_url
-from tests.helpers import TOPIC_ROW, csv_text, invoke, write_xlsx
+from pipeline.settings import Options, public_url, redirect_problem, url_problem
+from tests.helpers import ROOT, TOPIC_ROW, csv_text, invoke, write_xlsx
 from tests.served import SECRET, Reply, Served
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -222,7 +228,7 @@ def test_an_endless_body_is_never_read_whole(server: Served) -> None:
     having taken a small part of what the server would send."""
     url = server.serve("/endless", Reply(endless=True))
 
-    got = download(url, max_bytes=1_000_000, timeout=10)
+    got = download(url, max_bytes=1_000_000, timeout=10, deadline=60, monotonic=time.monotonic)
 
     assert got.too_large and got.body == b""
     assert server.sent < 100_000_000
@@ -312,12 +318,17 @@ def test_the_same_link_twice_is_read_once_and_two_links_of_one_name_are_both_kep
     assert (tmp_path / "out" / "inputs" / "export-2.csv").read_bytes().count(b"other") == 1
 
 
-def test_an_input_url_is_kept_as_typed_by_the_command_line(tmp_path: Path) -> None:
-    """PATHS keep `https://` intact (a click.Path would make it `https:/`)."""
-    url = f"https://127.0.0.1:9/x.csv?token={SECRET}"
-    options = Options(paths=(url,))
-    assert options.paths == (url,)
-    assert public_url(url) == "https://127.0.0.1:9/x.csv"
+@pytest.mark.slow
+def test_an_input_url_is_kept_as_typed_by_the_command_line(tmp_path: Path, server: Served) -> None:
+    """A URL typed as a PATH reaches the server exactly as typed, through click (a
+    click.Path would make `https://` `https:/`, and fold `//` or a trailing `/`)."""
+    url = server.serve("/Sheets//Q1/plan.csv/", Reply(body=topic_csv()))
+
+    result = invoke("validate", url, "--out", tmp_path / "out")
+
+    assert result.exit_code == 0, result.output
+    assert server.requests == [f"/Sheets//Q1/plan.csv/?format=xlsx&token={SECRET}"]
+    assert results(tmp_path / "out")[0]["source"] == f"{server.base}/Sheets//Q1/plan.csv/"
 
 
 @pytest.mark.parametrize(
@@ -326,11 +337,265 @@ def test_an_input_url_is_kept_as_typed_by_the_command_line(tmp_path: Path) -> No
         ("https://user:pw@Example.com/a/b.csv?x=1#frag", "https://Example.com/a/b.csv"),
         ("https://example.com:8443/export?format=xlsx", "https://example.com:8443/export"),
         ("http://[::1]:8000/x?y", "http://[::1]:8000/x"),
+        ("https://user:s3cret@host:99999/x.csv?token=abc", "https://host:99999/x.csv"),
+        ("https://user:s3cret@host:port/x.csv", "https://host/x.csv"),
+        ("https://user:s3/cret@host/x.csv", "https://host/x.csv"),
+        ("https://user:s3cret@[::1/x.csv", "https://[::1/x.csv"),
+        ("https://example.com#top?a=1", "https://example.com"),
     ],
 )
 def test_public_url_drops_query_fragment_and_password(url: str, shown: str) -> None:
-    """What is shown of a URL: no query, fragment or user:password."""
+    """What is shown of a URL, valid or not: no query, fragment or user:password."""
     assert public_url(url).lower() == shown.lower()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://host:8443/x", ""),
+        ("https://host:99999/x", "has the port 99999; a port is a whole number from 1 to 65535"),
+        ("https://host:0/x", "has the port 0; a port is a whole number from 1 to 65535"),
+        ("https://u:pw@host:pw/x", "has a port that is not a number; a port is a whole number"),
+        ("https://[::1/x", "is not a valid address"),
+    ],
+)
+def test_url_problem_names_a_bad_port(url: str, problem: str) -> None:
+    """A port out of range or not a number is refused, the port's text never echoed
+    unless it is a number."""
+    assert url_problem(url).startswith(problem) and bool(problem) == bool(url_problem(url))
+
+
+def test_a_password_in_a_link_with_a_bad_port_is_never_shown() -> None:
+    """`validate` of a link with user:password and a port out of range: exit 2, one
+    line naming the link without its password or query, and the port."""
+    result = invoke("validate", "https://user:s3cret@host:99999/x.csv?token=abc")
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "Error: https://host:99999/x.csv: has the port 99999; a port is a whole number "
+        "from 1 to 65535"
+    )
+    assert "s3cret" not in result.output + result.stderr
+    assert "abc" not in result.output + result.stderr
+
+
+@pytest.mark.slow
+def test_two_tabs_of_one_sheet_get_sources_of_their_own(tmp_path: Path, server: Served) -> None:
+    """Two links that differ only in their query (two tabs of one Google Sheet) are both
+    read, and reports name them `.../export` and `.../export (2)`, never the query."""
+    other = dict(TOPIC_ROW, campaign_key="other", min_post_likes="many")
+    first = server.serve(f"/export?gid=0&token={SECRET}", Reply(body=topic_csv()))
+    second = server.serve(
+        f"/export?gid=123&token={SECRET}",
+        Reply(body=csv_text(list(other), [list(other.values())]).encode()),
+    )
+    out = tmp_path / "out"
+
+    result = invoke("validate", first, second, "--out", out)
+
+    assert result.exit_code == 1, result.output
+    shown = f"{server.base}/export"
+    assert [(r["source"], r["row"], r["status"]) for r in results(out)] == [
+        (shown, "2", "valid"),
+        (f"{shown} (2)", "2", "invalid"),
+    ]
+    with (out / "failed.csv").open(encoding="utf-8-sig", newline="") as stream:
+        assert [r["_source"] for r in csv.DictReader(stream)] == [f"{shown} (2)"]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [i["path"] for i in summary["inputs"]] == [shown, f"{shown} (2)"]
+    assert SECRET.encode() not in every_byte_written(out)
+    assert "gid" not in result.output + result.stderr
+
+
+def test_links_that_share_a_public_form_are_numbered_in_the_order_given() -> None:
+    """`shown_urls`: each distinct link once, the second and later of one public form
+    numbered; a link named twice is one input."""
+    a0, a1 = "https://h/export?gid=0", "https://h/export?gid=1"
+    b = "https://user:pw@h/other?x"
+    assert shown_urls([a0, Path("f.csv"), b, a1, a0, "https://h/export#x"]) == {
+        a0: "https://h/export",
+        b: "https://h/other",
+        a1: "https://h/export (2)",
+        "https://h/export#x": "https://h/export (3)",
+    }
+
+
+@pytest.mark.slow
+def test_a_file_named_before_and_after_a_link_is_read_once(tmp_path: Path, server: Served) -> None:
+    """`a.csv URL a.csv` reads a.csv once; its place is the first it is named at, and the
+    link keeps its place between (also when the file comes through its folder)."""
+    sheet = tmp_path / "sheets" / "a.csv"
+    sheet.parent.mkdir()
+    other = dict(TOPIC_ROW, campaign_key="local")
+    sheet.write_text(csv_text(list(other), [list(other.values())]), encoding="utf-8")
+    url = server.serve("/export", Reply(body=topic_csv()))
+
+    result = validate_files(Options(paths=(sheet, url, sheet), out=tmp_path / "out"))
+    later = validate_files(Options(paths=(url, sheet.parent, sheet), out=tmp_path / "later"))
+
+    assert result.exit_code == 0
+    assert [r.source for r in result.rows] == ["a.csv", f"{server.base}/export"]
+    assert [r.source for r in later.rows] == [f"{server.base}/export", "a.csv"]
+    assert [i["path"] for i in later.summary["inputs"]] == [f"{server.base}/export", str(sheet)]
+
+
+@pytest.mark.slow
+def test_a_slow_server_is_stopped_at_the_download_deadline(
+    tmp_path: Path, server: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server sending a byte at a time (never slow enough for a read timeout) is
+    dropped when the whole download passes its deadline: exit 2, one line saying so."""
+    monkeypatch.setattr("pipeline.inputs.DOWNLOAD_DEADLINE", 0.5)
+    url = server.serve("/slow.csv", Reply(body=topic_csv() * 20, trickle=0.02))
+
+    began = time.monotonic()
+    result = invoke("validate", url, "--out", tmp_path / "out")
+
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 2
+    assert refused(result.output, result.stderr) == (
+        f"Error: {server.base}/slow.csv: the download took longer than 0.5 seconds in all "
+        "and was stopped (the server sends the file too slowly)"
+    )
+    assert server.sent < len(topic_csv() * 20)
+
+
+def test_the_deadline_counts_the_whole_download_not_each_read() -> None:
+    """Every piece arriving in time is not enough: past the deadline, the download stops
+    (a fake clock, a body streamed in pieces through httpx's MockTransport)."""
+    pieces = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal pieces
+        while True:
+            pieces += 1
+            yield b"a,b\r\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/csv"}, content=body())
+
+    ticks = itertools.count()
+    got = download(
+        "https://example.com/x.csv",
+        max_bytes=10_000,
+        timeout=60,
+        deadline=5,
+        monotonic=lambda: float(next(ticks)),  # a second per look at the clock
+        transport=httpx.MockTransport(handler),
+    )
+
+    assert got.failure == DEADLINE_PASSED and got.body == b""
+    assert pieces < 10
+
+
+def test_a_link_from_elsewhere_may_not_redirect_to_this_machine() -> None:
+    """A redirect from a host elsewhere to a loopback address is not followed, and is
+    judged an error naming where it led (httpx's MockTransport)."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "http://127.0.0.1:8080/admin?k=1"})
+
+    got = download(
+        f"https://sheets.example.com/export?token={SECRET}",
+        max_bytes=100,
+        timeout=1,
+        deadline=10,
+        monotonic=time.monotonic,
+        transport=httpx.MockTransport(handler),
+    )
+
+    assert asked == [f"https://sheets.example.com/export?token={SECRET}"]
+    assert (got.status, got.location) == (302, "http://127.0.0.1:8080/admin?k=1")
+    with pytest.raises(InputError) as caught:
+        sheet_suffix(got, "https://sheets.example.com/export", max_bytes=100)
+    assert str(caught.value) == (
+        "https://sheets.example.com/export: the link redirected (HTTP 302) to "
+        "http://127.0.0.1:8080/admin, which is refused: it is on this machine (a loopback "
+        "address), and a link from another host may not lead there"
+    )
+
+
+@pytest.mark.parametrize(
+    ("origin", "target", "refused"),
+    [
+        ("https://a.example/x", "http://127.0.0.1:8080/", True),
+        ("https://a.example/x", "https://localhost/", True),
+        ("https://a.example/x", "https://api.localhost./", True),
+        ("https://a.example/x", "https://127.1/", True),
+        ("https://a.example/x", "https://2130706433/", True),
+        ("https://a.example/x", "https://[::1]/", True),
+        ("https://a.example/x", "https://[::ffff:127.0.0.1]/", True),
+        ("https://a.example/x", "https://0.0.0.0/", True),
+        ("https://a.example/x", "https://b.example/y", False),
+        ("http://127.0.0.1:5000/x", "http://127.0.0.1:5001/y", False),
+        ("http://localhost:5000/x", "https://[::1]/y", False),
+    ],
+)
+def test_only_a_link_on_this_machine_may_redirect_to_it(
+    origin: str, target: str, refused: bool
+) -> None:
+    """Loopback however written is refused as a redirect's target from elsewhere;
+    loopback to loopback, and elsewhere to elsewhere over https, are followed."""
+    assert bool(redirect_problem(origin, target)) is refused
+
+
+@pytest.mark.slow
+def test_an_empty_downloaded_sheet_lists_the_downloaded_workbooks_other_sheets(
+    tmp_path: Path, server: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warning for an empty sheet names the other sheets of the workbook served,
+    not those of a file in the working folder that bears the download's name."""
+    served = write_xlsx(
+        tmp_path / "served.xlsx", [list(TOPIC_ROW)], other_sheets={"Q2": [["x"]]}
+    ).read_bytes()
+    here = tmp_path / "here"
+    here.mkdir()
+    write_xlsx(here / "plan.xlsx", [list(TOPIC_ROW)], other_sheets={"WRONG": [["x"]]})
+    monkeypatch.chdir(here)
+    url = server.serve(
+        "/export",
+        Reply(
+            body=served,
+            headers={
+                "Content-Type": XLSX_TYPE,
+                "Content-Disposition": 'attachment; filename="plan.xlsx"',
+            },
+        ),
+    )
+
+    result = validate_files(Options(paths=(url,), out=tmp_path / "out"))
+
+    warning = f"{server.base}/export [campaigns]: the sheet has no data rows"
+    assert f"{warning} (the workbook's other sheets: Q2)" in result.warnings
+
+
+@pytest.mark.slow
+def test_a_sandbox_rehearsal_of_a_link_knows_its_owners_and_downloads_once(
+    tmp_path: Path, server: Served
+) -> None:
+    """`run --sandbox URL`: the stand-in team holds the owner e-mails of the downloaded
+    sheet (every row created), and the link is downloaded once."""
+    row = dict(TOPIC_ROW, owner="Zoe.Unknown@Real-Team.example")
+    url = server.serve("/export", Reply(body=csv_text(list(row), [list(row.values())]).encode()))
+    out = tmp_path / "o"
+
+    result = invoke("run", url, "--sandbox", "--state", tmp_path / "s.sqlite", "--out", out)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"1 row: 1 created. Reports in {out}\n"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.slow
+def test_file_naming_imports_no_http_client() -> None:
+    """Archiving and file naming load without httpx (`pipeline.filenames` is offline)."""
+    code = "import sys, pipeline.archive, pipeline.filenames; print('httpx' in sys.modules)"
+    found = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "False"
 
 
 def downloaded(
@@ -450,6 +715,11 @@ def test_a_download_through_a_transport_never_raises() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     got = download(
-        "https://example.com/x", max_bytes=10, timeout=1, transport=httpx.MockTransport(handler)
+        "https://example.com/x",
+        max_bytes=10,
+        timeout=1,
+        deadline=10,
+        monotonic=time.monotonic,
+        transport=httpx.MockTransport(handler),
     )
     assert got.failure == "ConnectError" and got.status == 0
