@@ -87,6 +87,9 @@ class Outcome:
     http_status: int | None = None
     attempts: int = 0
     errors: tuple[str, ...] = ()
+    # For an update (or a would-be one): what changes, in the sheet's words
+    # (`min_post_likes: 0 -> 25`), one item per column.
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
