@@ -31,6 +31,8 @@ The map: what each command does, step by step, and the module that does each ste
       owner e-mails, list ........ remote       team members, the campaign list
       ledger -> what to send ..... execute      classify rows, send rounds, settle
                                    ledger       SQLite: per key its status, id, payload
+      what an update changes ..... changes      the payload applied -> the one wanted, as
+                                                `column: old -> new` in the sheet's words
       uncertain rows ............. lookups      settled (or adopted) from the campaign list
       one API request ............ operations   Operation, Answer, pure `judge`
       requests, paced ............ send         Sender, Pacer, retries, effects

@@ -1195,9 +1195,9 @@ cli.add_command(sandbox_command, "sandbox")
 
 
 def _finish(result: RunResult, quiet: bool) -> None:
-    """Warnings and the rows that need a person on stderr (JSON: the library logged them
-    as events), the closing line on stdout, the exit code; with --quiet and exit 0,
-    nothing at all."""
+    """Warnings, the rows updated (with their changes) and the rows that need a person on
+    stderr (JSON: the library logged them as events), the closing line on stdout, the exit
+    code; with --quiet and exit 0, nothing at all."""
     output = _output()
     silent = quiet and result.exit_code == 0
     output.settle(not silent)
@@ -1206,7 +1206,7 @@ def _finish(result: RunResult, quiet: bool) -> None:
     if not output.json:
         for warning in result.warnings:
             click.echo(f"Warning: {warning}", err=True)
-        for line in problem_lines(result.attention):
+        for line in [*change_lines(result.rows), *problem_lines(result.attention)]:
             click.echo(line, err=True)
     click.echo(closing_line(result))
     sys.exit(result.exit_code)
@@ -1221,9 +1221,27 @@ def problem_lines(rows: Sequence[RowResult], shown: int = SHOWN_PROBLEMS) -> lis
     (`plan.csv row 3: invalid: <errors>`), but one line for all the rows that share a
     status and message (`156 rows not sent: interrupted (Ctrl-C) (plan.csv rows
     2-157)`); past `shown` lines, `... and N more in failed.csv` (N rows)."""
+    return _grouped_lines(rows, [row.errors for row in rows], shown, "failed.csv")
+
+
+def change_lines(rows: Sequence[RowResult], shown: int = SHOWN_PROBLEMS) -> list[str]:
+    """stderr's list of the rows updated (or, in a dry run, to be updated), in sheet
+    order, each with its changes: `plan.xlsx row 7: updated: min_post_likes: 0 -> 25 |
+    dm_enabled: no -> yes`, one line for the rows that share their changes (`12 rows
+    updated: min_post_likes: 0 -> 25 (plan.csv rows 2-13)`); past `shown` lines, `... and
+    N more in results.csv`. Rows that need a person are `problem_lines`' alone."""
+    changed = [row for row in rows if row.changes and not row.needs_person]
+    return _grouped_lines(changed, [row.changes for row in changed], shown, "results.csv")
+
+
+def _grouped_lines(
+    rows: Sequence[RowResult], messages: Sequence[Sequence[str]], shown: int, rest_in: str
+) -> list[str]:
+    """A line per row (`where: status: message`), one per status and message shared by
+    several rows; past `shown` lines, `... and N more in <rest_in>`."""
     groups: dict[tuple[str, str], list[RowResult]] = {}
-    for row in rows:
-        groups.setdefault((row.status.value, " | ".join(row.errors)), []).append(row)
+    for row, message in zip(rows, messages, strict=True):
+        groups.setdefault((row.status.value, " | ".join(message)), []).append(row)
     lines: list[str] = []
     told = 0
     for (status, message), members in groups.items():
@@ -1240,7 +1258,7 @@ def problem_lines(rows: Sequence[RowResult], shown: int = SHOWN_PROBLEMS) -> lis
         said = f": {said}" if said else ""
         lines.append(f"{len(members)} rows {words}{said} ({_rows_named(members)})")
     if told < len(rows):
-        lines.append(f"... and {len(rows) - told} more in failed.csv")
+        lines.append(f"... and {len(rows) - told} more in {rest_in}")
     return lines
 
 

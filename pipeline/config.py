@@ -227,7 +227,7 @@ class _Checker:
         )
 
     def _unknown_section(self, section: str, *, is_key: bool = False) -> ConfigError:
-        known = [*KEYS, "defaults", "names.owner", "names.style", "names.context", "names.topic"]
+        known = [*KEYS, *OPEN_SECTIONS]
         if is_key and section == "api_key":
             return self._api_key("")
         what = "is not a section" if is_key else "is not a known section"

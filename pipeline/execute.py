@@ -1,12 +1,20 @@
 """The online half of `campaigns run`, in order: consult the ledger, look up, send, settle.
 
 `execute` takes checked rows and returns an `Execution`: one `Outcome` per row and the
-counters. Its promises: a key the ledger knows as created is never sent again; every
-request is preceded by a committed `sending` and followed by a committed outcome; an
-`unknown` row is settled by the campaign list (found: created; absent on two looks a few
-seconds apart: sent again) or left `unknown` until `--resend-unknown`; a stop (401/403,
-circuit breaker, Ctrl-C) lets requests in flight finish, keeps what the ledger knows
-(created rows stay `already_created`, uncertain ones `unknown`) and marks the rest
+counters. Its promises: a key the ledger knows as created is never created again; its
+campaign is updated (`PATCH`, decision 8) when the payload the row builds now differs
+from the one the ledger says it holds (decision 7: canonical JSON; a version-1 key by
+its hash; a key whose payload is not known, adopted by `--skip-existing` or left by an
+update whose outcome is not known, always), and left alone (`already_created`, no
+request) when it does not; owner and type never change (decision 9: `invalid`). Every
+create is preceded by a committed `sending` and every update by a committed
+`begin_update`, each followed by a committed outcome; an `unknown` create is settled by
+the campaign list (found: created; absent on two looks a few seconds apart: sent again)
+or left `unknown` until `--resend-unknown`, while an update, idempotent, is retried on
+any transient failure and, if it never gets its 200, simply sent again by the next run
+(decision 10; a 404 is `rejected`: the campaign was deleted in Extrovert). A stop
+(401/403, circuit breaker, Ctrl-C) lets requests in flight finish, keeps what the ledger
+knows (created rows stay `already_created`, uncertain ones `unknown`) and marks the rest
 `not_sent`.
 """
 
@@ -16,12 +24,14 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum, auto
 from typing import Any
 
+from pipeline.changes import describe
 from pipeline.errors import PipelineError, ReportError
-from pipeline.ledger import Entry, payload_hash
-from pipeline.lookups import check_account, look_at_account, settle_uncertain
+from pipeline.ledger import UPDATING, Entry, canonical_json, payload_hash
+from pipeline.lookups import ADOPTED_NOTE, check_account, look_at_account, settle_uncertain
 from pipeline.model import (
     EXIT_STOPPED,
     SEND_AGAIN,
@@ -33,11 +43,11 @@ from pipeline.model import (
     is_uuid,
     normalise_name,
 )
-from pipeline.operations import Operation
+from pipeline.operations import Action, Operation
 from pipeline.send import NotRecorded
 from pipeline.session import Progress, Session, open_session
 from pipeline.settings import RunSettings
-from pipeline.stop import Interrupt
+from pipeline.stop import ABORTED_IN_FLIGHT, Interrupt
 from pipeline.timing import Timing
 from pipeline.validate import Checked
 from schemas.payload import Payload
@@ -103,15 +113,17 @@ async def execute(
         interrupt=interrupt,
     ) as session:
         session.progress.start(len(session.checked))
+        updates: list[_Update] = []
         try:
-            to_send, uncertain = _classify(session)
+            to_send, uncertain, updates = _classify(session)
             if session.stop:  # before anything was looked up: a 401 on the team list, Ctrl-C
                 why = f"not looked up in the campaign list: the run stopped ({session.stop.reason})"
                 session.leave_unknown(uncertain, why)
             else:
-                await _drive(session, to_send, uncertain)
+                await _drive(session, to_send, uncertain, updates)
         except sqlite3.Error as error:  # a full disk: stop, and report what is known
             session.stop.set(f"the ledger {session.ledger.path} could not be written: {error}")
+        _not_updated(session, updates)
         execution = _finish(session)
         try:
             report(execution)
@@ -124,10 +136,12 @@ async def execute(
         return execution
 
 
-async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> None:
+async def _drive(
+    session: Session, to_send: list[int], uncertain: list[int], updates: list[_Update]
+) -> None:
     """Look at the account once (its campaigns: the snapshot before any create), settle
     earlier uncertain rows, keep rows whose campaign exists already from creating it
-    again, then send (or say what would be sent)."""
+    again, then send the creates and the updates (or say what would be sent)."""
     settings = session.settings
     found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
     account = await look_at_account(session) if to_send or uncertain else None
@@ -138,14 +152,108 @@ async def _drive(session: Session, to_send: list[int], uncertain: list[int]) -> 
     if settings.dry_run:
         for position in to_send:
             session.settle(position, Outcome(Status.WOULD_CREATE))
-    elif to_send and not session.stop:
-        await _send_rounds(session, to_send)
+        for update in updates:
+            session.settle(update.position, update.outcome(Status.WOULD_UPDATE))
+    elif (to_send or updates) and not session.stop:
+        await _send_rounds(session, to_send, updates)
 
 
-def _classify(session: Session) -> tuple[list[int], list[int]]:
-    """Settle what the ledger alone can tell (invalid rows, created campaigns, keys reused
-    for another campaign, refusals of unchanged rows, owner + name already sent under
-    another key); return (to send, uncertain)."""
+class Applied(Enum):
+    """What the ledger knows of the settings a created key's campaign holds, against the
+    payload its row builds now (decision 7)."""
+
+    SAME = auto()  # the payload it holds is the row's: nothing to send
+    SAME_BY_HASH = auto()  # a version-1 key: the hash matches (the payload is stored now)
+    CHANGED = auto()  # known, and different: update
+    NOT_KNOWN = auto()  # adopted, or an earlier update's outcome not known: update
+
+
+def applied(entry: Entry, payload: Mapping[str, Any]) -> Applied:
+    """How the payload a created key's campaign holds compares with `payload`: canonical
+    JSON against the stored payload, else (a version-1 ledger) the hash against its hash.
+    A campaign adopted by `--skip-existing` (by this version: no hash; by version 1: the
+    hash of a row its settings never came from, noted `ADOPTED_NOTE`) is `NOT_KNOWN`."""
+    if entry.payload is not None:
+        same = canonical_json(entry.payload) == canonical_json(payload)
+        return Applied.SAME if same else Applied.CHANGED
+    if not entry.payload_hash or entry.last_error == ADOPTED_NOTE:
+        return Applied.NOT_KNOWN
+    if entry.payload_hash == payload_hash(payload):
+        return Applied.SAME_BY_HASH
+    return Applied.CHANGED
+
+
+@dataclass(frozen=True)
+class _Update:
+    """A created key whose campaign is to be updated to the row's payload: what the
+    ledger knew of it, and what the row says about it."""
+
+    position: int
+    entry: Entry  # as the ledger had it before the update: id, payload (or hash) applied
+    payload: Payload
+    notes: tuple[str, ...]
+    changes: tuple[str, ...]
+
+    def outcome(self, status: Status, answered: Outcome | None = None) -> Outcome:
+        """The row's outcome: `status`, with what the update's answer says (HTTP status,
+        attempts, messages), its campaign id, notes and changes."""
+        said = answered or Outcome(status)
+        return Outcome(
+            status,
+            self.entry.campaign_id,
+            said.http_status,
+            said.attempts,
+            (*self.notes, *said.errors),
+            self.changes,
+        )
+
+
+def _planned_update(
+    session: Session, position: int, entry: Entry, payload: Payload, notes: tuple[str, ...] = ()
+) -> _Update | None:
+    """The update a created key's row asks for, or None when its campaign holds the
+    row's payload already (the row is then settled `already_created`; a version-1 key's
+    payload is stored now, outside a dry run)."""
+    state = applied(entry, _as_applied(payload, entry))
+    if state in (Applied.SAME, Applied.SAME_BY_HASH):
+        if state is Applied.SAME_BY_HASH and not session.settings.dry_run:
+            session.ledger.keep_payload(entry.key, payload)
+        session.settle(position, Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=notes))
+        return None
+    if entry.payload is None:
+        notes = (*notes, _unknown_settings(entry, session.settings.dry_run))
+    changes = describe(entry.payload, _as_applied(payload, entry))
+    return _Update(position, entry, payload, notes, changes)
+
+
+def _as_applied(payload: Payload, entry: Entry) -> Payload:
+    """The payload as compared with what the campaign holds: an owner e-mail a dry run
+    without a key could not resolve stands for the owner the key was created for (the
+    owner is never part of an update, and a changed owner is caught before)."""
+    if is_uuid(payload["ownerId"]) or not entry.owner_id:
+        return payload
+    return {**payload, "ownerId": entry.owner_id}
+
+
+def _unknown_settings(entry: Entry, dry_run: bool) -> str:
+    """Why an update sends the row's settings without knowing what they replace."""
+    if entry.last_error.startswith(UPDATING):
+        why = "an earlier update's outcome was not known"
+    elif entry.payload_hash and entry.last_error != ADOPTED_NOTE:
+        why = "an older ledger kept only a hash of them"
+    else:
+        why = "the campaign existed before this tool adopted it (--skip-existing)"
+    sent = "are sent" if dry_run else "were sent"
+    return (
+        f"campaign_key: the settings campaign {entry.campaign_id} held were not known "
+        f"here ({why}), so all of this row's settings {sent}"
+    )
+
+
+def _classify(session: Session) -> tuple[list[int], list[int], list[_Update]]:
+    """Settle what the ledger alone can tell (invalid rows, unchanged created campaigns,
+    keys reused for another campaign, refusals of unchanged rows, owner + name already
+    sent under another key); return (to send, uncertain, to update)."""
     keys, payloads = session.checked.keys, session.payloads
     entries = session.ledger.get_many(k for k, p in zip(keys, payloads, strict=True) if p)
     implicit = _keys_without_campaign_key(session, entries)
@@ -154,6 +262,7 @@ def _classify(session: Session) -> tuple[list[int], list[int]]:
     by_name = session.ledger.entries_by_owner_and_name()
     to_send: list[int] = []
     uncertain: list[int] = []
+    updates: list[_Update] = []
     for position, payload in enumerate(payloads):
         if payload is None:
             errors = session.checked.errors[position]
@@ -163,7 +272,9 @@ def _classify(session: Session) -> tuple[list[int], list[int]]:
         if entry is None and sharing[implicit.get(position, "")] == 1:
             moved = earlier.get(implicit[position])
             if moved is not None and moved.status is Status.CREATED:
-                session.settle(position, _move_to_campaign_key(session, position, moved))
+                update = _move_to_campaign_key(session, position, moved, payload)
+                if update is not None:
+                    updates.append(update)
                 continue
         reused = _reused(session, position, entry, payload) if entry is not None else ""
         if reused and entry is not None and entry.status not in SEND_AGAIN:
@@ -187,11 +298,12 @@ def _classify(session: Session) -> tuple[list[int], list[int]]:
         elif entry.status in SEND_AGAIN:
             to_send.append(position)
         elif entry.status is Status.CREATED:
-            session.settle(position, _created_before(entry, payload))
+            if update := _planned_update(session, position, entry, payload):
+                updates.append(update)
         else:  # unknown, or sending left by a run that holds no lock (dry run)
             uncertain.append(position)
             session.sent_earlier(position, entry)
-    return to_send, uncertain
+    return to_send, uncertain, updates
 
 
 def _reused(session: Session, position: int, entry: Entry, payload: Mapping[str, Any]) -> str:
@@ -233,17 +345,6 @@ def _sent_as(other: Entry) -> str:
     )
 
 
-def _created_before(entry: Entry, payload: Payload) -> Outcome:
-    """A key the ledger knows as created, on a row of the same owner and type."""
-    notes: tuple[str, ...] = ()
-    if entry.payload_hash and entry.payload_hash != payload_hash(payload):
-        notes = (
-            f"campaign_key: created on {entry.created_at[:10]} from different cell "
-            "values; campaigns are not updated, so the changes were not sent",
-        )
-    return Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=notes)
-
-
 def _keys_without_campaign_key(session: Session, entries: Mapping[str, Entry]) -> dict[int, str]:
     """For rows that name a campaign_key the ledger does not know: the key the row had
     without one (owner + name), which the ledger may know from an earlier run."""
@@ -258,12 +359,16 @@ def _keys_without_campaign_key(session: Session, entries: Mapping[str, Entry]) -
     return found
 
 
-def _move_to_campaign_key(session: Session, position: int, entry: Entry) -> Outcome:
+def _move_to_campaign_key(
+    session: Session, position: int, entry: Entry, payload: Payload
+) -> _Update | None:
     """A row created without a campaign_key now has one (the only row of the run that
-    does): the ledger keeps its campaign under the new key, never created again. A row
-    of another owner or type is invalid instead."""
-    if reused := _reused(session, position, entry, session.payloads[position] or {}):
-        return Outcome(Status.INVALID, errors=(reused,))
+    does): the ledger keeps its campaign under the new key, never created again, and
+    updates it if its settings changed meanwhile (the update, if any, is returned; else
+    the row is settled). A row of another owner or type is invalid instead."""
+    if reused := _reused(session, position, entry, payload):
+        session.settle(position, Outcome(Status.INVALID, errors=(reused,)))
+        return None
     key = session.checked.keys[position]
     note = (
         f"campaign_key: created on {entry.created_at[:10]} without a campaign_key (as "
@@ -271,15 +376,19 @@ def _move_to_campaign_key(session: Session, position: int, entry: Entry) -> Outc
     )
     if not session.settings.dry_run:
         session.ledger.rekey(entry.key, key, note)
-    return Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=(note,))
+        entry = replace(entry, key=key)
+    return _planned_update(session, position, entry, payload, (note,))
 
 
-async def _send_rounds(session: Session, to_send: list[int]) -> None:
-    """Send, then settle this run's unknown outcomes from the list, and send again those
-    the list says were never created (a few rounds at most)."""
+async def _send_rounds(session: Session, to_send: list[int], updates: list[_Update]) -> None:
+    """Send the creates and the updates, then settle this run's unknown creates from the
+    list, and send again those the list says were never created (a few rounds at most).
+    Updates go out in the first round only: an update is retried by the sender, and one
+    that never got its 200 is sent again by the next run."""
     pending = to_send
     for _ in range(1 + session.settings.resolve_rounds):
-        unknown = await _send(session, pending)
+        unknown = await _send(session, pending, updates)
+        updates = []
         if session.stop or not unknown:
             return
         pending = await settle_uncertain(session, unknown, Status.CREATED, from_earlier_runs=False)
@@ -287,8 +396,11 @@ async def _send_rounds(session: Session, to_send: list[int]) -> None:
             return
 
 
-async def _send(session: Session, positions: Sequence[int]) -> list[int]:
-    """Create the rows' campaigns; returns the rows whose outcome is `unknown`."""
+async def _send(
+    session: Session, positions: Sequence[int], updates: Sequence[_Update]
+) -> list[int]:
+    """Create the rows' campaigns and make the updates (in row order, one sender);
+    returns the rows whose create's outcome is `unknown`."""
     ledger, keys = session.ledger, session.checked.keys
     operations = []
     for position in positions:
@@ -297,6 +409,15 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
             raise ValueError(f"row {position} has no payload to send")
         session.sending_now(position)
         operations.append(Operation.create_campaign(keys[position], payload, position))
+    planned = {update.position: update for update in updates}
+    for update in updates:
+        campaign = update.entry.campaign_id
+        operations.append(
+            Operation.update_campaign(
+                keys[update.position], campaign, update.payload, update.position
+            )
+        )
+    operations.sort(key=lambda operation: operation.positions)
     marked: set[str] = set()
     unknown: list[int] = []
 
@@ -304,8 +425,11 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
         (position,) = operation.positions
         try:
             session.exists()  # this request may create a campaign: the ledger is bound now
-            origin = session.origin(position)
-            ledger.mark_sending(operation.key, payload=operation.body, origin=origin)
+            if operation.action is Action.UPDATE_CAMPAIGN:
+                ledger.begin_update(operation.key)
+            else:
+                origin = session.origin(position)
+                ledger.mark_sending(operation.key, payload=operation.body, origin=origin)
         except sqlite3.Error as error:
             raise NotRecorded(f"the ledger {ledger.path} could not be written: {error}") from None
         marked.add(operation.key)
@@ -314,6 +438,9 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
         # The report first: should the ledger fail to record, the row still says what
         # happened, and the ledger's `sending` is settled by the next run.
         (position,) = operation.positions
+        if operation.action is Action.UPDATE_CAMPAIGN:
+            _updated(session, planned[position], outcome, recorded=operation.key in marked)
+            return
         session.settle(position, outcome)
         if outcome.status is Status.UNKNOWN:
             unknown.append(position)
@@ -331,6 +458,54 @@ async def _send(session: Session, positions: Sequence[int]) -> list[int]:
 
     await session.sender.apply(operations, before, after)
     return unknown
+
+
+def _updated(session: Session, update: _Update, outcome: Outcome, *, recorded: bool) -> None:
+    """Settle an update's row, then (when its `begin_update` was committed) record what
+    its campaign now holds: the new payload after a 200, the old one after a refusal
+    (nothing was applied), else not known (it may have been applied: the next run sends
+    it again)."""
+    if outcome.status in (Status.UNKNOWN, Status.FAILED):
+        # Given up, or unknown (aborted in flight, an unexpected error): either way it may
+        # have been applied, and an update is simply made again.
+        said = outcome.errors[0] if outcome.errors else "no answer"
+        if said == ABORTED_IN_FLIGHT:
+            said = "interrupted while the update was in flight: it may have been applied"
+        again = f"{said}; the next run sends it again"
+        outcome = replace(outcome, status=Status.FAILED, errors=(again, *outcome.errors[1:]))
+    session.settle(update.position, update.outcome(outcome.status, outcome))
+    if not recorded:
+        return
+    key, old = session.checked.keys[update.position], update.entry
+    error = outcome.errors[0] if outcome.errors else ""
+    origin = None
+    holds: Mapping[str, Any] | None
+    if outcome.status is Status.UPDATED:
+        holds, held_hash, error = update.payload, "", ""
+        origin = session.origin(update.position)
+    elif outcome.status is Status.REJECTED:
+        holds, held_hash = old.payload, old.payload_hash
+    else:
+        holds, held_hash, error = None, "", f"{UPDATING} ({error})"
+    session.ledger.record_update(
+        key,
+        applied=holds,
+        applied_hash=held_hash,
+        origin=origin,
+        http_status=outcome.http_status,
+        error=error,
+        attempts=outcome.attempts,
+    )
+
+
+def _not_updated(session: Session, updates: Sequence[_Update]) -> None:
+    """Updates the run stopped before: `not_sent`, with their campaign id."""
+    reason = session.stop.reason
+    errors = (f"not sent: {reason}",) if reason else ()
+    for update in updates:
+        if session.outcomes[update.position] is None:
+            not_sent = Outcome(Status.NOT_SENT, errors=errors)
+            session.settle(update.position, update.outcome(Status.NOT_SENT, not_sent))
 
 
 def _finish(session: Session) -> Execution:

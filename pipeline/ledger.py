@@ -12,11 +12,20 @@ Each key moves through a small state machine (`pipeline.model.Status`, the
     unknown | failed | sending ──resolve_absent──> not_sent   (a person found none)
     (any but created elsewhere) ──resolve_created──> created  (a person found it)
     created under key A ──rekey──> created under key B    (a campaign_key added)
+    created ──begin_update──> created, payload not known ──record_update──> created
 
 `created` is final: nothing turns it into another status or gives it another campaign id.
 Beside its status, each key keeps where its row came from (`Origin`) and the exact payload
 last sent for it: `mark_sending` stores it, `record` keeps it, `adopt` stores the payload
 it is given or none (`--skip-existing` adopts campaigns whose settings nothing here knows).
+For a created key the payload is the one its campaign holds (decision 7): an update
+(idempotent, `PATCH`) is preceded by `begin_update`, which forgets it (NULL, hash ""),
+and followed by `record_update`, which stores the new payload after a 200, puts the old
+one back after a refusal (nothing was applied), or leaves it unknown when the outcome is
+(given up after a 500, a timeout): a key whose payload is not known is updated by the
+next run whatever its sheet says, so a crash or an uncertain update can never leave a
+campaign out of step with a sheet that is edited back meanwhile. `keep_payload` stores
+the payload of a version-1 key whose hash shows its campaign holds it.
 
 Schema version 2 keeps that payload as canonical JSON text (sorted keys, no spaces, not
 ASCII-escaped: what `payload_hash` hashes) in the column `payload`; NULL means not known.
@@ -58,6 +67,7 @@ __all__ = [
     "CRASHED",
     "LEDGER_STATUSES",
     "SCHEMA_VERSION",
+    "UPDATING",
     "Entry",
     "Ledger",
     "canonical_json",
@@ -66,6 +76,10 @@ __all__ = [
 
 SCHEMA_VERSION = 3
 CRASHED = "the run stopped while this request was in flight"
+UPDATING = (
+    "an update was sent and its outcome is not known yet: the settings this campaign holds "
+    "are not known, so the next run sends the sheet's settings again"
+)
 _CHUNK = 900  # bound parameters per IN query, well under SQLite's limit
 _OTHER_STATE = "point --state at another file"
 
@@ -121,7 +135,8 @@ class Entry:
     created_at: str  # ISO UTC when first recorded
     updated_at: str  # ISO UTC of the last change
     # The payload last sent or applied, decoded; None when not known (keys recorded by a
-    # version-1 ledger, campaigns adopted without their settings).
+    # version-1 ledger, campaigns adopted without their settings, an update whose outcome
+    # is not known).
     payload: dict[str, Any] | None = field(hash=False)
 
     @property
@@ -488,6 +503,72 @@ class Ledger:
                     key,
                 ),
             )
+
+    def begin_update(self, key: str) -> None:
+        """Before an update of `key`'s campaign goes out: its payload becomes not known
+        (NULL, hash ""), noted `UPDATING`, committed. Raises ValueError unless `key` is
+        created."""
+        self._set_applied(key, None, "", UPDATING, None, 0, None)
+
+    def record_update(
+        self,
+        key: str,
+        *,
+        applied: Mapping[str, Any] | None,
+        applied_hash: str = "",
+        origin: Origin | None = None,
+        http_status: int | None = None,
+        error: str = "",
+        attempts: int = 0,
+    ) -> None:
+        """After an update of `key`'s campaign: `applied` is the payload it now holds (the
+        new one after a 200, the old one back after a refusal; a version-1 key's old one
+        only by its hash, `applied=None, applied_hash=...`), None when not known.
+        `origin` (after a 200) is where its row is now and the name it has; `attempts` is
+        added to the total. The status stays created and the campaign id is kept. Raises
+        ValueError unless `key` is created."""
+        sent_hash = applied_hash if applied is None else payload_hash(applied)
+        self._set_applied(key, applied, sent_hash, error, http_status, attempts, origin)
+
+    def keep_payload(self, key: str, payload: Mapping[str, Any]) -> None:
+        """Store the payload of a created key that the ledger knows only by its hash (a
+        version-1 key): the campaign holds it. Raises ValueError unless `key` is created
+        with exactly that hash."""
+        entry = self.get(key)
+        if entry is None or entry.status is not Status.CREATED:
+            raise ValueError(f"{key!r} is not a created campaign in the ledger")
+        if entry.payload_hash != payload_hash(payload):
+            raise ValueError(f"{key!r} was created from another payload")
+        with self._conn:
+            self._conn.execute(
+                "UPDATE campaigns SET payload = ? WHERE key = ?", (canonical_json(payload), key)
+            )
+
+    def _set_applied(
+        self,
+        key: str,
+        applied: Mapping[str, Any] | None,
+        sent_hash: str,
+        note: str,
+        http_status: int | None,
+        attempts: int,
+        origin: Origin | None,
+    ) -> None:
+        text = None if applied is None else canonical_json(applied)
+        where = ""
+        values: list[Any] = [text, sent_hash, note, http_status, attempts, self.run_id, self._now()]
+        if origin is not None:
+            where = ', source = ?, sheet = ?, "row" = ?, owner_id = ?, name = ?'
+            values += [origin.source, origin.sheet, origin.row, origin.owner, origin.name]
+        with self._conn:
+            cursor = self._conn.execute(
+                "UPDATE campaigns SET payload = ?, payload_hash = ?, last_error = ?, "
+                f"http_status = ?, attempts = attempts + ?, run_id = ?, updated_at = ?{where} "
+                "WHERE key = ? AND status = ?",
+                (*values, key, Status.CREATED.value),
+            )
+            if cursor.rowcount != 1:
+                raise ValueError(f"{key!r} is not a created campaign in the ledger")
 
     def adopt(
         self,

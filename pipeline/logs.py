@@ -11,7 +11,8 @@ line renders the rest from the `RunResult` itself). The events, with their field
     request       method, path, status (null without an answer), failure,
                   latency_ms, attempt                                          debug
     row           source, sheet, row, campaign_key, status, campaign_id,
-                  http_status, attempts, errors (a list), changes ("" for now)  info
+                  http_status, attempts, errors, changes (lists: the items
+                  results.csv joins with " | ")                                info
     warning       (the message; from the run, or from cli)                     warning
     stopped       http_status (why the run stopped early: the message)         error
     run_finished  run_id, command, rows, counts, exit_code, folder,
@@ -148,7 +149,8 @@ def rows(logger: logging.Logger, result: RunResult) -> None:
         return  # 100,000 rows make no records nobody reads
     for row in result.rows:
         where = f"{row.source}{f' [{row.sheet}]' if row.sheet else ''} row {row.row}"
-        said = f": {' | '.join(row.errors)}" if row.errors else ""
+        told = row.errors or row.changes  # the message: what went wrong, else what changed
+        said = f": {' | '.join(told)}" if told else ""
         emit(
             logger,
             logging.INFO,
@@ -163,7 +165,7 @@ def rows(logger: logging.Logger, result: RunResult) -> None:
             http_status=row.http_status,
             attempts=row.attempts,
             errors=list(row.errors),
-            changes="",
+            changes=list(row.changes),
         )
 
 

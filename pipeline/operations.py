@@ -7,7 +7,8 @@ count, trip the breaker, stop) in one place. How an attempt ends:
 
     created    2xx with a readable id, for an operation that creates something
     done       2xx for an operation that creates nothing (update, add prospects)
-    rejected   any other 4xx (the API's message kept)
+    rejected   any other 4xx (the API's message kept); a 404 to a campaign update: the
+               campaign was deleted in Extrovert (decision 10; the message says so)
     retry      the request cannot have taken effect (connection never made, request
                never fully written, 408, 429, 503), or it may have but repeating it is
                harmless (an idempotent operation: timeout, dropped connection, any 5xx).
@@ -77,6 +78,27 @@ class Operation:
     def create_campaign(cls, key: str, payload: Mapping[str, Any], position: int) -> Operation:
         """`POST campaign`: not idempotent (the API has no idempotency key)."""
         return cls(Action.CREATE_CAMPAIGN, "POST", CAMPAIGN_PATH, payload, key, (position,), False)
+
+    @classmethod
+    def update_campaign(
+        cls, key: str, campaign_id: str, payload: Mapping[str, Any], position: int
+    ) -> Operation:
+        """`PATCH campaign/{id}` (decision 8): the whole create payload but `ownerId` and
+        `type` (neither can change), with `id` first; idempotent."""
+        body = {"id": campaign_id, **{k: v for k, v in payload.items() if k not in _FIXED}}
+        path = f"{CAMPAIGN_PATH}/{campaign_id}"
+        return cls(Action.UPDATE_CAMPAIGN, "PATCH", path, body, key, (position,), True)
+
+    @property
+    def campaign_id(self) -> str:
+        """The id of the campaign an update changes ("" for any other operation)."""
+        if self.action is not Action.UPDATE_CAMPAIGN:
+            return ""
+        return str(self.body.get("id", ""))
+
+
+# What an update never sends: a campaign's owner and type cannot change (decision 9).
+_FIXED: Final = frozenset({"ownerId", "type"})
 
 
 class Failure(StrEnum):
@@ -170,6 +192,8 @@ def judge(answer: Answer, operation: Operation) -> Verdict:
             status,
             streak=Streak.RESET,
         )
+    if status == 404 and operation.action is Action.UPDATE_CAMPAIGN:
+        return Verdict(Meaning.REJECTED, _deleted(operation, answer), status, streak=Streak.RESET)
     if status in STOPPING:
         return Verdict(
             Meaning.STOP,
@@ -184,6 +208,16 @@ def judge(answer: Answer, operation: Operation) -> Verdict:
             Meaning.RETRY, f"HTTP {status}: {answer.message}", status, streak=Streak.COUNT
         )
     return Verdict(Meaning.UNKNOWN, f"HTTP {status}: {answer.message}", status, streak=Streak.COUNT)
+
+
+def _deleted(operation: Operation, answer: Answer) -> str:
+    """Decision 10: a 404 to an update means the campaign was deleted in Extrovert."""
+    said = f" ({answer.message})" if answer.message else ""
+    return (
+        f"campaign_key: campaign {operation.campaign_id} is not in Extrovert any more (HTTP "
+        f"404{said}): it was deleted there, so the update was not made; it is not created "
+        "again by itself. To create it anew, give this row a new campaign_key"
+    )
 
 
 def _judge_success(answer: Answer, operation: Operation, status: int) -> Verdict:

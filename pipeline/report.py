@@ -52,7 +52,9 @@ RESULT_COLUMNS: Final = (
     "http_status",
     "attempts",
     "errors",
+    "changes",
 )
+# Joins the items of `errors` (`column: message`) and of `changes` (`column: old -> new`).
 ERROR_SEPARATOR: Final = " | "
 # Every file `write_reports` writes into a report folder (payloads.jsonl only for
 # validate and dry runs).
@@ -77,16 +79,19 @@ RESULT_WIDTHS: Final = {
     "http_status": 11,
     "attempts": 9,
     "errors": 80,
+    "changes": 80,
 }
 DEFAULT_WIDTH: Final = 16
 SUMMARY_WIDTHS: Final = (18, 32)
 
-# Fill colours (ARGB) of each status a row of results.xlsx can have today.
+# Fill colours (ARGB) of each status a campaign row of results.xlsx can have.
 STATUS_COLOURS: Final = {
     Status.VALID: "FFC6EFCE",
     Status.CREATED: "FFC6EFCE",
+    Status.UPDATED: "FFC6EFCE",
     Status.ALREADY_CREATED: "FFDDEBF7",
     Status.WOULD_CREATE: "FFDDEBF7",
+    Status.WOULD_UPDATE: "FFDDEBF7",
     Status.INVALID: "FFFFC7CE",
     Status.REJECTED: "FFFFC7CE",
     Status.FAILED: "FFFFC7CE",
@@ -113,6 +118,7 @@ def result_columns(checked: Checked, outcomes: Sequence[Outcome]) -> list[list[A
         ["" if o.http_status is None else o.http_status for o in outcomes],
         [o.attempts for o in outcomes],
         [ERROR_SEPARATOR.join(o.errors) for o in outcomes],
+        [ERROR_SEPARATOR.join(o.changes) for o in outcomes],
     ]
 
 

@@ -61,6 +61,8 @@ class RowResult:
     http_status: int | None
     attempts: int
     errors: tuple[str, ...]
+    # An update's (or would-be update's) changes, `column: old -> new` (`Outcome.changes`).
+    changes: tuple[str, ...] = ()
 
     @property
     def needs_person(self) -> bool:
@@ -252,6 +254,7 @@ def row_results(checked: Checked, outcomes: Sequence[Outcome]) -> tuple[RowResul
             o.http_status,
             o.attempts,
             o.errors,
+            o.changes,
         )
         for source, sheet, row, key, name, o in zip(
             rows["source"].tolist(),

@@ -1,12 +1,17 @@
 """The sandbox's ASGI application: the Extrovert client API, as strict as its contract.
 
-A create request goes through, in order: API key (401), rate limit (429), latency,
-content type (415), body size (413), the fault draw (a `503`, `500_before` or
-`502_html` fault answers here), JSON (400), the payload contract (400), storing, then
-the faults that strike after storing (`500_after`, `drop_after`, `timeout_after`) or
-201. `sandbox.faults` says what a client sees for each fault.
+A create request (`POST /campaign`) goes through, in order: API key (401), rate limit
+(429), latency, content type (415), body size (413), the fault draw (a `503`,
+`500_before` or `502_html` fault answers here), JSON (400), the payload contract (400),
+storing, then the faults that strike after storing (`500_after`, `drop_after`,
+`timeout_after`) or 201. An update (`PATCH /campaign/{id}`) takes the same steps and
+the same draws; after JSON come the id in the path (400 unless a canonical lower-case
+uuid), the campaign (404 when there is none), the update contract (400, see
+`sandbox.contract`), storing, then the same faults or 200 with `data: null`.
+`sandbox.faults` says what a client sees for each fault.
 
-`/_sandbox/stats` and `/_sandbox/reset` are the sandbox's own inspection calls: no key,
+`/_sandbox/stats`, `/_sandbox/campaigns` (each campaign's current settings, by id, in
+creation order) and `/_sandbox/reset` are the sandbox's own inspection calls: no key,
 no rate limit, no faults, not counted.
 """
 
@@ -25,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.config import FAULTS_BEFORE_STORING, SandboxConfig
-from sandbox.contract import PayloadChecker, parse_json
+from sandbox.contract import PayloadChecker, parse_json, path_id_problem
 from sandbox.faults import BAD_GATEWAY_HTML, DroppedResponse, FaultPlan, Sleep, hold
 from sandbox.ratelimit import RateLimiter
 from sandbox.state import CampaignStore, Stats
@@ -136,7 +141,10 @@ class _Api:
             return await self.create_campaign(request)
         return await self.list_campaigns(request)
 
-    async def create_campaign(self, request: Request) -> Response:
+    async def _receive(self, request: Request) -> tuple[Any, str | None] | Response:
+        """The steps a create and an update share: key, rate limit, latency, content
+        type, body size, the fault draw (a fault before storing answers here) and JSON.
+        Returns the parsed body and the fault still to strike, or the answer."""
         refused = await self._admit(request)
         if refused is not None:
             return refused
@@ -154,25 +162,55 @@ class _Api:
         if fault is not None and fault in FAULTS_BEFORE_STORING:
             return self._fault(fault)
         try:
-            body = parse_json(raw)
+            return parse_json(raw), fault
         except ValueError as exc:
             return self._reject(400, f"malformed JSON: {exc}")
+
+    async def _stored(self, request: Request, fault: str | None, answer: JSONResponse) -> Response:
+        """The answer to a request whose change is stored, or the fault that strikes after."""
+        if fault == "500_after":
+            return self._fault(fault)
+        if fault == "drop_after":
+            self.state.stats.faults[fault] += 1
+            return DroppedResponse(
+                answer.body, status_code=answer.status_code, media_type="application/json"
+            )
+        if fault == "timeout_after":
+            self.state.stats.faults[fault] += 1
+            await hold(self.sleep, self.state.config.hold_seconds, request.receive)
+        return answer
+
+    async def create_campaign(self, request: Request) -> Response:
+        received = await self._receive(request)
+        if isinstance(received, Response):
+            return received
+        body, fault = received
         problem = self.state.checker.problem(body)
         if problem is not None:
             return self._reject(400, problem)
         campaign, duplicate = self.state.store.add(body)
         self.state.stats.created += 1
         self.state.stats.duplicates += duplicate
-        created = success({"id": campaign.id}, status=201)
-        if fault == "500_after":
-            return self._fault(fault)
-        if fault == "drop_after":
-            self.state.stats.faults[fault] += 1
-            return DroppedResponse(created.body, status_code=201, media_type="application/json")
-        if fault == "timeout_after":
-            self.state.stats.faults[fault] += 1
-            await hold(self.sleep, self.state.config.hold_seconds, request.receive)
-        return created
+        return await self._stored(request, fault, success({"id": campaign.id}, status=201))
+
+    async def update_campaign(self, request: Request) -> Response:
+        campaign_id = request.path_params["campaign_id"]
+        received = await self._receive(request)
+        if isinstance(received, Response):
+            return received
+        body, fault = received
+        problem = path_id_problem(campaign_id)
+        if problem is not None:
+            return self._reject(400, problem)
+        campaign = self.state.store.get(campaign_id)
+        if campaign is None:
+            return self._reject(404, f"campaign {campaign_id} not found")
+        problem = self.state.checker.update_problem(body, campaign_id, campaign.payload)
+        if problem is not None:
+            return self._reject(400, problem)
+        self.state.store.update(campaign_id, body)
+        self.state.stats.updated += 1
+        return await self._stored(request, fault, success(None))
 
     async def list_campaigns(self, request: Request) -> Response:
         if not self.state.config.campaign_list:
@@ -191,6 +229,9 @@ class _Api:
 
     async def stats(self, request: Request) -> Response:
         return JSONResponse(self.state.stats.to_json())
+
+    async def campaigns(self, request: Request) -> Response:
+        return JSONResponse({c.id: dict(c.payload) for c in self.state.store.all()})
 
     async def reset(self, request: Request) -> Response:
         self.state.reset()
@@ -228,8 +269,10 @@ def create_app(
 
     routes = [
         Route(f"{API_PREFIX}/campaign", api.campaign, methods=["GET", "POST"]),
+        Route(f"{API_PREFIX}/campaign/{{campaign_id}}", api.update_campaign, methods=["PATCH"]),
         Route(f"{API_PREFIX}/user/team-members", api.team_members, methods=["GET"]),
         Route("/_sandbox/stats", api.stats, methods=["GET"]),
+        Route("/_sandbox/campaigns", api.campaigns, methods=["GET"]),
         Route("/_sandbox/reset", api.reset, methods=["POST"]),
     ]
     app = Starlette(

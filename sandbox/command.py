@@ -108,7 +108,7 @@ def _is_loopback(host: str) -> bool:
     metavar="KIND=P",
     callback=_parse_faults,
     help=(
-        f"Give create requests fault KIND with probability P (0 to 1). Repeatable. "
+        f"Give create and update requests fault KIND with probability P (0 to 1). Repeatable. "
         f"KIND is one of {', '.join(FAULT_KINDS)}."
     ),
 )

@@ -96,7 +96,7 @@ class SandboxConfig:
     `rate` is requests per second per API key (None or 0: unlimited) and `burst` the
     bucket size (None: one second's worth, at least 1). `latency_ms` plus up to
     `jitter_ms` delays every API request. `faults` maps a kind of `FAULT_KINDS` to its
-    probability per create request; `seed` makes the draws repeatable. `db` keeps the
+    probability per create or update request; `seed` makes the draws repeatable. `db` keeps the
     campaigns in SQLite across restarts. `campaign_list=False` makes `GET /campaign`
     answer 404. `hold_seconds` is how long a `timeout_after` fault holds the response.
     """

@@ -1,4 +1,4 @@
-"""The strict reviewer: does a Create Campaign body keep the exact payload contract?
+"""The strict reviewer: does a Create or Update Campaign body keep the exact contract?
 
 The contract is `schemas/payload.schema.json` (never re-spelled here), checked with one
 compiled Draft 2020-12 validator whose `integer` type is stricter than the standard's:
@@ -6,12 +6,19 @@ JSON `25.0` is a float, and this project sends integers as integers. On top of t
 schema, `ownerId` must be one of the sandbox's team members. A problem comes back as one
 line that names the field, e.g. `postActivityFilter.minPostLikes: 25.5 is not of type
 'integer'`.
+
+An update body (decision 8 of the API reference) is the whole desired state: the create
+body without `ownerId` and `type`, with the campaign's `id` as its first field, equal to
+the id in the path. It is checked as the create body it amounts to (the campaign's own
+owner and type put back), so a partial body, an unknown field or a setting its type does
+not allow is refused as it would be on create.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, Final
 
@@ -20,7 +27,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
 from schemas.columns import CAMPAIGN_TYPES
-from schemas.payload import load_schema
+from schemas.payload import UUID_PATTERN, load_schema
 
 # Messages quote the offending value; a megabyte of it helps nobody.
 MAX_MESSAGE_CHARS: Final = 300
@@ -139,3 +146,40 @@ class PayloadChecker:
         if owner not in self._member_ids:
             return f"ownerId: {owner!r} is not a member of this team (see GET /user/team-members)"
         return None
+
+    def update_problem(self, body: Any, campaign_id: str, current: Mapping[str, Any]) -> str | None:
+        """None when `body` is a whole update of the campaign `campaign_id`, whose current
+        settings are `current` (its create body's shape), else one line naming the field."""
+        if not isinstance(body, dict):
+            return f"payload: {_short(body)} is not of type 'object'"
+        for name, why in _NEVER_UPDATED.items():
+            if name in body:
+                return f"{name}: must not be sent in an update: {why}"
+        if "id" not in body:
+            return "id: is required in an update (the campaign id, as in the path)"
+        if body["id"] != campaign_id:
+            return f"id: {_short(body['id'])} is not the campaign id of the path ({campaign_id})"
+        if next(iter(body)) != "id":
+            return "id: must be the first field of an update body"
+        fields = {name: value for name, value in body.items() if name != "id"}
+        whole = {"ownerId": current["ownerId"], "type": current["type"], **fields}
+        return self.problem(whole)
+
+
+# What an update must not send, and why (decision 9: neither can change).
+_NEVER_UPDATED: Final = {
+    "ownerId": "a campaign's owner cannot change",
+    "type": "a campaign's type cannot change",
+}
+
+
+def path_id_problem(campaign_id: str) -> str | None:
+    """None when the id in an update's path is a canonical (lower-case) uuid."""
+    if re.fullmatch(UUID_PATTERN, campaign_id):
+        return None
+    return f"id: {_short(campaign_id)} in the path is not a canonical lower-case uuid"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"

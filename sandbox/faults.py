@@ -1,22 +1,22 @@
 """Latency and faults, drawn from seeded generators so a run can be repeated.
 
-Each create request takes one draw from `random.Random(seed)`; the kinds share the unit
-interval in `FAULT_KINDS` order, so each fires with its own probability and at most one
-fires. Latency draws its jitter from a second generator, so turning jitter on does not
-change which requests fail.
+Each create or update request takes one draw from `random.Random(seed)`; the kinds share
+the unit interval in `FAULT_KINDS` order, so each fires with its own probability and at
+most one fires. Latency draws its jitter from a second generator, so turning jitter on
+does not change which requests fail.
 
 What a client sees for the two faults that do not answer normally:
 
-- `drop_after`: the campaign is stored, the status line and headers go out, then the app
-  raises `SandboxDrop`. Over a socket uvicorn closes the connection with the body unsent,
-  and httpx raises `httpx.RemoteProtocolError`. In process, `httpx.ASGITransport` passes
-  the exception through, and `SandboxDrop` *is* an `httpx.RemoteProtocolError`, so the
-  client code under test takes the same path.
-- `timeout_after`: the campaign is stored, then the answer waits `hold_seconds` on the
-  injected sleep (or until the client hangs up). Over a socket the client's read timeout
-  fires first (`httpx.ReadTimeout`). `ASGITransport` enforces no timeouts, so in process
-  the client gets its 201 when the sleep returns; a test that wants the timeout injects
-  a sleep that raises `httpx.ReadTimeout`.
+- `drop_after`: the campaign (or the update) is stored, the status line and headers go
+  out, then the app raises `SandboxDrop`. Over a socket uvicorn closes the connection
+  with the body unsent, and httpx raises `httpx.RemoteProtocolError`. In process,
+  `httpx.ASGITransport` passes the exception through, and `SandboxDrop` *is* an
+  `httpx.RemoteProtocolError`, so the client code under test takes the same path.
+- `timeout_after`: the campaign (or the update) is stored, then the answer waits
+  `hold_seconds` on the injected sleep (or until the client hangs up). Over a socket the
+  client's read timeout fires first (`httpx.ReadTimeout`). `ASGITransport` enforces no
+  timeouts, so in process the client gets its answer when the sleep returns; a test that
+  wants the timeout injects a sleep that raises `httpx.ReadTimeout`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class DroppedResponse(Response):
 
 
 class FaultPlan:
-    """The seeded draws of one sandbox: which fault a create gets, how late it answers."""
+    """The seeded draws of one sandbox: which fault a create or update gets, how late it
+    answers."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
@@ -81,7 +82,7 @@ class FaultPlan:
         self._jitter = random.Random(f"{self._config.seed}/jitter")
 
     def draw(self) -> str | None:
-        """The fault kind for the next create request, or None."""
+        """The fault kind for the next create or update request, or None."""
         if not self._thresholds:
             return None
         point = self._faults.random()

@@ -1,7 +1,10 @@
-"""What a sandbox remembers: the campaigns it created and the counts of what happened.
+"""What a sandbox remembers: the campaigns it holds and the counts of what happened.
 
-Campaigns live in memory. With a `db` path they are also written to SQLite and read
-back on start, so they survive a restart; the counters always start at zero.
+Each campaign keeps its current settings: the body that created it, with what later
+updates sent laid over it (an update sends the whole desired state, so its fields
+replace the stored ones; owner and type never change). Campaigns live in memory. With a
+`db` path they are also written to SQLite and read back on start, so they survive a
+restart; the counters always start at zero.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
 
 @dataclass(frozen=True)
 class Campaign:
-    """A created campaign and the exact body that created it."""
+    """A campaign and its current settings: the create body's shape (`ownerId`, `name`,
+    `type`, ...), as created or as last updated."""
 
     id: str
     owner_id: str
@@ -51,11 +55,13 @@ class Campaign:
 
 @dataclass
 class Stats:
-    """Counts since start or the last reset. `duplicates`: creates whose owner and
-    exact name were already taken (an exactly-once client keeps this at 0)."""
+    """Counts since start or the last reset. `updated`: updates stored. `duplicates`:
+    creates whose owner and exact name were already taken (an exactly-once client keeps
+    this at 0)."""
 
     requests: int = 0
     created: int = 0
+    updated: int = 0
     rejected: int = 0
     rate_limited: int = 0
     duplicates: int = 0
@@ -65,6 +71,7 @@ class Stats:
         return {
             "requests": self.requests,
             "created": self.created,
+            "updated": self.updated,
             "rejected": self.rejected,
             "rate_limited": self.rate_limited,
             "faults": dict(self.faults),
@@ -109,6 +116,32 @@ class CampaignStore:
                 )
             self._remember(campaign)
         return campaign, duplicate
+
+    def update(self, campaign_id: str, body: Mapping[str, Any]) -> Campaign:
+        """Replace a campaign's settings by a checked update body (the whole desired
+        state but `ownerId` and `type`, which it keeps); KeyError for an unknown id."""
+        with self._lock:
+            old = self._campaigns[campaign_id]
+            fields = {name: value for name, value in body.items() if name != "id"}
+            payload = {"ownerId": old.owner_id, "type": old.payload["type"], **fields}
+            campaign = Campaign(old.id, old.owner_id, payload["name"], payload)
+            if self._db is not None:
+                self._db.execute(
+                    "UPDATE campaigns SET name = ?, payload = ? WHERE id = ?",
+                    (campaign.name, json.dumps(payload), campaign.id),
+                )
+            self._pairs[old.owner_id, old.name] -= 1
+            self._remember(campaign)
+        return campaign
+
+    def remove(self, campaign_id: str) -> None:
+        """Forget a campaign, as deleting it in Extrovert would (for tests: its updates
+        answer 404 from then on); KeyError for an unknown id."""
+        with self._lock:
+            campaign = self._campaigns.pop(campaign_id)
+            self._pairs[campaign.owner_id, campaign.name] -= 1
+            if self._db is not None:
+                self._db.execute("DELETE FROM campaigns WHERE id = ?", (campaign_id,))
 
     def all(self) -> list[Campaign]:
         with self._lock:

@@ -112,7 +112,7 @@ def test_a_whole_run_in_json_is_json_lines_only_and_never_the_key(
         assert str(event["http_status"]) == row["http_status"]
         assert str(event["attempts"]) == row["attempts"]
         assert " | ".join(event["errors"]) == row["errors"]
-        assert event["changes"] == ""
+        assert " | ".join(event["changes"]) == row["changes"] == ""
     assert [e["status"] for e in rows].count("created") == 5
     [rejected] = [e for e in rows if e["status"] == "rejected"]
     assert rejected["errors"] and rejected["http_status"] >= 400

@@ -28,6 +28,7 @@ OFFLINE = (
     "parse",
     "validate",
     "map",
+    "changes",
     "guard",
     "model",
     "settings",

@@ -32,7 +32,7 @@ from tests.helpers import (
 
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())
 HYPOTHESIS = settings(
-    max_examples=50,
+    max_examples=30,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

@@ -54,6 +54,7 @@ RESULT_HEADER = [
     "http_status",
     "attempts",
     "errors",
+    "changes",
 ]
 NOON = dt.datetime(2026, 1, 2, 12, 30, 5, tzinfo=dt.UTC)
 BAD_ROW = dict(PROSPECTS_ROW, campaign_key="bad-1", min_post_likes="-5", dm_enabled="maybe")
@@ -116,7 +117,7 @@ def test_results_csv_has_the_design_columns_and_one_line_per_row(
     lines = read_csv(tmp_path / "out" / "results.csv")
     assert lines[0] == RESULT_HEADER
     assert lines[1:] == [
-        ["plan.csv", "", "2", "acme-q1-cto", "ACME Q1 - CTOs", "valid", "", "", "0", ""],
+        ["plan.csv", "", "2", "acme-q1-cto", "ACME Q1 - CTOs", "valid", "", "", "0", "", ""],
         [
             "plan.csv",
             "",
@@ -128,8 +129,9 @@ def test_results_csv_has_the_design_columns_and_one_line_per_row(
             "",
             "0",
             " | ".join(BAD_ERRORS),
+            "",
         ],
-        ["plan.csv", "", "4", "topic-genai", "Topic - generative AI", "valid", "", "", "0", ""],
+        ["plan.csv", "", "4", "topic-genai", "Topic - generative AI", "valid", "", "", "0", "", ""],
     ]
 
 
@@ -142,14 +144,15 @@ def test_results_xlsx_layout(tmp_path: Path, mixed: Path) -> None:
         assert workbook.sheetnames == ["results", "summary"]
         sheet = workbook["results"]
         assert sheet.freeze_panes == "A2"
-        assert sheet.auto_filter.ref == "A1:J4"
+        assert sheet.auto_filter.ref == "A1:K4"
         rules: dict[str, Any] = {}
         for formatting in sheet.conditional_formatting:
-            assert str(formatting.sqref) == "A2:J4"
+            assert str(formatting.sqref) == "A2:K4"
             for rule in formatting.rules:
                 (formula,) = rule.formula
                 rules[formula] = rule.dxf.fill.bgColor.rgb
-        assert set(rules) == {f'$F2="{status}"' for status in REPORTED_STATUSES}
+        coloured = (*REPORTED_STATUSES, "updated", "would_update")
+        assert set(rules) == {f'$F2="{status}"' for status in coloured}
         assert rules['$F2="valid"'] != rules['$F2="invalid"']
         assert rules['$F2="unknown"'] not in (rules['$F2="valid"'], rules['$F2="invalid"'])
         summary = list(workbook["summary"].iter_rows(values_only=True))

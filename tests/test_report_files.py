@@ -141,18 +141,19 @@ def test_a_dry_run_that_would_change_nothing_keeps_its_reports(
 def test_a_row_with_a_note_keeps_the_report(
     tmp_path: Path, app: Starlette, settings_for: SettingsFor
 ) -> None:
-    """A created row whose cells changed (not sent, with a note saying so) is news: the
-    report that says it is kept."""
+    """A created row that sends nothing but carries a note (created without a
+    campaign_key, given one since) is news: the report that says it is kept."""
     root = tmp_path / "reports"
-    run_once(app, settings_for, [sheet(tmp_path)], reports_root=root)
-    changed = [dict(ROWS[0], min_post_likes="99"), ROWS[1]]
+    unkeyed = [dict(row, campaign_key="") for row in ROWS]
+    run_once(app, settings_for, [sheet(tmp_path, unkeyed)], reports_root=root)
     again = run_once(
-        app, settings_for, [sheet(tmp_path, changed)], reports_root=root, at=NOON.replace(hour=11)
+        app, settings_for, [sheet(tmp_path)], reports_root=root, at=NOON.replace(hour=11)
     )
 
     assert again.counts == {"already_created": 2}
+    assert again.summary["requests"] == 0
     assert again.reports_kept
-    assert "different cell values" in (again.folder / "results.csv").read_text("utf-8-sig")
+    assert "without a campaign_key" in (again.folder / "results.csv").read_text("utf-8-sig")
 
 
 def test_a_locked_ledger_leaves_no_empty_folder(
@@ -544,9 +545,9 @@ def test_results_xlsx_keeps_its_column_widths(tmp_path: Path) -> None:
     workbook = openpyxl.load_workbook(path)
     try:
         dimensions = workbook["results"].column_dimensions
-        widths = {letter: dimensions[letter].width for letter in "ABCDEFGHIJ"}
+        widths = {letter: dimensions[letter].width for letter in "ABCDEFGHIJK"}
         assert widths["E"] > dimensions["Z"].width  # campaign_name, wider than the default
-        assert [widths[letter] for letter in "ABCDEFGHIJ"] == [
+        assert [widths[letter] for letter in "ABCDEFGHIJK"] == [
             RESULT_WIDTHS[name] for name in RESULT_COLUMNS
         ]
     finally:

@@ -125,6 +125,7 @@ def test_report_files_carry_ids_statuses_and_counters(
         "http_status",
         "attempts",
         "errors",
+        "changes",
     ]
     by_row = {row["row"]: row for row in results(folder)}
     with (folder / "succeeded.csv").open(encoding="utf-8-sig", newline="") as stream:
@@ -161,10 +162,11 @@ def test_rerunning_the_same_file_creates_nothing(
     assert all(row["errors"] == "" for row in second_rows)
 
 
-def test_changed_cells_after_creation_are_reported_not_sent(
+def test_changed_cells_after_creation_update_the_campaign(
     tmp_path: Path, app: Starlette, example: Path
 ) -> None:
-    """A created key whose cells changed is already_created with a note that nothing was sent."""
+    """A created key whose cells changed is updated (one request, nothing created); the
+    unchanged rows are already_created without a request (tests/test_updates.py has the rest)."""
     run(tmp_path, example, app, "o1")
     changed = [dict(row) for row in EXAMPLE_ROWS]
     changed[0]["min_post_likes"] = "99"
@@ -173,12 +175,12 @@ def test_changed_cells_after_creation_are_reported_not_sent(
     result = run(tmp_path, edited, app, "o2")
 
     rows = results(tmp_path / "o2")
-    assert result.counts == {"already_created": 5}
+    assert statuses(tmp_path / "o2") == ["updated", *["already_created"] * 4]
     assert result.exit_code == 0
-    assert "changes were not sent" in rows[0]["errors"]
-    assert "campaign_key" in rows[0]["errors"]
-    assert all(row["errors"] == "" for row in rows[1:])
+    assert all(row["errors"] == "" for row in rows)
+    assert result.summary["requests"] == 1
     assert app.state.sandbox.stats.created == 5
+    assert app.state.sandbox.stats.updated == 1
 
 
 # -- dry run ----------------------------------------------------------------------------

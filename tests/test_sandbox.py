@@ -161,6 +161,7 @@ async def test_stats_count_requests_outcomes_and_duplicates(fake_timing: FakeTim
     assert stats == {
         "requests": 8,
         "created": 5,
+        "updated": 0,
         "rejected": 2,
         "rate_limited": 1,
         "faults": {
