@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_offline", "bench_sandbox", "bench_send")
+BENCHMARKS = ("bench_offline", "bench_sandbox", "bench_send", "bench_updates")
 
 
 def main() -> None:
