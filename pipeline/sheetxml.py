@@ -178,7 +178,10 @@ def _far_cell(xml: bytes, prefix: bytes) -> FarCell | None:
     if len(numbers) != xml.count(b"<" + prefix + b"row "):
         numbers = re.findall(rb"<" + p + rb'row\b[^>]*?\br="(\d+)"', xml)
     rows = [int(n) for n in numbers]
-    wide = set(re.findall(rb"<" + p + rb'c r="([A-Z]{2,3})\d', xml))
+    if xml.count(b"<" + prefix + b'c r="') == cells:  # `r` first, as writers put it
+        wide = set(re.findall(rb"<" + p + rb'c r="([A-Z]{2,3})\d', xml))
+    else:
+        wide = set(re.findall(rb"<" + p + rb'c\b[^>]*?\br="([A-Z]{2,3})\d', xml))
     widest = max((column_index(c.decode()) + 1 for c in wide), default=26)
     if _acceptable((max(rows, default=0) or cells) * max(widest, 26), cells):
         return None

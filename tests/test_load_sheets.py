@@ -358,3 +358,14 @@ def test_the_scan_reads_prefixed_and_unnumbered_rows(prefix: str) -> None:
 def test_the_scan_says_nothing_of_other_files() -> None:
     assert inspect_sheet(b"not a zip", "s") is None
     assert inspect_sheet(xlsx_of("<sheetData/>"), "no such sheet") is None
+
+
+def test_a_far_column_is_found_whatever_the_order_of_attributes() -> None:
+    """A writer that puts `s` before `r` in each cell still has its far column found."""
+    rows = "".join(
+        f'<row r="{r}"><c s="1" r="A{r}"><v>1</v></c><c s="1" r="XFD{r}"><v>1</v></c></row>'
+        for r in range(1, 200)
+    )
+    facts = inspect_sheet(xlsx_of(f"<sheetData>{rows}</sheetData>"), "s")
+    assert facts is not None and facts.far is not None
+    assert facts.far.cells == ("XFD1",)
