@@ -484,7 +484,11 @@ def _updated(session: Session, update: _Update, outcome: Outcome, *, recorded: b
         holds, held_hash, error = update.payload, "", ""
         origin = session.origin(update.position)
     elif outcome.status is Status.REJECTED:
-        holds, held_hash = old.payload, old.payload_hash
+        # Nothing was applied: what the ledger knew stands, and so does not knowing (an
+        # adoption's hash is of a row its settings never came from: keep it unknown even
+        # though the API's message replaces the note that said so).
+        known = applied(old, update.payload) is not Applied.NOT_KNOWN
+        holds, held_hash = old.payload, old.payload_hash if known else ""
     else:
         holds, held_hash, error = None, "", f"{UPDATING} ({error})"
     session.ledger.record_update(

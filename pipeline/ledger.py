@@ -442,8 +442,11 @@ class Ledger:
         with self._conn:
             if self._conn.execute("SELECT 1 FROM campaigns WHERE key = ?", (new,)).fetchone():
                 raise ValueError(f"{new!r} is in the ledger already")
+            # The note replaces the one an adoption leaves; without the payload itself,
+            # the hash alone can no longer be trusted: forget it (one harmless update).
             cursor = self._conn.execute(
-                "UPDATE campaigns SET key = ?, last_error = ?, updated_at = ? "
+                "UPDATE campaigns SET key = ?, last_error = ?, updated_at = ?, "
+                "payload_hash = CASE WHEN payload IS NULL THEN '' ELSE payload_hash END "
                 "WHERE key = ? AND status = ?",
                 (new, note, self._now(), old, Status.CREATED.value),
             )

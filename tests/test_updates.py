@@ -29,6 +29,7 @@ from starlette.applications import Starlette
 
 from pipeline.ledger import UPDATING, Entry, Ledger, payload_hash
 from pipeline.load import load
+from pipeline.lookups import ADOPTED_NOTE
 from pipeline.map import map_rows
 from pipeline.model import Origin
 from pipeline.run import RunResult, run_files, run_files_async
@@ -562,6 +563,59 @@ def test_an_update_the_api_refuses_keeps_what_the_ledger_knew(tmp_path: Path) ->
     entry = entries(tmp_path)[row["campaign_key"]]
     assert (entry.status, entry.payload, entry.payload_hash) == ("created", None, "")
     assert app.state.sandbox.stats.updated == 0
+
+
+def test_a_refused_update_of_an_old_adoption_is_sent_again_next_run(tmp_path: Path) -> None:
+    """A campaign adopted by an older version (the hash of the row, not of the campaign,
+    and the adoption note) whose update the API refuses stays not known: the next run
+    tries the update again instead of taking the row's hash for the campaign's."""
+    app = create_app()
+    row = base_rows()[3]  # a Topic row
+    made = app.state.sandbox.store.add(
+        {
+            **sheet_payloads(write(tmp_path, [base_rows()[0]], "p.csv"))["acme-q1-cto"],
+            "ownerId": OWNERS[row["owner"]],
+            "name": row["campaign_name"],
+        }
+    )[0]
+    path = write(tmp_path, [row], "topic.csv")
+    key = row["campaign_key"]
+    state = tmp_path / "state.sqlite"
+    origin = Origin("topic.csv", "", 2, OWNERS[row["owner"]], row["campaign_name"])
+    with Ledger.open(state, run_id="v1", timing=Timing.real()) as ledger:
+        ledger.adopt(
+            key,
+            campaign_id=made.id,
+            origin=origin,
+            note=ADOPTED_NOTE,
+            payload=None,
+            sent_hash=payload_hash(sheet_payloads(path)[key]),
+        )
+
+    refused = run(tmp_path, path, app, "o2")
+    again = run(tmp_path, path, app, "o3")
+
+    assert [r.status for r in refused.rows] == ["rejected"]
+    assert [(r.status, r.http_status) for r in again.rows] == [("rejected", 400)]
+    assert entries(tmp_path)[key].payload_hash == ""
+
+
+def test_moving_a_key_without_its_payload_forgets_the_hash(tmp_path: Path) -> None:
+    """A key moved to a campaign_key keeps no hash it cannot check: an old adoption's
+    hash (of a row, not of the campaign) must not pass for the campaign's settings."""
+    origin = Origin("a.csv", "", 2, "owner", "A")
+    with Ledger.open(tmp_path / "l.sqlite", run_id="r", timing=Timing.real()) as ledger:
+        ledger.adopt(
+            "old",
+            campaign_id="c-1",
+            origin=origin,
+            note=ADOPTED_NOTE,
+            payload=None,
+            sent_hash=payload_hash({"name": "A"}),
+        )
+        ledger.rekey("old", "new", "moved to its campaign_key")
+        entry = ledger.get("new")
+    assert entry is not None and (entry.status, entry.payload_hash) == ("created", "")
 
 
 # -- ledgers that do not know the payload -------------------------------------------------
