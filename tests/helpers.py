@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 from click.testing import CliRunner, Result
 from openpyxl import Workbook
@@ -226,3 +232,35 @@ def invoke(*args: str | Path) -> Result:
 def ledger_at(path: Path, *, run_id: str = "run-1") -> Ledger:
     """The ledger at `path`, locked, on fake time that moves one second per timestamp."""
     return Ledger.open(path, run_id=run_id, timing=FakeTiming(tick=1.0).timing)
+
+
+def kill_mid_run(
+    sheet: Path,
+    url: str,
+    state: Path,
+    out: Path,
+    *,
+    counter: str,
+    ready: Callable[[Path], bool],
+) -> None:
+    """`campaigns run` of `sheet` against the sandbox at `url` in a real subprocess,
+    killed with SIGKILL once the sandbox counts 3 `counter` (`created`, `updated`) and
+    `ready(state)` says the ledger holds a request in flight."""
+    environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
+    environment.pop("EXTROVERT_BASE_URL", None)
+    command = [sys.executable, "-m", "pipeline", "run", str(sheet), "--base-url", url]
+    command += ["--state", str(state), "--out", str(out), "--rate", "20"]
+    with httpx.Client(base_url=url) as client:
+        process = subprocess.Popen(
+            command, env=environment, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while client.get("/_sandbox/stats").json()[counter] < 3 or not ready(state):
+                assert process.poll() is None, "the run ended before it could be killed"
+                assert time.monotonic() < deadline, f"the run made nothing {counter} in 30 s"
+                time.sleep(0.01)  # a real subprocess: only the wall clock can tell
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    assert process.returncode == -signal.SIGKILL

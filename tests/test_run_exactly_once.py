@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -36,7 +31,7 @@ from pipeline.timing import Timing
 from pipeline.validate import validate
 from sandbox.server import DEFAULT_API_KEY, FAULT_KINDS, SandboxConfig, create_app, run_in_thread
 from tests.fakes import FakeTiming
-from tests.helpers import FAST, ROOT, numbered_rows, numbered_sheet, run_settings
+from tests.helpers import FAST, kill_mid_run, numbered_rows, numbered_sheet, run_settings
 from tests.sandbox_fixtures import LIST, STATS
 
 DONE = frozenset({"created", "already_created"})
@@ -287,44 +282,10 @@ def test_run_killed_part_way_then_rerun_creates_each_row_once(
     path = numbered_sheet(tmp_path, 40)
     state = tmp_path / "state.sqlite"
     url = slow_sandbox
-    environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
-    environment.pop("EXTROVERT_BASE_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        str(path),
-        "--base-url",
-        url,
-        "--state",
-        str(state),
-        "--out",
-        str(tmp_path / "o1"),
-        "--rate",
-        "20",
-    ]
+    # Killed once a few campaigns exist and a request is in flight (each takes 50 ms).
+    kill_mid_run(path, url, state, tmp_path / "o1", counter="created", ready=_sending)
     headers = {"X-API-Key": DEFAULT_API_KEY}
     with httpx.Client(base_url=url, headers=headers) as client:
-        process = subprocess.Popen(
-            command,
-            env=environment,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            # Kill once a few campaigns exist and a request is in flight (each takes 50 ms).
-            while client.get(STATS).json()["created"] < 3 or not _sending(state):
-                assert process.poll() is None, "the run ended before it could be killed"
-                assert time.monotonic() < deadline, "the run created nothing in 30 s"
-                time.sleep(0.01)  # a real subprocess: only the wall clock can tell
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-        assert process.returncode == -signal.SIGKILL
-
         with Ledger.open(state, run_id="peek", timing=Timing.real(), lock=False) as ledger:
             in_flight = {e.key for e in ledger.entries(["sending"])}
             created_before = {e.key: e.campaign_id for e in ledger.entries(["created"])}

@@ -10,13 +10,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import replace
@@ -39,7 +34,6 @@ from pipeline.template import EXAMPLE_ROWS, write_template
 from pipeline.timing import Timing
 from pipeline.validate import apply_owners, validate
 from sandbox.server import (
-    DEFAULT_API_KEY,
     DEFAULT_MEMBERS,
     FAULT_KINDS,
     SandboxConfig,
@@ -47,7 +41,7 @@ from sandbox.server import (
     run_in_thread,
 )
 from tests.fakes import FakeTiming
-from tests.helpers import FAST, ROOT, numbered_rows, run_settings
+from tests.helpers import FAST, ROOT, kill_mid_run, numbered_rows, run_settings
 
 SCHEMA1 = ROOT / "tests" / "data" / "ledger-schema1.sqlite"
 OWNERS = {member.email: member.id for member in DEFAULT_MEMBERS}
@@ -862,41 +856,8 @@ def test_a_run_killed_during_updates_then_rerun_converges(tmp_path: Path) -> Non
     with run_in_thread(SandboxConfig(latency_ms=50)) as url:
         first = run(tmp_path, path, None, "o1", base_url=url)
         assert first.counts == {"created": 40}
-        environment = {**os.environ, "EXTROVERT_API_KEY": DEFAULT_API_KEY}
-        environment.pop("EXTROVERT_BASE_URL", None)
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            str(edited),
-            "--base-url",
-            url,
-            "--state",
-            str(state),
-            "--out",
-            str(tmp_path / "killed"),
-            "--rate",
-            "20",
-        ]
+        kill_mid_run(edited, url, state, tmp_path / "killed", counter="updated", ready=_updating)
         with httpx.Client(base_url=url) as client:
-            process = subprocess.Popen(
-                command,
-                env=environment,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                deadline = time.monotonic() + 30
-                while client.get("/_sandbox/stats").json()["updated"] < 3 or not _updating(state):
-                    assert process.poll() is None, "the run ended before it could be killed"
-                    assert time.monotonic() < deadline, "the run updated nothing in 30 s"
-                    time.sleep(0.01)  # a real subprocess: only the wall clock can tell
-            finally:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-            assert process.returncode == -signal.SIGKILL
             known = entries(tmp_path)
             in_flight = {key for key, e in known.items() if e.last_error == UPDATING}
             done_before = {key for key, e in known.items() if e.payload is not None}
