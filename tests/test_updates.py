@@ -532,19 +532,22 @@ def test_an_update_of_a_campaign_deleted_in_extrovert_is_rejected(
     assert app.state.sandbox.stats.created == 5
 
 
+def prospects_campaign_named_as(app: Starlette, tmp_path: Path, row: Mapping[str, str]) -> Any:
+    """A Prospects campaign in the sandbox with the owner and name of `row` (a Topic
+    row): a campaign whose type the row gets wrong."""
+    prospects = sheet_payloads(write(tmp_path, [base_rows()[0]], "p.csv"))["acme-q1-cto"]
+    return app.state.sandbox.store.add(
+        {**prospects, "ownerId": OWNERS[row["owner"]], "name": row["campaign_name"]}
+    )[0]
+
+
 def test_an_update_the_api_refuses_keeps_what_the_ledger_knew(tmp_path: Path) -> None:
     """A 400 to an update (here: a Topic row for a campaign adopted as Prospects, whose
     type nothing here knew) is `rejected` with the API's message; the ledger keeps the
     key created with what it knew before."""
     app = create_app()
     row = base_rows()[3]  # a Topic row
-    made = app.state.sandbox.store.add(
-        {
-            **sheet_payloads(write(tmp_path, [base_rows()[0]], "p.csv"))["acme-q1-cto"],
-            "ownerId": OWNERS[row["owner"]],
-            "name": row["campaign_name"],
-        }
-    )[0]
+    made = prospects_campaign_named_as(app, tmp_path, row)
     path = write(tmp_path, [row], "topic.csv")
     adopted = run(tmp_path, path, app, "o1", skip_existing=True)
     assert [r.status for r in adopted.rows] == ["already_created"]
@@ -565,13 +568,7 @@ def test_a_refused_update_of_an_old_adoption_is_sent_again_next_run(tmp_path: Pa
     tries the update again instead of taking the row's hash for the campaign's."""
     app = create_app()
     row = base_rows()[3]  # a Topic row
-    made = app.state.sandbox.store.add(
-        {
-            **sheet_payloads(write(tmp_path, [base_rows()[0]], "p.csv"))["acme-q1-cto"],
-            "ownerId": OWNERS[row["owner"]],
-            "name": row["campaign_name"],
-        }
-    )[0]
+    made = prospects_campaign_named_as(app, tmp_path, row)
     path = write(tmp_path, [row], "topic.csv")
     key = row["campaign_key"]
     state = tmp_path / "state.sqlite"
