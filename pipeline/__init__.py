@@ -25,7 +25,8 @@ The map: what each command does, step by step, and the module that does each ste
       inputs kept, archived ...... archive      a copy of each input in inputs/; after a
                                                 run, finished files moved (--archive)
 
-    run  PATH...  (validate's first steps, then the online half)
+    run  PATH...  (validate's first steps, then the online half; `plan` is a run that
+                   sends nothing and saves what it would do, `apply` carries that out)
       one run's parts ............ session      client, ledger, stop, sender, payloads
                                    settings     RunSettings, SendSettings, Secret
       owner e-mails, list ........ remote       team members, the campaign list
@@ -33,6 +34,9 @@ The map: what each command does, step by step, and the module that does each ste
                                    ledger       SQLite: per key its status, id, payload
       what an update changes ..... changes      the payload applied -> the one wanted, as
                                                 `column: old -> new` in the sheet's words
+      saved plans ................ plan         plan.json: the rows, the exact requests,
+                                                the ledger's identity and state; read back
+                                                for `apply`, printed for a person
       uncertain rows ............. lookups      settled (or adopted) from the campaign list
       one API request ............ operations   Operation, Answer, pure `judge`
       requests, paced ............ send         Sender, Pacer, retries, effects
@@ -49,7 +53,8 @@ The map: what each command does, step by step, and the module that does each ste
     what stops a run ............. errors       the PipelineError tree
     what a run says as it goes ... logs         events as log records (run_started, request,
                                                 row, run_finished...), each as a JSON line
-    entry points ................. run          validate_files, run_files(_async)
+    entry points ................. run          validate_files, run_files(_async),
+                                                plan_files, apply_plan(_async)
     the command line ............. cli          options, env, signals, logging, exit
                                    progress     the terminal's progress bar
                                    __main__     `python -m pipeline`
@@ -79,12 +84,24 @@ if TYPE_CHECKING:
         LedgerError,
         LockedError,
         PipelineError,
+        PlanError,
         RowsNeedAttention,
+        StalePlan,
         StoppedError,
     )
     from pipeline.load import Table, load_bytes
     from pipeline.model import Outcome, Status
-    from pipeline.run import RowResult, RunResult, run_files, run_files_async, validate_files
+    from pipeline.plan import Plan
+    from pipeline.run import (
+        RowResult,
+        RunResult,
+        apply_plan,
+        apply_plan_async,
+        plan_files,
+        run_files,
+        run_files_async,
+        validate_files,
+    )
     from pipeline.session import Progress
     from pipeline.settings import Options, RunSettings, Secret, SendSettings
     from pipeline.status import (
@@ -103,6 +120,10 @@ _HOMES = {
     "validate_files": "run",
     "run_files": "run",
     "run_files_async": "run",
+    "plan_files": "run",
+    "apply_plan": "run",
+    "apply_plan_async": "run",
+    "Plan": "plan",
     "RunResult": "run",
     "RowResult": "run",
     "ledger_status": "status",
@@ -127,6 +148,8 @@ _HOMES = {
     "ConfigError": "errors",
     "LedgerError": "errors",
     "LockedError": "errors",
+    "PlanError": "errors",
+    "StalePlan": "errors",
     "RowsNeedAttention": "errors",
     "ApiError": "errors",
     "CampaignListError": "errors",
@@ -145,6 +168,8 @@ __all__ = [
     "Options",
     "Outcome",
     "PipelineError",
+    "Plan",
+    "PlanError",
     "Progress",
     "Resolution",
     "RowResult",
@@ -153,15 +178,19 @@ __all__ = [
     "RunSettings",
     "Secret",
     "SendSettings",
+    "StalePlan",
     "Status",
     "StoppedError",
     "Table",
     "Timing",
     "__version__",
+    "apply_plan",
+    "apply_plan_async",
     "backup_ledger",
     "export_ledger",
     "ledger_status",
     "load_bytes",
+    "plan_files",
     "resolve_key",
     "run_files",
     "run_files_async",

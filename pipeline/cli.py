@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from functools import wraps
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -48,6 +48,7 @@ from sandbox.command import _parse_faults, sandbox_command
 if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.load import Table
+    from pipeline.plan import Plan
     from pipeline.run import RowResult, RunResult
 
 # How many rows that need a person are listed on stderr before "... and N more".
@@ -524,36 +525,30 @@ def _read_key(key_file: Path | None) -> Secret | None:
     return Secret(text) if text else None
 
 
-@cli.command(name="run")
-@_paths
-@_config
-@_out
-@_reports
-@_keep_reports
-@click.option(
+_state = click.option(
     "--state",
     envvar="CAMPAIGNS_RUN_STATE",
     type=click.Path(path_type=Path, dir_okay=False),
     help=f"The SQLite ledger to keep between runs (default: {DEFAULT_STATE.name} in the "
     f"reports folder, or {SANDBOX_STATE.name} with --sandbox).",
 )
-@click.option(
+_base_url = click.option(
     "--base-url",
     envvar=["EXTROVERT_BASE_URL", "CAMPAIGNS_API_BASE_URL"],
     default=DEFAULT_BASE_URL,
     show_default=True,
     help="The API's address, the part before /api/client/v2 (env EXTROVERT_BASE_URL).",
 )
-@click.option(
+_sandbox = click.option(
     "--sandbox", is_flag=True, help="Rehearse against a built-in stand-in API (needs no key)."
 )
-@click.option(
+_api_key_file = click.option(
     "--api-key-file",
     envvar="CAMPAIGNS_API_API_KEY_FILE",
     type=click.Path(path_type=Path, dir_okay=False),
     help=f"Read the API key from this file (default: the {KEY_VARIABLE} environment variable).",
 )
-@click.option(
+_sandbox_fault = click.option(
     "--sandbox-fault",
     "sandbox_faults",
     multiple=True,
@@ -561,60 +556,118 @@ def _read_key(key_file: Path | None) -> Secret | None:
     callback=_parse_faults,
     help="With --sandbox: give create requests fault KIND with probability P. Repeatable.",
 )
-@click.option(
-    "--rate",
-    envvar="CAMPAIGNS_API_RATE",
-    type=click.FloatRange(min=0.01),
-    default=SendSettings.rate,
-    show_default=True,
-    help="Requests per second, never exceeded.",
-)
-@click.option(
-    "--concurrency",
-    envvar="CAMPAIGNS_API_CONCURRENCY",
-    type=click.IntRange(min=1, max=64),
-    default=SendSettings.concurrency,
-    show_default=True,
-    help="Requests in flight at most.",
-)
-@click.option(
-    "--timeout",
-    envvar="CAMPAIGNS_API_TIMEOUT",
-    type=click.FloatRange(min=0.1),
-    default=SendSettings.timeout,
-    show_default=True,
-    help="Seconds to wait for an answer before the outcome is unknown.",
-)
-@click.option(
-    "--max-attempts",
-    envvar="CAMPAIGNS_API_MAX_ATTEMPTS",
-    type=click.IntRange(min=1),
-    default=SendSettings.max_attempts,
-    show_default=True,
-    help="Failed attempts per row before giving up, for answers safe to retry (503, 408, "
-    "no connection); 429s are waited out and do not count.",
-)
-@click.option(
-    "--max-consecutive-errors",
-    envvar="CAMPAIGNS_API_MAX_CONSECUTIVE_ERRORS",
-    type=click.IntRange(min=1),
-    default=SendSettings.max_consecutive_errors,
-    show_default=True,
-    help="Stop the run after this many server errors in a row.",
-)
-@click.option(
-    "--dry-run", is_flag=True, help="Say what would be sent; send nothing (no key needed)."
-)
-@click.option(
+_resend_unknown = click.option(
     "--resend-unknown",
     is_flag=True,
     help="Send rows whose earlier outcome is unknown again (when the API has no campaign list).",
 )
-@click.option(
+_skip_existing = click.option(
     "--skip-existing",
     is_flag=True,
     help="Before sending, treat campaigns that already exist (same owner and name) as created.",
 )
+
+
+def _sending(function: F) -> F:
+    """The options that say how hard to push the API (`SendSettings`)."""
+    options = (
+        click.option(
+            "--rate",
+            envvar="CAMPAIGNS_API_RATE",
+            type=click.FloatRange(min=0.01),
+            default=SendSettings.rate,
+            show_default=True,
+            help="Requests per second, never exceeded.",
+        ),
+        click.option(
+            "--concurrency",
+            envvar="CAMPAIGNS_API_CONCURRENCY",
+            type=click.IntRange(min=1, max=64),
+            default=SendSettings.concurrency,
+            show_default=True,
+            help="Requests in flight at most.",
+        ),
+        click.option(
+            "--timeout",
+            envvar="CAMPAIGNS_API_TIMEOUT",
+            type=click.FloatRange(min=0.1),
+            default=SendSettings.timeout,
+            show_default=True,
+            help="Seconds to wait for an answer before the outcome is unknown.",
+        ),
+        click.option(
+            "--max-attempts",
+            envvar="CAMPAIGNS_API_MAX_ATTEMPTS",
+            type=click.IntRange(min=1),
+            default=SendSettings.max_attempts,
+            show_default=True,
+            help="Failed attempts per row before giving up, for answers safe to retry (503, "
+            "408, no connection); 429s are waited out and do not count.",
+        ),
+        click.option(
+            "--max-consecutive-errors",
+            envvar="CAMPAIGNS_API_MAX_CONSECUTIVE_ERRORS",
+            type=click.IntRange(min=1),
+            default=SendSettings.max_consecutive_errors,
+            show_default=True,
+            help="Stop the run after this many server errors in a row.",
+        ),
+    )
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _send_settings(
+    rate: float, concurrency: int, timeout: float, max_attempts: int, max_consecutive_errors: int
+) -> SendSettings:
+    return SendSettings(
+        rate=rate,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_attempts=max_attempts,
+        max_consecutive_errors=max_consecutive_errors,
+    )
+
+
+def _connection(
+    ctx: click.Context,
+    *,
+    sandbox: bool,
+    sandbox_faults: Mapping[str, float],
+    state: Path | None,
+    reports: Path,
+) -> Path:
+    """The ledger a command uses, once `--sandbox` and `--base-url` are found to agree: as
+    given, or (a rehearsal, unless --state is on the command line) the sandbox's."""
+    if sandbox and ctx.get_parameter_source("base_url") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--sandbox and --base-url cannot be used together")
+    if sandbox_faults and not sandbox:
+        raise click.UsageError("--sandbox-fault needs --sandbox")
+    if sandbox and ctx.get_parameter_source("state") is not ParameterSource.COMMANDLINE:
+        # A rehearsal never writes into the ledger of the real account, even when the
+        # config or the environment names that ledger.
+        state = reports / SANDBOX_STATE.name
+    return _ledger(state, reports)
+
+
+@cli.command(name="run")
+@_paths
+@_config
+@_out
+@_reports
+@_keep_reports
+@_state
+@_base_url
+@_sandbox
+@_api_key_file
+@_sandbox_fault
+@_sending
+@click.option(
+    "--dry-run", is_flag=True, help="Say what would be sent; send nothing (no key needed)."
+)
+@_resend_unknown
+@_skip_existing
 @_sheet
 @_skip_hidden_rows
 @_max_rows
@@ -660,29 +713,18 @@ def run_command(
     log_format: str,
     verbose: bool,
 ) -> None:
-    """Create a campaign for every valid row not created before; report every row.
+    """Create a campaign for every valid row not created before, update those whose row
+    changed since; report every row.
 
     PATHS are .csv, .tsv, .xlsx, .xlsm, .xls, .xlsb or .ods files, or folders of them.
     A PATH may also be an https:// link that serves one (a shared sheet's export link).
     """
     ctx = click.get_current_context()
-    if sandbox and ctx.get_parameter_source("base_url") is ParameterSource.COMMANDLINE:
-        raise click.UsageError("--sandbox and --base-url cannot be used together")
-    if sandbox_faults and not sandbox:
-        raise click.UsageError("--sandbox-fault needs --sandbox")
-    if sandbox and ctx.get_parameter_source("state") is not ParameterSource.COMMANDLINE:
-        # A rehearsal never writes into the ledger of the real account, even when the
-        # config or the environment names that ledger.
-        state = reports / SANDBOX_STATE.name
-    state = _ledger(state, reports)
-    api_key_file = _key_file(ctx, api_key_file)
-    send = SendSettings(
-        rate=rate,
-        concurrency=concurrency,
-        timeout=timeout,
-        max_attempts=max_attempts,
-        max_consecutive_errors=max_consecutive_errors,
+    state = _connection(
+        ctx, sandbox=sandbox, sandbox_faults=sandbox_faults, state=state, reports=reports
     )
+    api_key_file = _key_file(ctx, api_key_file)
+    send = _send_settings(rate, concurrency, timeout, max_attempts, max_consecutive_errors)
     options = _options(
         ctx,
         paths=paths,
@@ -698,7 +740,7 @@ def run_command(
         # A rehearsal reads the sheets before the run, for the stand-in team's owner
         # e-mails; the run takes those tables, so that a link is downloaded once.
         tables = _read_inputs(options) if sandbox else None
-        stand_in = (tables or [], sandbox_faults) if sandbox else None
+        stand_in = (_owner_emails(tables or []), sandbox_faults) if sandbox else None
         with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
             settings = RunSettings(
                 state=state,
@@ -711,48 +753,261 @@ def run_command(
                 endpoint=endpoint,
                 archive=archive,
             )
-            result = _run_interruptibly(options, settings, quiet, tables)
+            result = _interruptibly(settings, quiet, _running(options, settings, tables))
     except KeyboardInterrupt:  # before the run took over Ctrl-C, or a second one
-        _say("Interrupted.", "interrupted", logging.ERROR)
-        sys.exit(130)
-    output = _output()
-    if result.stopped and not output.json:  # JSON: the library's `stopped` event said it
-        output.settle(True)  # a stopped run always speaks (exit 3, 130 or 143)
-        click.echo(f"Stopped: {result.stopped}", err=True)
-        if result.stopped_status in (401, 403):
-            where = f"the key file {api_key_file}" if api_key_file else KEY_VARIABLE
-            click.echo(
-                f"Check the key in {where} and the base URL; rows created earlier keep "
-                "their ids (already_created).",
-                err=True,
-            )
+        _interrupted()
+    _said_stop(result, api_key_file)
     _finish(result, quiet)
 
 
-@contextmanager
-def _api(
-    state: Path,
-    base_url: str,
-    sandbox: tuple[Sequence[Table], Mapping[str, float]] | None,
-    key_file: Path | None,
-) -> Iterator[tuple[str, Secret | None, str]]:
-    """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run.
+def _interrupted() -> NoReturn:
+    _say("Interrupted.", "interrupted", logging.ERROR)
+    sys.exit(130)
 
-    `sandbox` (the run's tables, read already, and the faults to give create requests)
-    starts a stand-in API whose team also holds every owner e-mail of the run's sheets
-    (downloaded ones too), each with a made-up id that is the same every time (so a real
-    sheet can be rehearsed).
-    """
-    if sandbox is None:
-        yield check_base_url(base_url), _read_key(key_file), ""
+
+def _running(
+    options: Options, settings: RunSettings, tables: Sequence[Table] | None
+) -> Callable[[Any, Interrupt], RunResult]:
+    """`run_files` for `_interruptibly`."""
+
+    def work(progress: Any, interrupt: Interrupt) -> RunResult:
+        from pipeline.run import run_files
+
+        return run_files(options, settings, progress=progress, interrupt=interrupt, tables=tables)
+
+    return work
+
+
+def _said_stop(result: RunResult, api_key_file: Path | None) -> None:
+    """A stopped run always speaks (exit 3, 130 or 143): why, and for a refused key, what
+    to check (JSON: the library's `stopped` event said it)."""
+    output = _output()
+    if not result.stopped or output.json:
         return
-    import uuid
+    output.settle(True)
+    click.echo(f"Stopped: {result.stopped}", err=True)
+    if result.stopped_status in (401, 403):
+        where = f"the key file {api_key_file}" if api_key_file else KEY_VARIABLE
+        click.echo(
+            f"Check the key in {where} and the base URL; rows created earlier keep "
+            "their ids (already_created).",
+            err=True,
+        )
 
+
+@cli.command(name="plan")
+@_paths
+@_config
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also save the plan to FILE (it is always saved as plan.json in the report folder).",
+)
+@_out
+@_reports
+@_keep_reports
+@_state
+@_base_url
+@_sandbox
+@_api_key_file
+@_resend_unknown
+@_skip_existing
+@_sheet
+@_skip_hidden_rows
+@_max_rows
+@_max_bytes
+@_log_format
+@_verbose
+@_fails_cleanly
+def plan_command(
+    paths: tuple[Path | str, ...],
+    output: Path | None,
+    out: Path | None,
+    reports: Path,
+    keep_reports: int | None,
+    state: Path | None,
+    base_url: str,
+    sandbox: bool,
+    api_key_file: Path | None,
+    resend_unknown: bool,
+    skip_existing: bool,
+    sheet: str | None,
+    skip_hidden_rows: bool,
+    max_rows: int,
+    max_bytes: int,
+    log_format: str,
+    verbose: bool,
+) -> None:
+    """Show what `run` would do (campaigns to create, to update with their changes,
+    unchanged, invalid) and save it as a plan that `apply` carries out exactly.
+
+    Sends nothing. The key is needed only to resolve owner e-mails and to look at the
+    campaign list. Exit 1 when a row needs a person, as a dry run.
+    """
+    from pipeline.plan import plan_lines
+    from pipeline.run import plan_files
+
+    ctx = click.get_current_context()
+    state = _connection(ctx, sandbox=sandbox, sandbox_faults={}, state=state, reports=reports)
+    api_key_file = _key_file(ctx, api_key_file)
+    options = _options(
+        ctx,
+        paths=paths,
+        out=out,
+        reports_root=reports,
+        keep_reports=keep_reports,
+        sheet=sheet,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        skip_hidden_rows=skip_hidden_rows,
+    )
+    tables = _read_inputs(options) if sandbox else None
+    faults: dict[str, float] = {}
+    stand_in = (_owner_emails(tables or []), faults) if sandbox else None
+    with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
+        settings = RunSettings(
+            state=state,
+            base_url=url,
+            api_key=key,
+            dry_run=True,
+            resend_unknown=resend_unknown,
+            skip_existing=skip_existing,
+            endpoint=endpoint,
+        )
+        result, plan = plan_files(options, settings, tables=tables)
+    if output is not None:
+        try:
+            plan.write(output)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot save the plan to {output}: {error.strerror or error}; it is saved "
+                f"in {result.folder}"
+            ) from None
+    _output().settle(True)
+    if not _output().json:
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+    saved = output if output is not None else result.folder / "plan.json"
+    for line in plan_lines(plan, result.folder, saved):
+        click.echo(line)
+    sys.exit(result.exit_code)
+
+
+@cli.command(name="apply")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(path_type=Path, dir_okay=False))
+@_config
+@_out
+@_reports
+@_keep_reports
+@_state
+@_base_url
+@_sandbox
+@_api_key_file
+@_sandbox_fault
+@_sending
+@_quiet
+@_log_format
+@_verbose
+@_fails_cleanly
+def apply_command(
+    plan_path: Path,
+    out: Path | None,
+    reports: Path,
+    keep_reports: int | None,
+    state: Path | None,
+    base_url: str,
+    sandbox: bool,
+    api_key_file: Path | None,
+    sandbox_faults: dict[str, float],
+    rate: float,
+    concurrency: int,
+    timeout: float,
+    max_attempts: int,
+    max_consecutive_errors: int,
+    quiet: bool,
+    log_format: str,
+    verbose: bool,
+) -> None:
+    """Carry out a saved plan exactly: its creates and updates, with the bodies it holds
+    (the sheets are not read again); report every row as `run` does.
+
+    Refused (exit 2, nothing sent) when the plan was made against another ledger or the
+    ledger has changed since (another run, or this plan applied already): make a new
+    plan. By default the ledger and the API are the plan's.
+    """
+    from pipeline.plan import Plan
+
+    ctx = click.get_current_context()
+    plan = Plan.read(plan_path)
+    given = ParameterSource.COMMANDLINE
+    if sandbox_faults and not (sandbox or plan.endpoint == "sandbox"):
+        raise click.UsageError("--sandbox-fault needs a plan made with --sandbox")
+    if plan.endpoint == "sandbox":
+        if ctx.get_parameter_source("base_url") is given:
+            raise ConfigError(
+                f"{plan_path} was made against the sandbox (--sandbox), not {base_url}",
+                hint="Make a new plan against that API.",
+            )
+        sandbox = True
+    elif sandbox:
+        raise ConfigError(
+            f"{plan_path} was made against {plan.endpoint}, not the sandbox",
+            hint="Make a new plan with --sandbox to rehearse.",
+        )
+    elif ctx.get_parameter_source("base_url") is given and check_base_url(
+        base_url
+    ) != check_base_url(plan.endpoint):
+        raise ConfigError(
+            f"{plan_path} was made against {plan.endpoint}, not {base_url}",
+            hint="Apply it without --base-url, or make a new plan against that API.",
+        )
+    else:
+        base_url = plan.endpoint
+    if ctx.get_parameter_source("state") is not given:
+        state = plan.state
+    state = _ledger(state, reports)
+    api_key_file = _key_file(ctx, api_key_file)
+    if not plan.has_work:
+        _output().settle(True)
+        click.echo(f"Nothing to do: {plan_path} sends nothing and changes nothing.")
+        sys.exit(0)
+    send = _send_settings(rate, concurrency, timeout, max_attempts, max_consecutive_errors)
+    options = Options(paths=(plan_path,), out=out, reports_root=reports, keep_reports=keep_reports)
+    stand_in = (list(plan.owners), sandbox_faults) if sandbox else None
+    try:
+        with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
+            settings = RunSettings(
+                state=state, base_url=url, api_key=key, send=send, endpoint=endpoint
+            )
+            work = _applying(plan, plan_path, options, settings)
+            result = _interruptibly(settings, quiet, work)
+    except KeyboardInterrupt:  # before the run took over Ctrl-C, or a second one
+        _interrupted()
+    _said_stop(result, api_key_file)
+    _finish(result, quiet)
+
+
+def _applying(
+    plan: Plan, path: Path, options: Options, settings: RunSettings
+) -> Callable[[Any, Interrupt], RunResult]:
+    """`apply_plan` for `_interruptibly`."""
+
+    def work(progress: Any, interrupt: Interrupt) -> RunResult:
+        from pipeline.run import apply_plan
+
+        return apply_plan(plan, path, options, settings, progress=progress, interrupt=interrupt)
+
+    return work
+
+
+def _owner_emails(tables: Sequence[Table]) -> list[str]:
+    """The owner e-mails of the tables' rows, lower-cased, each once (for the sandbox's
+    stand-in team)."""
     from pipeline.parse import CellError, parse_owner
-    from sandbox.config import DEFAULT_MEMBERS, Member
-    from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
 
-    tables, faults = sandbox
     emails: dict[str, None] = {}
     for table in tables:
         for text in table.frame.get("owner", ()):
@@ -762,6 +1017,32 @@ def _api(
                 continue
             if isinstance(owner, str) and "@" in owner:
                 emails[owner.lower()] = None
+    return list(emails)
+
+
+@contextmanager
+def _api(
+    state: Path,
+    base_url: str,
+    sandbox: tuple[Sequence[str], Mapping[str, float]] | None,
+    key_file: Path | None,
+) -> Iterator[tuple[str, Secret | None, str]]:
+    """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run.
+
+    `sandbox` (the owner e-mails of the run's sheets, downloaded ones too, and the faults
+    to give create requests) starts a stand-in API whose team also holds each of those
+    e-mails, with a made-up id that is the same every time (so a real sheet can be
+    rehearsed, and a plan made against the sandbox applied to it later).
+    """
+    if sandbox is None:
+        yield check_base_url(base_url), _read_key(key_file), ""
+        return
+    import uuid
+
+    from sandbox.config import DEFAULT_MEMBERS, Member
+    from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
+
+    emails, faults = sandbox
     known = {m.email.lower() for m in DEFAULT_MEMBERS}
     members = DEFAULT_MEMBERS + tuple(
         Member(
@@ -797,10 +1078,11 @@ def _read_inputs(options: Options) -> list[Table]:
         return read_tables(options)
 
 
-def _run_interruptibly(
-    options: Options, settings: RunSettings, quiet: bool, tables: Sequence[Table] | None = None
+def _interruptibly(
+    settings: RunSettings, quiet: bool, work: Callable[[Any, Interrupt], RunResult]
 ) -> RunResult:
-    """`run_files` with Ctrl-C and SIGTERM wired to the run.
+    """`work(progress, interrupt)` (`run_files`, `apply_plan`) with Ctrl-C and SIGTERM
+    wired to the run, and a progress bar on a terminal.
 
     The first (Ctrl-C or SIGTERM) says so on stderr, lets requests in flight finish and
     reports every row; the second cancels the requests in flight (their rows `unknown`)
@@ -809,7 +1091,6 @@ def _run_interruptibly(
     130, or 143 when SIGTERM came first (summary.json and the ledger say the same).
     """
     from pipeline.progress import ProgressBar
-    from pipeline.run import run_files
 
     interrupt = Interrupt()
     received: list[int] = []  # the stopping signals so far, in order
@@ -843,7 +1124,7 @@ def _run_interruptibly(
             with suppress(ValueError):
                 previous[stopping] = signal.signal(stopping, on_signal)
     try:
-        return run_files(options, settings, progress=bar, interrupt=interrupt, tables=tables)
+        return work(bar, interrupt)
     except KeyboardInterrupt:
         if received[:1] == [signal.SIGTERM]:  # stopped at once, but SIGTERM came first
             _say("Terminated.", "terminated", logging.ERROR)
@@ -1291,7 +1572,8 @@ def closing_line(result: RunResult) -> str:
     (--archive) are counted before that: `Archived 2 files to DIR/<run-id>.`"""
     parts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
     plural = "" if result.total == 1 else "s"
-    sheets = _sheets_read(result.summary.get("inputs", ()))
+    plan = result.summary.get("plan")
+    sheets = f"Applied {plan['path']}. " if plan else _sheets_read(result.summary.get("inputs", ()))
     where = f"Reports in {result.folder}" if result.reports_kept else _NOTHING_KEPT
     return f"{result.total} row{plural}: {parts}. {sheets}{_archived(result.summary)}{where}"
 

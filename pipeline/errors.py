@@ -3,8 +3,13 @@
     PipelineError               anything that stops the pipeline; `str()` is one clear line
      ├── InputError             a file cannot be read as campaign rows (exit 2)
      ├── ConfigError            options, settings or environment are unusable (exit 2)
-     │    └── LedgerError       the ledger file cannot be used: not a ledger, written by
-     │                          a newer version, its folder cannot be made (exit 2)
+     │    ├── LedgerError       the ledger file cannot be used: not a ledger, written by
+     │    │                     a newer version, its folder cannot be made (exit 2)
+     │    └── PlanError         a plan file that is not one, or cannot be made or
+     │                          applied as it is (exit 2)
+     ├── StalePlan              a saved plan no longer says what applying it would do:
+     │                          made with another ledger, or the ledger moved since;
+     │                          nothing was written or sent (exit 2)
      ├── LockedError            another run holds the ledger's lock (exit 2)
      ├── ReportError            the reports (or the ledger's record of the run's end)
      │                          could not be written: exit 3 once requests were made,
@@ -76,6 +81,15 @@ class ConfigError(PipelineError):
 
 class LedgerError(ConfigError):
     """The ledger file cannot be used as one (another file, a newer schema, no folder)."""
+
+
+class PlanError(ConfigError):
+    """A plan file that cannot be read, made or applied as it is."""
+
+
+class StalePlan(PipelineError):
+    """A saved plan that no longer describes what applying it would do: made against
+    another ledger, or the ledger has moved since. Nothing was written or sent."""
 
 
 class LockedError(PipelineError):

@@ -24,12 +24,13 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
-from enum import Enum, auto
-from typing import Any
+from dataclasses import dataclass, field, replace
+from enum import Enum, StrEnum, auto
+from functools import partial
+from typing import Any, Final
 
 from pipeline.changes import describe
-from pipeline.errors import PipelineError, ReportError
+from pipeline.errors import PipelineError, ReportError, StalePlan
 from pipeline.ledger import UPDATING, Entry, canonical_json, payload_hash
 from pipeline.lookups import ADOPTED_NOTE, check_account, look_at_account, settle_uncertain
 from pipeline.model import (
@@ -52,7 +53,59 @@ from pipeline.timing import Timing
 from pipeline.validate import Checked
 from schemas.payload import Payload
 
-__all__ = ["Execution", "execute"]
+__all__ = ["Execution", "Expected", "Step", "StepKind", "execute"]
+
+
+class StepKind(StrEnum):
+    """What the ledger says a row needs; the value is how plan files name it."""
+
+    CREATE = "create"  # POST campaign
+    UPDATE = "update"  # PATCH campaign/{id}
+    SETTLE = "settle"  # an earlier create's outcome not known: looked up, created if absent
+    MOVE = "move"  # a row created without a campaign_key now has one: the ledger only
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing a run does for a row, as decided from the ledger before anything is
+    looked up or sent: what a saved plan records and `apply` checks again."""
+
+    kind: StepKind
+    position: int
+    key: str
+    body: Payload | None = None  # what a create or an update sends
+    campaign_id: str = ""  # the campaign an update changes
+    moved_from: str = ""  # the key a move leaves
+
+    def same_as(self, other: Step) -> bool:
+        """The same step: kind, row, key, campaign and body (compared as canonical JSON)."""
+        mine, theirs = self.body, other.body
+        return (
+            (self.kind, self.position, self.key, self.campaign_id, self.moved_from)
+            == (other.kind, other.position, other.key, other.campaign_id, other.moved_from)
+            and (mine is None) == (theirs is None)
+            and (mine is None or theirs is None or canonical_json(mine) == canonical_json(theirs))
+        )
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a saved plan saw (`pipeline.plan`), for `apply`: the ledger's identity, the
+    state of every key it looked at (`Ledger.key_states`; a key absent then is missing),
+    its steps, and each row's planned status. A run given one refuses (`StalePlan`)
+    before it writes or sends anything when the ledger is another or has moved since,
+    and sends only what the plan shows: creates of `would_create` rows, updates of
+    `would_update` rows."""
+
+    ledger_id: str
+    key_states: Mapping[str, Mapping[str, Any]]
+    steps: tuple[Step, ...]
+    statuses: tuple[Status, ...]
+    name: str  # how messages name the plan (its file)
+
+    def may_send(self, position: int, kind: StepKind) -> bool:
+        wanted = Status.WOULD_UPDATE if kind is StepKind.UPDATE else Status.WOULD_CREATE
+        return self.statuses[position] is wanted
 
 
 @dataclass(frozen=True)
@@ -71,6 +124,11 @@ class Execution:
     interrupt_exit: int  # the exit code the person's stop asked for (Stop.exit_code)
     recovered: int  # rows an earlier run left in flight (`sending`), now settled here
     warnings: tuple[str, ...]
+    # What the ledger said the rows need, in row order, and (when asked for: a plan)
+    # the ledger's identity and the state of every key looked at.
+    steps: tuple[Step, ...] = ()
+    ledger_id: str = ""
+    key_states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -92,9 +150,18 @@ async def execute(
     transport: object = None,
     interrupt: Interrupt | None = None,
     report: Callable[[Execution], None] = lambda execution: None,
+    payloads: Sequence[Payload | None] | None = None,
+    expected: Expected | None = None,
+    record_state: bool = False,
 ) -> Execution:
     """Consult the ledger, look up what is uncertain, send what is due, and settle every
-    row (owners are resolved and rows mapped by `open_session`).
+    row (owners are resolved and rows mapped by `open_session`, unless `payloads` are
+    given: a saved plan's).
+
+    `record_state` (a plan) keeps the ledger's identity and the state of every key looked
+    at in the `Execution`; `expected` (applying a plan) checks them and the steps first,
+    raising `StalePlan` (exit 2) before anything is written or sent, and sends only what
+    the plan shows (see `Expected`).
 
     `report(execution)` writes the reports while the ledger is still open, so that the
     exit code the ledger records is the one the run ends with. A ledger that cannot be
@@ -111,20 +178,37 @@ async def execute(
         progress=progress,
         transport=transport,
         interrupt=interrupt,
+        payloads=payloads,
     ) as session:
         session.progress.start(len(session.checked))
-        updates: list[_Update] = []
+        found = _Classified()
+        steps: tuple[Step, ...] = ()
+        states: dict[str, dict[str, Any]] = {}
         try:
-            to_send, uncertain, updates = _classify(session)
+            found = _classify(session)
+            steps = _steps(session, found)
+            if record_state or expected is not None:
+                states = session.ledger.key_states(found.looked)
+            if expected is not None:
+                _check_plan(session, found.looked, states, steps, expected)
+            for write in found.writes:
+                write()
             if session.stop:  # before anything was looked up: a 401 on the team list, Ctrl-C
                 why = f"not looked up in the campaign list: the run stopped ({session.stop.reason})"
-                session.leave_unknown(uncertain, why)
+                session.leave_unknown(found.uncertain, why)
             else:
-                await _drive(session, to_send, uncertain, updates)
+                await _drive(session, found, expected)
         except sqlite3.Error as error:  # a full disk: stop, and report what is known
             session.stop.set(f"the ledger {session.ledger.path} could not be written: {error}")
-        _not_updated(session, updates)
+        except StalePlan:
+            with suppress(sqlite3.Error):
+                session.ledger.finish_run({}, StalePlan.exit_code)
+            raise
+        _not_updated(session, found.updates)
         execution = _finish(session)
+        execution = replace(execution, steps=steps)
+        if record_state:
+            execution = replace(execution, ledger_id=session.ledger.identity, key_states=states)
         try:
             report(execution)
         except PipelineError as error:
@@ -136,19 +220,21 @@ async def execute(
         return execution
 
 
-async def _drive(
-    session: Session, to_send: list[int], uncertain: list[int], updates: list[_Update]
-) -> None:
+async def _drive(session: Session, found: _Classified, expected: Expected | None) -> None:
     """Look at the account once (its campaigns: the snapshot before any create), settle
     earlier uncertain rows, keep rows whose campaign exists already from creating it
-    again, then send the creates and the updates (or say what would be sent)."""
+    again, then send the creates and the updates (or say what would be sent); applying a
+    plan, only those it shows."""
     settings = session.settings
-    found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
+    to_send, uncertain, updates = found.to_send, found.uncertain, found.updates
+    status_if_found = Status.ALREADY_CREATED if settings.dry_run else Status.CREATED
     account = await look_at_account(session) if to_send or uncertain else None
-    absent = await settle_uncertain(session, uncertain, found, from_earlier_runs=True)
+    absent = await settle_uncertain(session, uncertain, status_if_found, from_earlier_runs=True)
     for position in absent:  # sent again as the sheet says now, and checked as such
         session.sending_now(position)
     to_send = check_account(session, account, [*to_send, *absent])
+    if expected is not None:
+        to_send, updates = _in_plan(session, expected, to_send, updates)
     if settings.dry_run:
         for position in to_send:
             session.settle(position, Outcome(Status.WOULD_CREATE))
@@ -156,6 +242,121 @@ async def _drive(
             session.settle(update.position, update.outcome(Status.WOULD_UPDATE))
     elif (to_send or updates) and not session.stop:
         await _send_rounds(session, to_send, updates)
+
+
+def _steps(session: Session, found: _Classified) -> tuple[Step, ...]:
+    """What the ledger says the rows need, in row order (a move before its update)."""
+    keys, payloads = session.checked.keys, session.payloads
+    steps = [Step(StepKind.CREATE, p, keys[p], payloads[p]) for p in found.to_send]
+    steps += [Step(StepKind.SETTLE, p, keys[p], payloads[p]) for p in found.uncertain]
+    steps += [Step(StepKind.MOVE, p, keys[p], moved_from=old) for p, old in found.moves]
+    steps += [
+        Step(StepKind.UPDATE, u.position, keys[u.position], u.payload, u.entry.campaign_id)
+        for u in found.updates
+    ]
+    order = (StepKind.MOVE, StepKind.CREATE, StepKind.SETTLE, StepKind.UPDATE)
+    return tuple(sorted(steps, key=lambda step: (step.position, order.index(step.kind))))
+
+
+def _check_plan(
+    session: Session,
+    looked: Sequence[str],
+    states: Mapping[str, Mapping[str, Any]],
+    steps: Sequence[Step],
+    expected: Expected,
+) -> None:
+    """Raise `StalePlan` unless the ledger is the plan's, every key it looked at (in
+    row order: `looked`) is as the plan saw it, and the ledger asks for the plan's
+    steps, naming the first row that differs."""
+    ledger = session.ledger
+    if ledger.identity != expected.ledger_id:
+        raise StalePlan(
+            f"{expected.name} was made against another ledger (id {expected.ledger_id}), not "
+            f"{ledger.path} (id {ledger.identity}); nothing was sent",
+            hint="Make a new plan with the ledger you apply it to (--state).",
+        )
+    keys = session.checked.keys
+    for key in dict.fromkeys([*looked, *expected.key_states]):
+        then, now = expected.key_states.get(key), states.get(key)
+        if (then or {}).get("fingerprint") != (now or {}).get("fingerprint"):
+            where = _row_of(session, key)
+            raise StalePlan(
+                f"{expected.name} is stale: {where}the ledger's entry for campaign_key {key} "
+                f"changed since the plan was made (then: {_state_text(then)}; now: "
+                f"{_state_text(now)}); nothing was sent",
+                hint=_NEW_PLAN,
+            )
+    mine = {(step.position, step.kind): step for step in steps}
+    planned = {(step.position, step.kind): step for step in expected.steps}
+    for position, kind in sorted({*mine, *planned}):
+        step, plan = mine.get((position, kind)), planned.get((position, kind))
+        if step is not None and plan is not None and step.same_as(plan):
+            continue
+        if step is None:
+            asks = f"no longer asks to {kind.value}"
+        elif plan is None:
+            asks = f"now asks to {kind.value}, which the plan did not"
+        else:
+            asks = f"asks to {kind.value} with other settings than the plan's"
+        raise StalePlan(
+            f"{expected.name} is stale: {_row_of(session, keys[position])}the ledger "
+            f"{asks} (campaign_key {keys[position]}); nothing was sent",
+            hint=_NEW_PLAN,
+        )
+
+
+_NEW_PLAN: Final = "Make a new plan (`campaigns plan ...`) and review it again."
+
+
+def _row_of(session: Session, key: str) -> str:
+    """`plan.xlsx [campaigns] row 5: ` for the first row of `key` (or of a row whose key
+    without a campaign_key it is), "" when no row has it."""
+    keys = session.checked.keys
+    positions = [p for p, k in enumerate(keys) if k == key]
+    if not positions:
+        implicit = _keys_without_campaign_key(session, {})
+        positions = [p for p, k in implicit.items() if k == key]
+    if not positions:
+        return ""
+    origin = session.origin(positions[0])
+    sheet = f" [{origin.sheet}]" if origin.sheet else ""
+    return f"{origin.source}{sheet} row {origin.row}: "
+
+
+def _state_text(state: Mapping[str, Any] | None) -> str:
+    """`absent`, or `created as campaign c-1 (2026-11-27T10:00:00.000+00:00)`."""
+    if state is None:
+        return "not in the ledger"
+    campaign = f" as campaign {state['campaign_id']}" if state.get("campaign_id") else ""
+    return f"{state['status']}{campaign}, last changed {state['updated_at']}"
+
+
+def _in_plan(
+    session: Session, expected: Expected, to_send: list[int], updates: list[_Update]
+) -> tuple[list[int], list[_Update]]:
+    """The creates and updates a plan being applied shows; the rest are `not_sent`,
+    saying what the plan said of them."""
+
+    def refuse(position: int, update: _Update | None = None) -> None:
+        said = expected.statuses[position].value.replace("_", " ")
+        why = (
+            f"not sent: {expected.name} did not plan this request (it showed the row as "
+            f"{said}); make a new plan to send it"
+        )
+        not_sent = Outcome(Status.NOT_SENT, errors=(why,))
+        if update is not None:
+            not_sent = update.outcome(Status.NOT_SENT, not_sent)
+        session.settle(position, not_sent)
+
+    creates = [p for p in to_send if expected.may_send(p, StepKind.CREATE)]
+    for position in to_send:
+        if position not in creates:
+            refuse(position)
+    kept = [u for u in updates if expected.may_send(u.position, StepKind.UPDATE)]
+    for update in updates:
+        if not expected.may_send(update.position, StepKind.UPDATE):
+            refuse(update.position, update)
+    return creates, kept
 
 
 class Applied(Enum):
@@ -209,15 +410,20 @@ class _Update:
 
 
 def _planned_update(
-    session: Session, position: int, entry: Entry, payload: Payload, notes: tuple[str, ...] = ()
+    session: Session,
+    position: int,
+    entry: Entry,
+    payload: Payload,
+    found: _Classified,
+    notes: tuple[str, ...] = (),
 ) -> _Update | None:
     """The update a created key's row asks for, or None when its campaign holds the
     row's payload already (the row is then settled `already_created`; a version-1 key's
-    payload is stored now, outside a dry run)."""
+    payload is to be stored, outside a dry run: `found.writes`)."""
     state = applied(entry, _as_applied(payload, entry))
     if state in (Applied.SAME, Applied.SAME_BY_HASH):
         if state is Applied.SAME_BY_HASH and not session.settings.dry_run:
-            session.ledger.keep_payload(entry.key, payload)
+            found.writes.append(partial(session.ledger.keep_payload, entry.key, payload))
         session.settle(position, Outcome(Status.ALREADY_CREATED, entry.campaign_id, errors=notes))
         return None
     if entry.payload is None:
@@ -250,19 +456,34 @@ def _unknown_settings(entry: Entry, dry_run: bool) -> str:
     )
 
 
-def _classify(session: Session) -> tuple[list[int], list[int], list[_Update]]:
+@dataclass
+class _Classified:
+    """What the ledger alone tells of the rows: the creates, the uncertain rows, the
+    updates, the keys moved (row, key it had), the ledger writes that follow from it
+    (made once a plan being applied is found to agree) and the keys looked at."""
+
+    to_send: list[int] = field(default_factory=list)
+    uncertain: list[int] = field(default_factory=list)
+    updates: list[_Update] = field(default_factory=list)
+    moves: list[tuple[int, str]] = field(default_factory=list)
+    writes: list[Callable[[], None]] = field(default_factory=list)
+    looked: list[str] = field(default_factory=list)
+
+
+def _classify(session: Session) -> _Classified:
     """Settle what the ledger alone can tell (invalid rows, unchanged created campaigns,
     keys reused for another campaign, refusals of unchanged rows, owner + name already
-    sent under another key); return (to send, uncertain, to update)."""
+    sent under another key) and sort the rest; write nothing to the ledger (see
+    `_Classified.writes`)."""
     keys, payloads = session.checked.keys, session.payloads
-    entries = session.ledger.get_many(k for k, p in zip(keys, payloads, strict=True) if p)
+    looked = [k for k, p in zip(keys, payloads, strict=True) if p]
+    entries = session.ledger.get_many(looked)
     implicit = _keys_without_campaign_key(session, entries)
     earlier = session.ledger.get_many(implicit.values())
     sharing = Counter(implicit.values())
     by_name = session.ledger.entries_by_owner_and_name()
-    to_send: list[int] = []
-    uncertain: list[int] = []
-    updates: list[_Update] = []
+    found = _Classified(looked=[*looked, *implicit.values()])
+    to_send, uncertain, updates = found.to_send, found.uncertain, found.updates
     for position, payload in enumerate(payloads):
         if payload is None:
             errors = session.checked.errors[position]
@@ -272,7 +493,7 @@ def _classify(session: Session) -> tuple[list[int], list[int], list[_Update]]:
         if entry is None and sharing[implicit.get(position, "")] == 1:
             moved = earlier.get(implicit[position])
             if moved is not None and moved.status is Status.CREATED:
-                update = _move_to_campaign_key(session, position, moved, payload)
+                update = _move_to_campaign_key(session, position, moved, payload, found)
                 if update is not None:
                     updates.append(update)
                 continue
@@ -298,12 +519,12 @@ def _classify(session: Session) -> tuple[list[int], list[int], list[_Update]]:
         elif entry.status in SEND_AGAIN:
             to_send.append(position)
         elif entry.status is Status.CREATED:
-            if update := _planned_update(session, position, entry, payload):
+            if update := _planned_update(session, position, entry, payload, found):
                 updates.append(update)
         else:  # unknown, or sending left by a run that holds no lock (dry run)
             uncertain.append(position)
             session.sent_earlier(position, entry)
-    return to_send, uncertain, updates
+    return found
 
 
 def _reused(session: Session, position: int, entry: Entry, payload: Mapping[str, Any]) -> str:
@@ -360,12 +581,13 @@ def _keys_without_campaign_key(session: Session, entries: Mapping[str, Entry]) -
 
 
 def _move_to_campaign_key(
-    session: Session, position: int, entry: Entry, payload: Payload
+    session: Session, position: int, entry: Entry, payload: Payload, found: _Classified
 ) -> _Update | None:
     """A row created without a campaign_key now has one (the only row of the run that
-    does): the ledger keeps its campaign under the new key, never created again, and
-    updates it if its settings changed meanwhile (the update, if any, is returned; else
-    the row is settled). A row of another owner or type is invalid instead."""
+    does): the ledger keeps its campaign under the new key (`found.moves`, and outside a
+    dry run `found.writes`), never created again, and updates it if its settings changed
+    meanwhile (the update, if any, is returned; else the row is settled). A row of
+    another owner or type is invalid instead."""
     if reused := _reused(session, position, entry, payload):
         session.settle(position, Outcome(Status.INVALID, errors=(reused,)))
         return None
@@ -374,10 +596,11 @@ def _move_to_campaign_key(
         f"campaign_key: created on {entry.created_at[:10]} without a campaign_key (as "
         f"{entry.key}); the ledger keeps it under this key from now on"
     )
+    found.moves.append((position, entry.key))
     if not session.settings.dry_run:
-        session.ledger.rekey(entry.key, key, note)
+        found.writes.append(partial(session.ledger.rekey, entry.key, key, note))
         entry = replace(entry, key=key)
-    return _planned_update(session, position, entry, payload, (note,))
+    return _planned_update(session, position, entry, payload, found, (note,))
 
 
 async def _send_rounds(session: Session, to_send: list[int], updates: list[_Update]) -> None:

@@ -37,7 +37,10 @@ in one transaction: the column is added (NULL for every existing key) and
 so (one that would collide with another keeps its spelling) and adds `snapshots`, the
 campaign ids the account held before each run's first create. Every upgrade happens in
 the same single transaction. A ledger of a newer version than `SCHEMA_VERSION` is
-refused (`LedgerError`), never read or written.
+refused (`LedgerError`), never read or written. Every ledger has an identity, a random id
+made with it (`meta.ledger_id`; one made before identities gets it when next opened): a
+saved plan names it, and `key_states` gives the fingerprint of each key's entry, so that
+`apply` can tell the ledger is the plan's and has not moved since.
 
 One run at a time per ledger: `Ledger.open` takes a flock-based lock on `<path>.lock`,
 which the OS releases when the holding process dies, so a killed run never blocks the next.
@@ -50,6 +53,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -307,6 +311,7 @@ class Ledger:
             )
         columns = {row[1] for row in conn.execute("PRAGMA table_info(campaigns)")}
         if found is not None and version == SCHEMA_VERSION and "payload" in columns:
+            self._give_identity()
             return
         try:
             # Checked, not assumed from the version: version 1 created its tables before
@@ -320,6 +325,7 @@ class Ledger:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
+            self._give_identity()
         except sqlite3.Error as error:
             raise LedgerError(
                 f"{self.path}: cannot upgrade the ledger from schema version {version} to "
@@ -327,6 +333,14 @@ class Ledger:
                 hint="make sure the file and its folder are writable, "
                 "or point --state at another file",
             ) from None
+
+    def _give_identity(self) -> None:
+        # The ledger's identity, made once with it (or given now to a ledger made before
+        # identities were): a saved plan names it, so that it is applied to this ledger.
+        self._conn.execute(
+            "INSERT INTO meta VALUES ('ledger_id', ?) ON CONFLICT (key) DO NOTHING",
+            (uuid.uuid4().hex,),
+        )
 
     def _normalise_keys(self) -> None:
         # Version 2 -> 3: keys are compared like names (`E1-1` is `e1-1`). A key whose
@@ -391,6 +405,33 @@ class Ledger:
             query += f" WHERE status IN ({', '.join('?' * len(params))})"
         query += ' ORDER BY source, sheet, "row", key'
         return [_entry(row) for row in self._conn.execute(query, params)]
+
+    @property
+    def identity(self) -> str:
+        """The ledger's random id, made with it: what a saved plan is checked against."""
+        found = self._conn.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+        return str(found[0]) if found is not None else ""
+
+    def key_states(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """For each of `keys` the ledger knows: its status, campaign id, last change and
+        a `fingerprint` of everything the ledger holds for it (payload, notes and times
+        too), which any change to the key's entry changes. A key the ledger does not
+        know is absent from the result."""
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(keys))
+        for chunk in _chunks(wanted):
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT {_COLUMNS} FROM campaigns WHERE key IN ({marks})"
+            for row in self._conn.execute(query, chunk):
+                text = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"))
+                values = dict(zip(_NAMES, row, strict=True))
+                found[row[0]] = {
+                    "status": values["status"],
+                    "campaign_id": values["campaign_id"],
+                    "updated_at": values["updated_at"],
+                    "fingerprint": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                }
+        return found
 
     def counts(self) -> dict[str, int]:
         """Entries per status, every status listed (0 when none), in LEDGER_STATUSES order."""

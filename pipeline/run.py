@@ -15,7 +15,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,10 +23,11 @@ from typing import Any
 
 from pipeline import logs
 from pipeline.archive import Archived, archive_files, copy_names, finished_files, keep_inputs
-from pipeline.errors import ConfigError, RowsNeedAttention, StoppedError
+from pipeline.errors import ConfigError, PlanError, RowsNeedAttention, StoppedError
 from pipeline.execute import Execution, execute
 from pipeline.folders import ReportFolder, prune_run_folders
 from pipeline.inputs import naming_urls, read_tables, url_stem
+from pipeline.ledger import Ledger
 from pipeline.load import Table
 from pipeline.map import map_rows
 from pipeline.model import (
@@ -35,7 +36,9 @@ from pipeline.model import (
     Status,
     counts,
     exit_code,
+    is_uuid,
 )
+from pipeline.plan import PLAN_FILE, Plan, unresolved_owners
 from pipeline.refeed import Replacement, replace_refed_rows
 from pipeline.report import write_reports, write_summary
 from pipeline.session import Progress, Silent
@@ -454,6 +457,64 @@ async def run_files_async(
     tables: Sequence[Table] | None = None,
 ) -> RunResult:
     """`run_files` as a coroutine, for callers that already run an event loop."""
+    result, _ = await _run_files(
+        options,
+        settings,
+        progress=progress,
+        timing=timing,
+        transport=transport,
+        interrupt=interrupt,
+        tables=tables,
+        planning=False,
+    )
+    return result
+
+
+def plan_files(
+    options: Options,
+    settings: RunSettings,
+    *,
+    progress: Progress | None = None,
+    timing: Timing | None = None,
+    transport: Any = None,
+    tables: Sequence[Table] | None = None,
+) -> tuple[RunResult, Plan]:
+    """What `run_files` would do, sending nothing (a dry run, whatever `settings` say),
+    and the plan that `apply_plan` carries out: saved as plan.json in the report folder.
+
+    A ledger that does not exist yet is made (empty), so that the plan names its
+    identity. Raises `PlanError` when a row to create names an owner e-mail that could
+    not be resolved (no key, and no earlier run learned it).
+    """
+    work = _run_files(
+        options,
+        replace(settings, dry_run=True),
+        progress=progress,
+        timing=timing,
+        transport=transport,
+        interrupt=None,
+        tables=tables,
+        planning=True,
+    )
+    result, plan = asyncio.run(work)
+    if plan is None:  # pragma: no cover - a plan's report always makes one
+        raise RuntimeError("the plan was not made")
+    return result, plan
+
+
+async def _run_files(
+    options: Options,
+    settings: RunSettings,
+    *,
+    progress: Progress | None,
+    timing: Timing | None,
+    transport: Any,
+    interrupt: Interrupt | None,
+    tables: Sequence[Table] | None,
+    planning: bool,
+) -> tuple[RunResult, Plan | None]:
+    """`run_files_async`, or (`planning`) `plan_files`: the same run, which also makes
+    the plan and writes plan.json beside the reports."""
     check_archive(options, settings)
     timing = timing or Timing.real()
     started = timing.now()
@@ -461,10 +522,14 @@ async def run_files_async(
     with bulk_work():
         inputs, checked, tables, replacements = _load_and_check(options, timing, tables)
     identifier = run_id(list(options.paths), started)
+    if planning:
+        _make_ledger(settings.state, identifier, timing)
     folder = report_folder(options, identifier)
-    command = "run --dry-run" if settings.dry_run else "run"
+    command = "plan" if planning else "run --dry-run" if settings.dry_run else "run"
     logs.run_started(_log, identifier, command, inputs)
     summaries: list[dict[str, Any]] = []
+    plans: list[Plan] = []
+    refused: list[PlanError] = []
     notes: list[str] = []  # warnings of the reporting: files not archived, copies not kept
     writing = False  # set as the reports start: from then on the folder is kept
 
@@ -491,6 +556,12 @@ async def run_files_async(
             archived=archived.as_json(),
         )
         summaries.append(summary)
+        if planning:
+            made = _plan_of(execution, settings, inputs, checked, started)
+            if isinstance(made, PlanError):  # no report, no plan: raised once it is over
+                refused.append(made)
+                return
+            plans.append(made)
         warned = checked.warnings + execution.warnings + archived.warnings
         if (
             not folder.given
@@ -507,24 +578,46 @@ async def run_files_async(
             write_reports(
                 folder.path, execution.checked, execution.outcomes, summary, payloads=payloads
             )
+            for plan in plans:
+                plan.write(folder.path / PLAN_FILE)
 
     try:
         execution = await execute(
             checked,
             settings,
             identifier,
+            command=command,
             timing=timing,
             progress=progress or Silent(),
             transport=transport,
             interrupt=interrupt,
             report=report,
+            record_state=planning,
         )
     finally:
         if not writing:  # stopped before the reports (exit 2, locked), or changed nothing
             folder.discard()
+    if refused:
+        raise refused[0]
+    result = _result(options, settings, command, folder, execution, summaries, notes, writing)
+    return result, (plans[0] if plans else None)
+
+
+def _result(
+    options: Options,
+    settings: RunSettings,
+    command: str,
+    folder: ReportFolder,
+    execution: Execution,
+    summaries: Sequence[dict[str, Any]],
+    notes: Sequence[str],
+    writing: bool,
+) -> RunResult:
+    """The `RunResult` of a run (or an apply) whose reports are written; old report
+    folders pruned (`--keep-reports`)."""
     code = execution.exit_code
     [summary] = summaries
-    warnings = checked.warnings + tuple(notes) + execution.warnings
+    warnings = execution.checked.warnings + tuple(notes) + execution.warnings
     if execution.recovered:
         warnings += (
             f"{execution.recovered} row(s) were in flight when an earlier run stopped; "
@@ -545,3 +638,157 @@ async def run_files_async(
     )
     logs.run_reported(_log, result)
     return result
+
+
+def _make_ledger(state: Path, identifier: str, timing: Timing) -> None:
+    """An empty ledger at `state` if there is none yet: a plan names its identity, so that
+    it can be applied to that ledger only, and once (see `pipeline.plan`)."""
+    if state.exists():
+        return
+    with Ledger.open(state, run_id=identifier, timing=timing, lock=False):
+        pass
+
+
+def _plan_of(
+    execution: Execution,
+    settings: RunSettings,
+    inputs: Sequence[Mapping[str, Any]],
+    checked: Checked,
+    made: dt.datetime,
+) -> Plan | PlanError:
+    """The plan of a planning run, or the `PlanError` to raise when it would create a
+    campaign for an owner e-mail it could not resolve."""
+    owners = {
+        str(given): str(now)
+        for given, now in zip(
+            checked.values["owner"], execution.checked.values["owner"], strict=True
+        )
+        if isinstance(given, str) and "@" in given and is_uuid(str(now))
+    }
+    plan = Plan.make(
+        execution,
+        state=settings.state,
+        endpoint=settings.bound_to,
+        skip_existing=settings.skip_existing,
+        resend_unknown=settings.resend_unknown,
+        inputs=inputs,
+        owners=owners,
+        made=made,
+    )
+    unresolved = unresolved_owners(plan)
+    if unresolved:
+        first = unresolved[0]
+        sheet = f" [{first['sheet']}]" if first["sheet"] else ""
+        return PlanError(
+            f"{first['source']}{sheet} row {first['row']}: the owner "
+            f"{first['payload']['ownerId']} is an e-mail that a plan must resolve to a team "
+            f"member, which needs the API key ({len(unresolved)} row(s) to create); "
+            "no plan was saved",
+            hint="Set EXTROVERT_API_KEY (or give --api-key-file) and plan again.",
+        )
+    return plan
+
+
+def apply_plan(
+    plan: Plan,
+    path: Path,
+    options: Options,
+    settings: RunSettings,
+    *,
+    progress: Progress | None = None,
+    timing: Timing | None = None,
+    transport: Any = None,
+    interrupt: Interrupt | None = None,
+) -> RunResult:
+    """Carry out exactly what `plan` (read from `path`) shows: its creates and updates,
+    with the bodies it holds, its inputs never read again. Refuses (`StalePlan`, exit 2,
+    nothing sent) a plan made against another ledger or one that has moved since; each
+    row is reported as a run reports it (results.csv and the rest, in a new report
+    folder of `options`, with the plan kept there as plan.json)."""
+    work = apply_plan_async(
+        plan,
+        path,
+        options,
+        settings,
+        progress=progress,
+        timing=timing,
+        transport=transport,
+        interrupt=interrupt,
+    )
+    return asyncio.run(work)
+
+
+async def apply_plan_async(
+    plan: Plan,
+    path: Path,
+    options: Options,
+    settings: RunSettings,
+    *,
+    progress: Progress | None = None,
+    timing: Timing | None = None,
+    transport: Any = None,
+    interrupt: Interrupt | None = None,
+) -> RunResult:
+    """`apply_plan` as a coroutine."""
+    settings = replace(
+        settings,
+        dry_run=False,
+        skip_existing=plan.skip_existing,
+        resend_unknown=plan.resend_unknown,
+    )
+    timing = timing or Timing.real()
+    started = timing.now()
+    began = timing.monotonic()
+    checked = plan.checked()
+    identifier = run_id([Path("apply")], started)
+    folder = report_folder(options, identifier)
+    command = "apply"
+    inputs = plan.inputs
+    logs.run_started(_log, identifier, command, inputs)
+    summaries: list[dict[str, Any]] = []
+    writing = False
+
+    def report(execution: Execution) -> None:
+        nonlocal writing
+        summary = _summary(
+            command,
+            identifier,
+            inputs,
+            execution.outcomes,
+            started,
+            timing.now(),
+            timing.monotonic() - began,
+            execution.exit_code,
+            warnings=[],
+            plan={"path": str(path), "made": plan.data.get("made")},
+            state=str(settings.state),
+            base_url=settings.bound_to,
+            requests=execution.requests,
+            retries=execution.retries,
+            rate_limited=execution.rate_limited,
+            stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
+        )
+        summaries.append(summary)
+        writing = True
+        with bulk_work():
+            write_reports(folder.path, execution.checked, execution.outcomes, summary)
+            plan.write(folder.path / PLAN_FILE)
+
+    try:
+        execution = await execute(
+            checked,
+            settings,
+            identifier,
+            command=command,
+            timing=timing,
+            progress=progress or Silent(),
+            transport=transport,
+            interrupt=interrupt,
+            report=report,
+            payloads=plan.payloads,
+            expected=plan.expected(path.name),
+        )
+    finally:
+        if not writing:  # refused (stale, locked, another ledger): no report
+            folder.discard()
+    return _result(options, settings, command, folder, execution, summaries, (), writing)

@@ -198,8 +198,10 @@ async def open_session(
     progress: Progress,
     transport: Any = None,
     interrupt: Interrupt | None = None,
+    payloads: Sequence[Payload | None] | None = None,
 ) -> AsyncIterator[Session]:
-    """Open everything one run needs, resolve owners and map the rows; close it all after.
+    """Open everything one run needs, resolve owners and map the rows (unless `payloads`
+    are given: a saved plan's, owners resolved); close it all after.
 
     A 401/403 while reading the team list does not raise: the session comes back with
     its `stop` set, so that every row is reported `not_sent`.
@@ -248,7 +250,7 @@ async def open_session(
             checked = apply_owners(checked, ledger.owners(), {})
         yield Session(
             checked=checked,
-            payloads=map_rows(checked),
+            payloads=map_rows(checked) if payloads is None else list(payloads),
             settings=settings,
             ledger=ledger,
             client=client,

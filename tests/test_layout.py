@@ -44,6 +44,7 @@ ONLINE = (
     "ledger",
     "session",
     "execute",
+    "plan",
     "lookups",
     "remote",
     "operations",

@@ -92,7 +92,44 @@ def test_file_folder_and_wal_mode_are_created(ledger: Ledger, path: Path) -> Non
     assert path.is_file()
     with raw(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT value FROM meta").fetchone()[0] == str(SCHEMA_VERSION)
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    assert meta == {"schema_version": str(SCHEMA_VERSION), "ledger_id": ledger.identity}
+
+
+def test_a_ledger_keeps_one_identity_and_another_ledger_has_another(
+    ledger: Ledger, path: Path, tmp_path: Path
+) -> None:
+    """The identity made with a ledger stays the same each time it is opened (locked or
+    not); a second ledger gets its own; one made before identities gets one once."""
+    first = ledger.identity
+    ledger.close()
+    with open_ledger(path, "run-2", lock=False) as again:
+        assert again.identity == first
+    with open_ledger(tmp_path / "other.sqlite", "run-1") as other:
+        assert len(other.identity) == len(first) == 32 and other.identity != first
+    with raw(path) as conn, conn:
+        conn.execute("DELETE FROM meta WHERE key = 'ledger_id'")  # as an older version made it
+    with open_ledger(path, "run-3") as older:
+        given = older.identity
+    with open_ledger(path, "run-4") as later:
+        assert later.identity == given != first
+
+
+def test_key_states_change_with_any_change_to_the_key_only(ledger: Ledger) -> None:
+    """key_states: status, id, last change and a fingerprint per known key (unknown keys
+    left out); recording a key changes its fingerprint and no other key's."""
+    send(ledger, "k1")
+    send(ledger, "k2")
+    before = ledger.key_states(["k1", "k2", "absent"])
+    ledger.record("k1", "created", campaign_id="c-1", attempts=1)
+    after = ledger.key_states(["k1", "k2", "absent"])
+
+    assert set(before) == set(after) == {"k1", "k2"}
+    assert before["k2"] == after["k2"]
+    assert before["k1"]["fingerprint"] != after["k1"]["fingerprint"]
+    assert (after["k1"]["status"], after["k1"]["campaign_id"]) == ("created", "c-1")
+    entry = ledger.get("k1")
+    assert entry is not None and after["k1"]["updated_at"] == entry.updated_at
 
 
 def test_mark_sending_records_the_row_without_counting_an_attempt(ledger: Ledger) -> None:
@@ -470,7 +507,9 @@ def test_schema1_ledger_is_migrated_in_place_with_nothing_lost(tmp_path: Path, l
             ledger.bind_endpoint("https://elsewhere.example")
 
     after = snapshot(path)
-    assert after["meta"] == before["meta"] | {"schema_version": str(SCHEMA_VERSION)}
+    made = {"schema_version": str(SCHEMA_VERSION), "ledger_id": after["meta"]["ledger_id"]}
+    assert after["meta"] == before["meta"] | made
+    assert len(after["meta"]["ledger_id"]) == 32
     assert after["columns"] == before["columns"] + ["payload"] == list(Entry.__dataclass_fields__)
     assert after["owners"] == before["owners"]
     assert after["runs"] == before["runs"]

@@ -392,7 +392,7 @@ def test_sigterm_before_the_run_attaches_ends_at_once_with_143(
     """SIGTERM while the sheet is read (no run attached): "Terminated.", exit 143, and
     the handlers in place before are back afterwards."""
     import pipeline.run
-    from pipeline.cli import _run_interruptibly
+    from pipeline.cli import _interruptibly, _running
 
     def terminated_while_loading(*args: object, **kwargs: object) -> RunResult:
         os.kill(os.getpid(), signal.SIGTERM)
@@ -404,7 +404,7 @@ def test_sigterm_before_the_run_attaches_ends_at_once_with_143(
     settings = run_settings(tmp_path)
 
     with pytest.raises(SystemExit) as exited:
-        _run_interruptibly(Options(paths=(tmp_path,)), settings, quiet=True)
+        _interruptibly(settings, True, _running(Options(paths=(tmp_path,)), settings, None))
 
     assert exited.value.code == 143
     assert capsys.readouterr().err == "Terminated.\n"
@@ -416,7 +416,7 @@ def test_an_ignored_signal_stays_ignored_during_a_run(
 ) -> None:
     """SIGTERM or SIGINT ignored by the parent (nohup, a background job) stays ignored."""
     import pipeline.run
-    from pipeline.cli import _run_interruptibly
+    from pipeline.cli import _interruptibly, _running
 
     seen: list[object] = []
 
@@ -429,7 +429,9 @@ def test_an_ignored_signal_stays_ignored_during_a_run(
         previous = signal.signal(ignored, signal.SIG_IGN)
         try:
             with pytest.raises(KeyboardInterrupt):
-                _run_interruptibly(Options(paths=(tmp_path,)), run_settings(tmp_path), quiet=True)
+                settings = run_settings(tmp_path)
+                work = _running(Options(paths=(tmp_path,)), settings, None)
+                _interruptibly(settings, True, work)
             assert seen[-2 if ignored is signal.SIGTERM else -1] is signal.SIG_IGN
             assert signal.getsignal(ignored) is signal.SIG_IGN
         finally:

@@ -8,11 +8,9 @@ keeps every request's body) or over loopback (faults on a real socket, a kill -9
 from __future__ import annotations
 
 import asyncio
-import csv
-import json
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -22,19 +20,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pipeline.ledger import UPDATING, Entry, Ledger, payload_hash
-from pipeline.load import load
+from pipeline.ledger import UPDATING, Ledger, payload_hash
 from pipeline.lookups import ADOPTED_NOTE
-from pipeline.map import map_rows
 from pipeline.model import Origin
 from pipeline.run import RunResult, run_files, run_files_async
 from pipeline.settings import Options
 from pipeline.stop import Interrupt
-from pipeline.template import EXAMPLE_ROWS, write_template
+from pipeline.template import write_template
 from pipeline.timing import Timing
-from pipeline.validate import apply_owners, validate
 from sandbox.server import (
-    DEFAULT_MEMBERS,
     FAULT_KINDS,
     SandboxConfig,
     create_app,
@@ -42,42 +36,22 @@ from sandbox.server import (
 )
 from tests.fakes import FakeTiming
 from tests.helpers import FAST, ROOT, kill_mid_run, numbered_rows, run_settings
+from tests.recording import (
+    OWNERS,
+    Recorder,
+    base_rows,
+    entries,
+    results,
+    sheet_payloads,
+    write,
+)
 
 SCHEMA1 = ROOT / "tests" / "data" / "ledger-schema1.sqlite"
-OWNERS = {member.email: member.id for member in DEFAULT_MEMBERS}
 DONE = frozenset({"updated", "already_created"})
 CAMPAIGNS = "/_sandbox/campaigns"
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Routes requests to a sandbox app in process and keeps each one's method, path and
-    JSON body (key order kept)."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.inner = httpx.ASGITransport(app=app)
-        self.requests: list[tuple[str, str, Any]] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
-        self.requests.append((request.method, request.url.path, body))
-        return await self.inner.handle_async_request(request)
-
-    def made(self, method: str) -> list[tuple[str, Any]]:
-        return [(path, body) for m, path, body in self.requests if m == method]
-
-
-def base_rows() -> list[dict[str, str]]:
-    """The five example rows, each with a campaign_key."""
-    made = [dict(row) for row in EXAMPLE_ROWS]
-    made[2]["campaign_key"] = "agency-partners"
-    return made
-
-
-def write(tmp_path: Path, rows: Sequence[Mapping[str, str]], name: str) -> Path:
-    return write_template(tmp_path / name, rows=list(rows))
 
 
 def run(
@@ -110,37 +84,13 @@ def run_until_done(
     return done
 
 
-def results(folder: Path) -> list[dict[str, str]]:
-    with (folder / "results.csv").open(encoding="utf-8-sig", newline="") as stream:
-        return list(csv.DictReader(stream))
-
-
 def by_key(result: RunResult) -> dict[str, Any]:
     return {row.campaign_key: row for row in result.rows}
-
-
-def sheet_payloads(path: Path) -> dict[str, dict[str, Any]]:
-    """Per campaign key, the payload the sheet asks for (owners resolved as the sandbox's
-    team resolves them)."""
-    checked = apply_owners(validate(load([path])), OWNERS, {})
-    payloads = map_rows(checked)
-    return {
-        key: dict(payload)
-        for key, payload in zip(checked.keys, payloads, strict=True)
-        if payload is not None
-    }
 
 
 def settings_held(app: Starlette) -> dict[str, dict[str, Any]]:
     """Each campaign's current settings in the sandbox, by id."""
     return {c.id: dict(c.payload) for c in app.state.sandbox.store.all()}
-
-
-def entries(tmp_path: Path) -> dict[str, Entry]:
-    with Ledger.open(
-        tmp_path / "state.sqlite", run_id="peek", timing=Timing.real(), lock=False
-    ) as ledger:
-        return {entry.key: entry for entry in ledger.entries()}
 
 
 def assert_sandbox_holds_the_sheet(

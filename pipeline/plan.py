@@ -1,0 +1,421 @@
+"""Saved plans: what `campaigns plan` writes and `campaigns apply` carries out.
+
+A plan is a dry run kept as a file (`plan.json`, UTF-8 JSON, `format` and `version`
+first). It holds everything `apply` needs, so the inputs are never read again:
+
+- `ledger`: the ledger's path, its identity (a random id made with it) and, per key the
+  plan looked at, the state it was in (`Ledger.key_states`; a key the ledger did not
+  know is not listed);
+- `endpoint` (a base URL, or `sandbox`) and the settings that shaped the plan
+  (`skip_existing`, `resend_unknown`);
+- `inputs` (path, sha256, sheet, rows read, as summary.json lists them) and `owners`,
+  each owner e-mail with the member id it resolved to;
+- `rows`: every input row with where it is, its planned status, messages, changes, the
+  owner and name it stands for, its cells as read (for the reports `apply` writes, and a
+  `failed.csv` that can be fed back) and its payload (null for an invalid row);
+- `operations`: what the ledger said the rows need (`pipeline.execute.Step`), each with
+  its exact request (method, path, body) and the row's planned status. `apply` sends the
+  creates of `would_create` rows and the updates of `would_update` rows, nothing else.
+
+`Plan.read` refuses (`PlanError`, exit 2) a file that is not a plan this version reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, cast
+
+import orjson
+import pandas as pd
+
+from pipeline import __version__
+from pipeline.errors import PlanError
+from pipeline.execute import Execution, Expected, Step, StepKind
+from pipeline.model import Status, is_uuid
+from pipeline.operations import Operation
+from pipeline.report import atomic_write
+from pipeline.validate import Checked
+from schemas.payload import Payload
+
+PLAN_FORMAT: Final = "campaigns-plan"
+PLAN_VERSION: Final = 1
+PLAN_FILE: Final = "plan.json"
+
+__all__ = [
+    "PLAN_FILE",
+    "PLAN_FORMAT",
+    "PLAN_VERSION",
+    "Plan",
+    "plan_counts",
+    "plan_lines",
+    "unresolved_owners",
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A saved plan (the module docstring says what it holds); `data` is the JSON."""
+
+    data: dict[str, Any]
+
+    @classmethod
+    def make(
+        cls,
+        execution: Execution,
+        *,
+        state: Path,
+        endpoint: str,
+        skip_existing: bool,
+        resend_unknown: bool,
+        inputs: Sequence[Mapping[str, Any]],
+        owners: Mapping[str, str],
+        made: dt.datetime,
+    ) -> Plan:
+        """The plan of a dry run made with `record_state` (see `execute`)."""
+        checked, outcomes = execution.checked, execution.outcomes
+        columns = [c for c in checked.rows.columns if c in checked.headers]
+        frame = checked.rows
+        cells = [frame[c].tolist() for c in columns] if columns else []
+        sources, sheets = frame["source"].tolist(), frame["sheet"].tolist()
+        numbers, shown = frame["row"].tolist(), frame["campaign_name"].tolist()
+        values = checked.values
+        rows = []
+        for position, outcome in enumerate(outcomes):
+            payload = execution.payloads[position]
+            rows.append(
+                {
+                    "source": str(sources[position]),
+                    "sheet": str(sheets[position]),
+                    "row": int(numbers[position]),
+                    "campaign_key": checked.keys[position],
+                    "campaign_name": str(shown[position]).strip(),
+                    "status": outcome.status.value,
+                    "campaign_id": outcome.campaign_id,
+                    "errors": list(outcome.errors),
+                    "changes": list(outcome.changes),
+                    "owner": _plain(values["owner"][position]),
+                    "name": _plain(values["campaign_name"][position]),
+                    "key_cell": _plain(values["campaign_key"][position]),
+                    "cells": [_plain(column[position]) for column in cells],
+                    "payload": payload,
+                }
+            )
+        operations = [_operation(step, outcomes[step.position].status) for step in execution.steps]
+        data: dict[str, Any] = {
+            "format": PLAN_FORMAT,
+            "version": PLAN_VERSION,
+            "made": made.isoformat(),
+            "made_by": f"campaigns {__version__}",
+            "ledger": {
+                "path": str(state.resolve()),
+                "id": execution.ledger_id,
+                "keys": dict(execution.key_states),
+            },
+            "endpoint": endpoint,
+            "settings": {"skip_existing": skip_existing, "resend_unknown": resend_unknown},
+            "inputs": list(inputs),
+            "owners": dict(owners),
+            "counts": plan_counts(o.status for o in outcomes),
+            "headers": {c: checked.headers[c] for c in columns},
+            "rows": rows,
+            "operations": operations,
+        }
+        return cls(data)
+
+    def write(self, path: Path) -> None:
+        """Write the plan to `path` whole or not at all."""
+        with atomic_write(path, binary=True) as stream:
+            stream.write(orjson.dumps(self.data, option=orjson.OPT_INDENT_2))
+            stream.write(b"\n")
+
+    @classmethod
+    def read(cls, path: Path) -> Plan:
+        """The plan saved at `path`; `PlanError` when it cannot be read as one."""
+        try:
+            data = json.loads(path.read_bytes())
+        except OSError as error:
+            raise PlanError(f"{path}: cannot read the plan: {error.strerror or error}") from None
+        except ValueError as error:
+            raise PlanError(
+                f"{path}: is not a plan file (not JSON: {error})",
+                hint="Give the plan.json that `campaigns plan -o` saved.",
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise PlanError(
+                f'{path}: is not a plan file (no "format": "{PLAN_FORMAT}")',
+                hint="Give the plan.json that `campaigns plan -o` saved.",
+            )
+        found = data.get("version")
+        if not isinstance(found, int) or found > PLAN_VERSION or found < 1:
+            raise PlanError(
+                f"{path}: plan format version {found!r} was written by another version of "
+                f"campaigns; this one reads version {PLAN_VERSION}",
+                hint="Make the plan again with this version (`campaigns plan ...`).",
+            )
+        plan = cls(data)
+        try:
+            plan._check_shape()
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise PlanError(
+                f"{path}: the plan is damaged and cannot be applied ({_what(error)})",
+                hint="Make the plan again (`campaigns plan ...`).",
+            ) from None
+        return plan
+
+    def _check_shape(self) -> None:
+        """Raise KeyError/TypeError/ValueError for a plan missing what `apply` reads."""
+        data = self.data
+        ledger = data["ledger"]
+        if not isinstance(ledger["id"], str) or not isinstance(ledger["keys"], dict):
+            raise TypeError("ledger")
+        for state in ledger["keys"].values():
+            str(state["fingerprint"])
+        str(data["endpoint"])
+        bool(data["settings"]["skip_existing"])
+        rows, headers = data["rows"], data["headers"]
+        if not isinstance(rows, list) or not isinstance(headers, dict):
+            raise TypeError("rows")
+        for row in rows:
+            Status(row["status"])
+            if len(row["cells"]) != len(headers):
+                raise ValueError("a row's cells do not match the headers")
+            int(row["row"])
+            if row["payload"] is not None and not isinstance(row["payload"], dict):
+                raise TypeError("payload")
+        for step in self.steps:
+            if not 0 <= step.position < len(rows):
+                raise IndexError(f"operation for row position {step.position}")
+
+    @property
+    def state(self) -> Path:
+        """The ledger the plan was made against."""
+        return Path(self.data["ledger"]["path"])
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.data["endpoint"])
+
+    @property
+    def skip_existing(self) -> bool:
+        return bool(self.data["settings"]["skip_existing"])
+
+    @property
+    def resend_unknown(self) -> bool:
+        return bool(self.data["settings"]["resend_unknown"])
+
+    @property
+    def inputs(self) -> list[dict[str, Any]]:
+        return list(self.data.get("inputs", ()))
+
+    @property
+    def owners(self) -> dict[str, str]:
+        return dict(self.data.get("owners", {}))
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(
+            Step(
+                StepKind(operation["step"]),
+                int(operation["position"]),
+                str(operation["campaign_key"]),
+                _body(operation),
+                str(operation.get("campaign_id", "")),
+                str(operation.get("from", "")),
+            )
+            for operation in self.data["operations"]
+        )
+
+    def expected(self, name: str) -> Expected:
+        """What `execute` checks the ledger against before applying the plan."""
+        ledger = self.data["ledger"]
+        return Expected(
+            ledger_id=str(ledger["id"]),
+            key_states=dict(ledger["keys"]),
+            steps=self.steps,
+            statuses=tuple(Status(row["status"]) for row in self.data["rows"]),
+            name=name,
+        )
+
+    def checked(self) -> Checked:
+        """The rows as `execute` and the reports take them: owners resolved, the cells as
+        read, each invalid row with its problems."""
+        rows, headers = self.data["rows"], self.data["headers"]
+        columns = list(headers)
+        frame: dict[str, list[Any]] = {
+            "source": [row["source"] for row in rows],
+            "sheet": [row["sheet"] for row in rows],
+            "row": [int(row["row"]) for row in rows],
+        }
+        for index, column in enumerate(columns):
+            frame[column] = [row["cells"][index] for row in rows]
+        if "campaign_name" not in frame:
+            frame["campaign_name"] = [row["campaign_name"] for row in rows]
+        values: dict[str, list[Any]] = {
+            "owner": [row["owner"] for row in rows],
+            "campaign_name": [row["name"] for row in rows],
+            "campaign_key": [row["key_cell"] for row in rows],
+        }
+        errors = [tuple(row["errors"]) if row["payload"] is None else () for row in rows]
+        return Checked(
+            rows=pd.DataFrame(frame, dtype=object),
+            values=values,
+            errors=errors,
+            keys=[str(row["campaign_key"]) for row in rows],
+            headers=dict(headers),
+        )
+
+    @property
+    def has_work(self) -> bool:
+        """Whether applying the plan would send or record anything: a create or an
+        update it shows, a look-up of an uncertain row, a key moved."""
+        sending = (Status.WOULD_CREATE.value, Status.WOULD_UPDATE.value)
+        return any(
+            operation["status"] in sending
+            or operation["step"] in (StepKind.SETTLE.value, StepKind.MOVE.value)
+            for operation in self.data["operations"]
+        )
+
+    @property
+    def payloads(self) -> list[Payload | None]:
+        return [row["payload"] for row in self.data["rows"]]
+
+
+def plan_counts(statuses: Any) -> dict[str, int]:
+    """`{"create": 3, "update": 2, "unchanged": 40, "invalid": 1, ...}`: the rows per
+    planned status, in the words of the plan's closing line (zero counts left out)."""
+    found: dict[str, int] = {}
+    for status in statuses:
+        word = _PLAN_WORDS.get(status, status.value.replace("_", " "))
+        found[word] = found.get(word, 0) + 1
+    order = [*_PLAN_WORDS.values()]
+    return dict(sorted(found.items(), key=lambda item: _rank(order, item[0])))
+
+
+_PLAN_WORDS: Final = {
+    Status.WOULD_CREATE: "to create",
+    Status.WOULD_UPDATE: "to update",
+    Status.ALREADY_CREATED: "unchanged",
+    Status.INVALID: Status.INVALID.value,
+}
+
+
+def _rank(order: list[str], word: str) -> int:
+    return order.index(word) if word in order else len(order)
+
+
+def plan_lines(plan: Plan, folder: Path | None = None, saved: Path | None = None) -> list[str]:
+    """The plan as a person reviews it, grouped like `terraform plan`: the campaigns to
+    create (`+`), to update (`~`, each change under its row), the rows that need a
+    person, then `Plan: 3 to create, 2 to update, 40 unchanged, 1 invalid.`"""
+    rows = plan.data["rows"]
+    lines: list[str] = []
+    groups = (
+        (Status.WOULD_CREATE, "+", "Campaigns to create"),
+        (Status.WOULD_UPDATE, "~", "Campaigns to update"),
+    )
+    for status, mark, title in groups:
+        members = [row for row in rows if row["status"] == status.value]
+        if not members:
+            continue
+        lines.append(f"{title} ({len(members)}):")
+        for row in members:
+            campaign = f" [{row['campaign_id']}]" if row["campaign_id"] else ""
+            lines.append(f"  {mark} {_where(row)}  {row['campaign_name']}{campaign}")
+            lines.extend(f"      {change}" for change in row["changes"])
+        lines.append("")
+    attention = [row for row in rows if Status(row["status"]) in _ATTENTION]
+    if attention:
+        lines.append(f"Rows that need a person ({len(attention)}):")
+        for row in attention:
+            said = " | ".join(row["errors"])
+            lines.append(f"  ! {_where(row)}: {row['status']}: {said}")
+        lines.append("")
+    counts = plan_counts(Status(row["status"]) for row in rows)
+    told = ", ".join(f"{n} {word}" for word, n in counts.items()) or "no rows"
+    lines.append(f"Plan: {told}.")
+    sends = sum(
+        1
+        for operation in plan.data["operations"]
+        if operation["status"] in (Status.WOULD_CREATE.value, Status.WOULD_UPDATE.value)
+    )
+    if not sends:
+        lines.append("Nothing to do: applying this plan would send nothing.")
+    elif saved is not None:
+        lines.append(f"Saved to {saved}; carry it out with: campaigns apply {saved}")
+    if folder is not None:
+        lines.append(f"Reports in {folder}")
+    return lines
+
+
+_ATTENTION: Final = frozenset(
+    {Status.INVALID, Status.REJECTED, Status.FAILED, Status.UNKNOWN, Status.NOT_SENT}
+)
+
+
+def _where(row: Mapping[str, Any]) -> str:
+    sheet = f" [{row['sheet']}]" if row["sheet"] else ""
+    return f"{row['source']}{sheet} row {row['row']}"
+
+
+def _operation(step: Step, status: Status) -> dict[str, Any]:
+    """A step as the plan file writes it: with its request, when it makes one."""
+    written: dict[str, Any] = {
+        "step": step.kind.value,
+        "position": step.position,
+        "campaign_key": step.key,
+        "status": status.value,
+    }
+    if step.kind is StepKind.MOVE:
+        written["from"] = step.moved_from
+        return written
+    body: Mapping[str, Any] = step.body or {}
+    if step.kind is StepKind.UPDATE:
+        request = Operation.update_campaign(step.key, step.campaign_id, body, step.position)
+        written["campaign_id"] = step.campaign_id
+    else:
+        request = Operation.create_campaign(step.key, body, step.position)
+    written.update(method=request.method, path=request.path, body=dict(request.body))
+    written["payload"] = body
+    return written
+
+
+def _body(operation: Mapping[str, Any]) -> Payload | None:
+    """The row payload a step carries (an update's request body leaves owner and type
+    out; the step keeps the whole payload, as `execute` compares it)."""
+    payload = operation.get("payload")
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        raise TypeError("an operation's payload is not an object")
+    return cast(Payload, payload)
+
+
+def _plain(value: Any) -> Any:
+    """A cell or value as JSON holds it (a missing value is null)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _what(error: BaseException) -> str:
+    if isinstance(error, KeyError):
+        return f"missing {error.args[0]!r}"
+    return str(error) or type(error).__name__
+
+
+def unresolved_owners(plan: Plan) -> list[Mapping[str, Any]]:
+    """The rows the plan would create whose owner is not a member id (an e-mail a plan
+    without the key could not resolve)."""
+    return [
+        row
+        for row in plan.data["rows"]
+        if row["status"] == Status.WOULD_CREATE.value
+        and row["payload"] is not None
+        and not is_uuid(str(row["payload"].get("ownerId", "")))
+    ]
