@@ -43,7 +43,7 @@ from schemas.payload import Payload
 
 PLAN_FORMAT: Final = "campaigns-plan"
 PLAN_VERSION: Final = 1
-PLAN_FILE: Final = "plan.json"
+PLAN_FILE: Final = "plan.json"  # in the report folder of `plan` and of `apply`
 
 __all__ = [
     "PLAN_FILE",

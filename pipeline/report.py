@@ -56,8 +56,8 @@ RESULT_COLUMNS: Final = (
 )
 # Joins the items of `errors` (`column: message`) and of `changes` (`column: old -> new`).
 ERROR_SEPARATOR: Final = " | "
-# Every file `write_reports` writes into a report folder (payloads.jsonl only for
-# validate and dry runs).
+# Every file this tool writes into a report folder: `write_reports`' (payloads.jsonl only
+# for validate, dry runs and plans) and the plan of `plan` and `apply` (`pipeline.plan`).
 REPORT_FILES: Final = (
     "results.csv",
     "failed.csv",
@@ -65,6 +65,7 @@ REPORT_FILES: Final = (
     "summary.json",
     "results.xlsx",
     "payloads.jsonl",
+    "plan.json",
 )
 # Column widths (in characters) of results.xlsx's `results` sheet (a column not named
 # here gets the default) and of its `summary` sheet.

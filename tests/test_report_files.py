@@ -428,14 +428,16 @@ def test_pruning_deletes_only_the_files_this_tool_writes(tmp_path: Path) -> None
 
 
 def test_pruning_knows_every_file_a_report_folder_holds(tmp_path: Path) -> None:
-    """What validate writes into a report folder (every report file, inputs/) is all
-    named by REPORT_FILES and INPUTS, so pruning leaves none of it behind."""
+    """What validate writes into a report folder (every report file but a plan's,
+    inputs/) is all named by REPORT_FILES and INPUTS, so pruning leaves none of it
+    behind (a plan's folder: tests/test_plan_apply.py)."""
     result = validate_files(
         Options(paths=(sheet(tmp_path),), out=tmp_path / "out"),
         timing=FakeTiming(start=NOON).timing,
     )
 
-    assert sorted(p.name for p in result.folder.iterdir()) == sorted([*REPORT_FILES, INPUTS])
+    written = sorted(p.name for p in result.folder.iterdir())
+    assert written == sorted([*(set(REPORT_FILES) - {"plan.json"}), INPUTS])
 
 
 def test_discard_leaves_an_out_folder_another_run_writes_into(tmp_path: Path) -> None:
