@@ -279,11 +279,9 @@ def _check_plan(
     for key in dict.fromkeys([*looked, *expected.key_states]):
         then, now = expected.key_states.get(key), states.get(key)
         if (then or {}).get("fingerprint") != (now or {}).get("fingerprint"):
-            where = _row_of(session, key)
             raise StalePlan(
-                f"{expected.name} is stale: {where}the ledger's entry for campaign_key {key} "
-                f"changed since the plan was made (then: {_state_text(then)}; now: "
-                f"{_state_text(now)}); nothing was sent",
+                f"{expected.name} is stale: {_row_of(session, key)}campaign_key {key} "
+                f"{_moved(then, now)}; nothing was sent",
                 hint=_NEW_PLAN,
             )
     mine = {(step.position, step.kind): step for step in steps}
@@ -323,12 +321,22 @@ def _row_of(session: Session, key: str) -> str:
     return f"{origin.source}{sheet} row {origin.row}: "
 
 
-def _state_text(state: Mapping[str, Any] | None) -> str:
-    """`absent`, or `created as campaign c-1 (2026-11-27T10:00:00.000+00:00)`."""
-    if state is None:
-        return "not in the ledger"
-    campaign = f" as campaign {state['campaign_id']}" if state.get("campaign_id") else ""
-    return f"{state['status']}{campaign}, last changed {state['updated_at']}"
+def _moved(then: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:
+    """How a key's ledger entry moved since a plan saw it (`Ledger.key_states`; None: the
+    ledger did not know the key): `was not in the ledger when the plan was made; it is
+    created now (campaign c-1, since 2026-11-27T10:00:00.000+00:00)`."""
+    if now is None:
+        return "was in the ledger when the plan was made and is not now"
+    campaign = f"campaign {now['campaign_id']}, " if now.get("campaign_id") else ""
+    since = f"({campaign}since {now['updated_at']})"
+    if then is None:
+        return f"was not in the ledger when the plan was made; it is {now['status']} now {since}"
+    if then["status"] != now["status"]:
+        return f"was {then['status']} when the plan was made; it is {now['status']} now {since}"
+    return (
+        f"changed in the ledger at {now['updated_at']}, after the plan was made (by another "
+        "run, or by applying this plan already)"
+    )
 
 
 def _in_plan(

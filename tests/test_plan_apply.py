@@ -9,11 +9,13 @@ against the built-in sandbox.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from starlette.applications import Starlette
 
@@ -266,7 +268,8 @@ def test_applying_a_plan_twice_is_refused_and_sends_nothing(
 
     assert refused.value.exit_code == 2
     assert refused.value.message.startswith(f"{PLAN_FILE} is stale: edited.csv row 2: ")
-    assert "campaign_key acme-q1-cto changed since the plan was made" in refused.value.message
+    assert "campaign_key acme-q1-cto changed in the ledger at " in refused.value.message
+    assert "after the plan was made (by another run, or by applying" in refused.value.message
     assert sent(recorder) == []
     assert not (tmp_path / "apply2").exists()
     assert app.state.sandbox.stats.created == 6
@@ -287,7 +290,10 @@ def test_a_plan_made_against_an_empty_ledger_cannot_be_applied_twice(
     saved = result.folder / PLAN_FILE
 
     first = apply(tmp_path, saved, recorder, "apply1")
-    stale = r"campaigns.csv row 2: .*\(then: not in the ledger; now: created"
+    stale = (
+        r"campaigns.csv row 2: campaign_key acme-q1-cto was not in the ledger when the plan "
+        r"was made; it is created now \(campaign .*, since .*\); nothing was sent"
+    )
     with pytest.raises(StalePlan, match=stale):
         apply(tmp_path, saved, recorder, "apply2")
 
@@ -323,7 +329,9 @@ def test_a_run_between_plan_and_apply_makes_the_plan_stale(
     run(tmp_path, path, recorder, "meanwhile")
     recorder.requests.clear()
 
-    with pytest.raises(StalePlan, match=r"edited.csv row 2: .*then: created.* now: created"):
+    with pytest.raises(
+        StalePlan, match=r"edited.csv row 2: campaign_key acme-q1-cto changed in the ledger at "
+    ):
         apply(tmp_path, result.folder / PLAN_FILE, recorder, "apply")
 
     assert sent(recorder) == []
@@ -475,3 +483,38 @@ def test_apply_refuses_another_api_than_the_plans(tmp_path: Path) -> None:
     assert "was made against the sandbox (--sandbox), not https://other" in to_api.output
     assert "was made against https://api.example.com, not the sandbox" in to_sandbox.output
     assert "was made against https://api.example.com, not https://other" in to_other.output
+
+
+def test_the_readmes_printed_plan_is_what_plan_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's example plan, made again: the example workbook run, then edited as
+    the example says (a setting on rows 2 and 3, row 5 made invalid, a new row 7), and
+    planned; the output is the README's but for ids and times."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("template", "--example", "-o", "plan.xlsx").exit_code == 0
+    assert invoke("run", "--sandbox", "plan.xlsx").exit_code == 0
+    book = openpyxl.load_workbook("plan.xlsx")
+    sheet = book["campaigns"]
+    column = {cell.value: cell.column for cell in sheet[1]}
+    sheet.cell(2, column["min_post_likes"]).value = 25
+    sheet.cell(3, column["dm_enabled"]).value = "yes"
+    sheet.cell(5, column["min_post_likes"]).value = "twenty"
+    for index in range(1, sheet.max_column + 1):
+        sheet.cell(7, index).value = sheet.cell(6, index).value
+    sheet.cell(7, column["campaign_key"]).value = "topic-sales-ops"
+    sheet.cell(7, column["campaign_name"]).value = "Topic - sales ops"
+    book.save("plan.xlsx")
+
+    printed = invoke("plan", "--sandbox", "plan.xlsx", "-o", "plan.json")
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n\$ campaigns plan plan.xlsx -o plan.json\n(.*?)```", readme, re.S)
+    assert block is not None
+    assert printed.exit_code == 1
+    assert _without_ids(printed.stdout) == _without_ids(block.group(1))
+
+
+def _without_ids(text: str) -> str:
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", text)
+    return re.sub(r"\d{8}T\d{6}Z", "RUN", text)
