@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from pipeline.errors import ConfigError, LedgerError, LockedError
 from pipeline.guard import guard
-from pipeline.ledger import Entry, Ledger, lock_file
+from pipeline.ledger import UPDATING, Entry, Ledger, lock_file
 from pipeline.model import EXIT_NEEDS_PERSON, EXIT_OK, LEDGER_ATTENTION, LEDGER_STATUSES, Status
 from pipeline.timing import Timing
 
@@ -69,7 +69,8 @@ class LedgerStatus:
 
     @property
     def exit_code(self) -> int:
-        """1 when some key needs a person (unknown, failed, rejected, in flight), else 0."""
+        """1 when some key needs a person (unknown, failed, rejected, in flight, a created
+        campaign whose update's outcome is not known), else 0."""
         return EXIT_NEEDS_PERSON if self.attention else EXIT_OK
 
     def as_json(self) -> dict[str, Any]:
@@ -151,8 +152,14 @@ def ledger_status(state: Path, *, timing: Timing | None = None) -> LedgerStatus:
     totals: dict[str, int] = {}
     for entry in entries:
         totals[entry.status] = totals.get(entry.status, 0) + 1
-    needs = tuple(e for e in entries if e.status in LEDGER_ATTENTION)
+    needs = tuple(e for e in entries if e.status in LEDGER_ATTENTION or _updating(e))
     return LedgerStatus(state, totals, by_source, needs, runs, emails, lock_holder(state))
+
+
+def _updating(entry: Entry) -> bool:
+    """A created campaign whose last update's outcome is not known: the next run sends
+    it again, but until then nobody knows which settings it holds."""
+    return entry.status is Status.CREATED and entry.last_error.startswith(UPDATING)
 
 
 def lock_holder(state: Path) -> Lock | None:

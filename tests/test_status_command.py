@@ -246,3 +246,25 @@ def test_options_that_do_not_go_together(state: Path, options: list[str], messag
 
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_campaign_whose_update_outcome_is_not_known_needs_attention(tmp_path: Path) -> None:
+    """A created key whose update was sent but never answered (a crash, a timeout) is
+    listed with what the ledger noted (the next run sends it again), exit 1; once the
+    update is recorded, the ledger is settled again (exit 0)."""
+    state = tmp_path / "state.sqlite"
+    with ledger_at(state) as ledger:
+        add(ledger, "k1", Status.CREATED, campaign_id=ID_A, row=7, sheet="campaigns")
+        ledger.begin_update("k1")
+
+    waiting = invoke("status", "--state", state)
+    as_json = json.loads(invoke("status", "--state", state, "--json").stdout)
+
+    assert waiting.exit_code == 1
+    assert "1 need a person:" in waiting.stdout
+    assert 'plan.xlsx [campaigns] row 7: created: "Campaign k1" of owner ' in waiting.stdout
+    assert "an update was sent and its outcome is not known yet" in waiting.stdout
+    assert [entry["key"] for entry in as_json["attention"]] == ["k1"]
+    with ledger_at(state) as ledger:
+        ledger.record_update("k1", applied={"name": "Campaign k1"}, http_status=200, attempts=1)
+    assert invoke("status", "--state", state).exit_code == 0
