@@ -17,6 +17,9 @@ The map: what each command does, step by step, and the module that does each ste
       failed.csv fed back ........ refeed       its rows replace the rows they came from
       text -> typed rows ......... validate     every problem of every row, at its cell
                                    parse        one parser per column kind
+      prospect rows -> lists ..... prospects    each tied to its Prospects campaign row and
+                                                list; duplicates in a list marked
+                                   linkedin     a pasted profile link -> its canonical URL
       typed rows -> payloads ..... map          exactly the payload extrovert-api.md says
       outcomes -> files .......... report       results.csv/.xlsx, failed.csv, summary.json
                                    guard        formula-injection guard and its inverse

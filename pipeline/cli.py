@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.load import Table
     from pipeline.plan import Plan
-    from pipeline.run import RowResult, RunResult
+    from pipeline.run import ProspectResult, RowResult, RunResult
 
 # How many rows that need a person are listed on stderr before "... and N more".
 SHOWN_PROBLEMS: Final = 20
@@ -1487,7 +1487,15 @@ def _finish(result: RunResult, quiet: bool) -> None:
     if not output.json:
         for warning in result.warnings:
             click.echo(f"Warning: {warning}", err=True)
-        for line in [*change_lines(result.rows), *problem_lines(result.attention)]:
+        lines = [*change_lines(result.rows), *problem_lines(result.attention)]
+        lines += _grouped_lines(
+            result.prospects_attention,
+            [row.errors for row in result.prospects_attention],
+            SHOWN_PROBLEMS,
+            "failed-prospects.csv",
+            noun="prospect",
+        )
+        for line in lines:
             click.echo(line, err=True)
     click.echo(closing_line(result))
     sys.exit(result.exit_code)
@@ -1516,11 +1524,16 @@ def change_lines(rows: Sequence[RowResult], shown: int = SHOWN_PROBLEMS) -> list
 
 
 def _grouped_lines(
-    rows: Sequence[RowResult], messages: Sequence[Sequence[str]], shown: int, rest_in: str
+    rows: Sequence[RowResult | ProspectResult],
+    messages: Sequence[Sequence[str]],
+    shown: int,
+    rest_in: str,
+    noun: str = "row",
 ) -> list[str]:
     """A line per row (`where: status: message`), one per status and message shared by
-    several rows; past `shown` lines, `... and N more in <rest_in>`."""
-    groups: dict[tuple[str, str], list[RowResult]] = {}
+    several rows (`12 rows not sent: ...`, or `12 prospects ...`); past `shown` lines,
+    `... and N more in <rest_in>`."""
+    groups: dict[tuple[str, str], list[RowResult | ProspectResult]] = {}
     for row, message in zip(rows, messages, strict=True):
         groups.setdefault((row.status.value, " | ".join(message)), []).append(row)
     lines: list[str] = []
@@ -1537,13 +1550,13 @@ def _grouped_lines(
         words = status.replace("_", " ")
         said = message.removeprefix(f"{words}: ")
         said = f": {said}" if said else ""
-        lines.append(f"{len(members)} rows {words}{said} ({_rows_named(members)})")
+        lines.append(f"{len(members)} {noun}s {words}{said} ({_rows_named(members)})")
     if told < len(rows):
         lines.append(f"... and {len(rows) - told} more in {rest_in}")
     return lines
 
 
-def _rows_named(rows: Sequence[RowResult]) -> str:
+def _rows_named(rows: Sequence[RowResult | ProspectResult]) -> str:
     """`plan.csv rows 2-40, 42; b.xlsx [campaigns] row 7`: runs of row numbers per file."""
     by_file: dict[tuple[str, str], list[int]] = {}
     for row in rows:
@@ -1572,6 +1585,10 @@ def closing_line(result: RunResult) -> str:
     (--archive) are counted before that: `Archived 2 files to DIR/<run-id>.`"""
     parts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
     plural = "" if result.total == 1 else "s"
+    if result.prospect_counts:
+        told = ", ".join(f"{n} {status}" for status, n in result.prospect_counts.items())
+        many = sum(result.prospect_counts.values())
+        parts += f". {many} prospect{'' if many == 1 else 's'}: {told}"
     plan = result.summary.get("plan")
     sheets = f"Applied {plan['path']}. " if plan else _sheets_read(result.summary.get("inputs", ()))
     where = f"Reports in {result.folder}" if result.reports_kept else _NOTHING_KEPT

@@ -39,7 +39,7 @@ from pipeline.client import (
 )
 from pipeline.errors import InputError
 from pipeline.filenames import safe_name, unique_name
-from pipeline.load import SUFFIXES, Table, expand_paths, load, load_bytes
+from pipeline.load import SUFFIXES, Table, expand_paths, load, load_tables
 from pipeline.settings import Options, public_url, redirect_problem
 from pipeline.timing import Timing
 
@@ -108,17 +108,20 @@ def read_tables(
     )
     # Where each table goes in the list given: at its input's place (a file found in a
     # folder at its folder's), the first place that input is named.
+    # A workbook may give two tables (its campaign and prospects sheets): both go at its
+    # place, in that order (the sort is stable).
     place = {given: index for index, given in reversed(list(enumerate(options.paths)))}
+    order = {file: index for index, file in enumerate(files)}
     placed = [
-        (place[files.folders.get(file, file)], order, table)
-        for order, (file, table) in enumerate(zip(files, tables, strict=True))
+        (place[files.folders.get(table.path, table.path)], order[table.path], table)
+        for table in tables
     ]
     timing = timing or Timing.real()
     for url, shown in shown_urls(options.paths).items():
-        table = load_url(
+        read = load_url(
             url, options, shown=shown, timing=timing, timeout=timeout, transport=transport
         )
-        placed.append((place[url], 0, table))
+        placed.extend((place[url], 0, table) for table in read)
     return _distinct([table for *_, table in sorted(placed, key=lambda p: p[:2])])
 
 
@@ -147,10 +150,11 @@ def load_url(
     timing: Timing | None = None,
     timeout: float = DOWNLOAD_TIMEOUT,
     transport: DownloadTransport | None = None,
-) -> Table:
+) -> list[Table]:
     """Download `url` (within `DOWNLOAD_DEADLINE` seconds, as `timing` counts) and read
-    what it served as a sheet; `InputError` when it is not one. The table and every
-    message call it `shown`, by default the URL without its query (`public_url`)."""
+    what it served as a sheet; `InputError` when it is not one. Its tables (campaign
+    rows, then a workbook's prospects sheet) and every message call it `shown`, by
+    default the URL without its query (`public_url`)."""
     shown = shown or public_url(url)
     got = download(
         url,
@@ -163,7 +167,7 @@ def load_url(
     suffix = sheet_suffix(got, shown, max_bytes=options.max_bytes)
     name = f"{_without_suffix(safe_name(got.filename)) if got.filename else url_stem(url)}{suffix}"
     try:
-        table = load_bytes(
+        tables = load_tables(
             got.body,
             name,
             sheet=options.sheet,
@@ -173,10 +177,17 @@ def load_url(
     except InputError as error:
         raise _naming(error, shown) from None
     prefix = f"{name}: "
-    warnings = tuple(
-        f"{shown}: {w[len(prefix) :]}" if w.startswith(prefix) else w for w in table.warnings
-    )
-    return replace(table, url=shown, warnings=warnings)
+    return [
+        replace(
+            table,
+            url=shown,
+            warnings=tuple(
+                f"{shown}: {w[len(prefix) :]}" if w.startswith(prefix) else w
+                for w in table.warnings
+            ),
+        )
+        for table in tables
+    ]
 
 
 def sheet_suffix(got: Downloaded, shown: str, *, max_bytes: int) -> str:
@@ -340,11 +351,14 @@ def _distinct(tables: list[Table]) -> list[Table]:
     """Each downloaded table's name made distinct from every other table's path (the
     run tells its inputs apart by path)."""
     taken = [str(t.path) for t in tables if not t.url]
+    named: dict[str, str] = {}  # a URL's tables (campaigns, prospects) share one name
     result = []
     for table in tables:
         if table.url:
-            name = unique_name(table.path.name, taken)
-            taken.append(name)
+            name = named.get(table.url)
+            if name is None:
+                name = named[table.url] = unique_name(table.path.name, taken)
+                taken.append(name)
             table = replace(table, path=Path(name))
         result.append(table)
     return result

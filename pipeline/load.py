@@ -35,8 +35,12 @@ from pipeline.errors import InputError
 from pipeline.guard import unguard
 from pipeline.settings import DEFAULT_MAX_ROWS
 from pipeline.sheetxml import FarCell, SheetFacts, inspect_sheet
-from schemas.columns import HEADER_INDEX, normalise_header
+from schemas.columns import HEADER_INDEX, PROSPECT_HEADER_INDEX, Column, normalise_header
 
+# What a table holds: campaign rows, or prospect rows (decision 11).
+CAMPAIGNS: Final = "campaigns"
+PROSPECTS: Final = "prospects"
+_INDEXES: Final = {CAMPAIGNS: HEADER_INDEX, PROSPECTS: PROSPECT_HEADER_INDEX}
 TEXT_SUFFIXES: Final = (".csv", ".tsv")
 WORKBOOK_SUFFIXES: Final = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 SUFFIXES: Final = TEXT_SUFFIXES + WORKBOOK_SUFFIXES
@@ -87,6 +91,9 @@ class Table:
     # The row numbers of data rows not read (hidden, with --skip-hidden-rows): a file
     # with any is never finished with (`pipeline.archive`).
     left_out: tuple[int, ...] = ()
+    # CAMPAIGNS, or PROSPECTS: a workbook's `prospects` sheet, or a file whose header
+    # names prospects columns (`linkedin_url`); its columns are `PROSPECT_COLUMNS`.
+    kind: str = CAMPAIGNS
 
     @property
     def source(self) -> str:
@@ -113,7 +120,7 @@ def load(
     for path in files:
         folder = files.folders.get(path)
         try:
-            table = _load_file(path, sheet, max_rows, skip_hidden_rows)
+            read = _load_file(path, sheet, max_rows, skip_hidden_rows)
         except InputError as exc:
             if folder is None:
                 raise
@@ -127,8 +134,8 @@ def load(
                 hint=f"{hint}Or move it out of the folder {folder} to read the other files.",
             ) from None
         if folder is not None and folder in pending:
-            table = replace(table, warnings=(*pending.pop(folder), *table.warnings))
-        tables.append(table)
+            read[0] = replace(read[0], warnings=(*pending.pop(folder), *read[0].warnings))
+        tables.extend(read)
     return tables
 
 
@@ -215,12 +222,14 @@ def _scan_folder(folder: Path) -> tuple[list[Path], list[str]]:
     return found, warnings
 
 
-def _load_file(path: Path, sheet: str | None, max_rows: int, skip_hidden_rows: bool) -> Table:
+def _load_file(path: Path, sheet: str | None, max_rows: int, skip_hidden_rows: bool) -> list[Table]:
     try:
         data = path.read_bytes()  # read once: parsed, and hashed for summary.json
     except OSError as exc:
         raise InputError(path, f"cannot be read: {exc.strerror or exc}") from None
-    return load_bytes(data, path, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows)
+    return load_tables(
+        data, path, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows
+    )
 
 
 def load_bytes(
@@ -232,7 +241,25 @@ def load_bytes(
     skip_hidden_rows: bool = False,
 ) -> Table:
     """Read one file's bytes (an upload, a download) as if from a file called `name`: its
-    suffix says the format, and messages name it."""
+    suffix says the format, and messages name it. The file's first table: its campaign
+    rows, or its prospect rows when it holds only those (`load_tables` gives both)."""
+    return load_tables(
+        data, name, sheet=sheet, max_rows=max_rows, skip_hidden_rows=skip_hidden_rows
+    )[0]
+
+
+def load_tables(
+    data: bytes,
+    name: Path | str,
+    *,
+    sheet: str | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    skip_hidden_rows: bool = False,
+) -> list[Table]:
+    """Every table of one file's bytes, read as `load_bytes` reads them: the campaign rows
+    (a CSV file, or the workbook's campaign sheet), then a workbook's `prospects` sheet.
+    A CSV file (or a workbook's only sheet) whose header names prospects columns is a
+    table of prospect rows."""
     path = Path(name)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -245,12 +272,19 @@ def load_bytes(
                 hint="Leave out --sheet, or name only workbooks.",
             )
         cells, detected, warnings = _read_csv(path, data, "\t" if suffix == ".tsv" else None)
-        grid = Grid("", cells, warnings)
+        grids: list[tuple[Grid, str | None]] = [(Grid("", cells, warnings), None)]
     else:
-        grid = _read_xlsx(path, data, sheet)
+        grids = _read_xlsx(path, data, sheet)
         detected = suffix[1:]
-    table = _table_from_grid(path, grid, detected, max_rows, skip_hidden_rows)
-    return replace(table, sha256=hashlib.sha256(data).hexdigest(), data=data)
+    digest = hashlib.sha256(data).hexdigest()
+    return [
+        replace(
+            _table_from_grid(path, grid, detected, max_rows, skip_hidden_rows, kind),
+            sha256=digest,
+            data=data,
+        )
+        for grid, kind in grids
+    ]
 
 
 @dataclass(frozen=True)
@@ -465,8 +499,10 @@ def _sniff_delimiter(text: str) -> str:
 # --- XLSX ------------------------------------------------------------------------------
 
 
-def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> Grid:
-    """A workbook (.xlsx, .xlsm, .xlsb, .ods: zip archives; .xls: an OLE file)."""
+def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> list[tuple[Grid, str | None]]:
+    """A workbook (.xlsx, .xlsm, .xlsb, .ods: zip archives; .xls: an OLE file): its
+    campaign sheet (its kind told by its header unless it is called `campaigns` or was
+    asked for), then its `prospects` sheet if it has one."""
     kind = path.suffix.lower()[1:] or "xlsx"
     magic = data[:8]
     if not magic:
@@ -489,7 +525,30 @@ def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> Grid:
     if not names:
         raise InputError(path, "workbook has no sheets")
     visible = [m.name for m in metadata if m.visible == SheetVisibleEnum.Visible]
-    name = _pick_sheet(path, names, wanted, visible)
+    prospects = next((n for n in names if n.casefold() == PROSPECTS), None)
+    name = _pick_sheet(path, names, wanted, [n for n in visible if n != prospects])
+    grids: list[tuple[Grid, str | None]] = []
+    if name is not None and name != prospects:
+        told = CAMPAIGNS if wanted is not None or name.casefold() == CAMPAIGNS else None
+        grids.append((_read_sheet(path, data, kind, workbook, name, wanted, visible), told))
+    if prospects is not None:
+        grids.append((_read_sheet(path, data, kind, workbook, prospects, "", ()), PROSPECTS))
+    if not grids:  # only hidden sheets besides... nothing: the first sheet, as before
+        grids.append((_read_sheet(path, data, kind, workbook, names[0], wanted, visible), None))
+    return grids
+
+
+def _read_sheet(
+    path: Path,
+    data: bytes,
+    kind: str,
+    workbook: CalamineWorkbook,
+    name: str,
+    wanted: str | None,
+    visible: Sequence[str],
+) -> Grid:
+    """One sheet's cells and marks; for a campaign sheet picked as the first visible one,
+    a warning when other sheets look like campaign rows too."""
     facts = _inspect(data, kind, name)
     if facts is not None and facts.far is not None:
         _refuse_far_cell(path, name, facts.far)
@@ -500,11 +559,13 @@ def _read_xlsx(path: Path, data: bytes, wanted: str | None) -> Grid:
     except Exception as exc:
         raise InputError(path, f"sheet cannot be read ({exc})", sheet=name) from None
     warnings: list[str] = []
-    if wanted is None and name.casefold() != "campaigns":
+    if wanted is None and name.casefold() != CAMPAIGNS:
         alike = [
             other
             for other in visible
-            if other != name and _looks_like_campaigns(workbook, data, kind, other)
+            if other != name
+            and other.casefold() != PROSPECTS
+            and _looks_like_campaigns(workbook, data, kind, other)
         ]
         if alike:
             shown = ", ".join(repr(n) for n in alike)
@@ -613,17 +674,18 @@ def _looks_like_campaigns(workbook: CalamineWorkbook, data: bytes, kind: str, na
     return any(_is_header([str(v) for v in row]) for row in rows)
 
 
-def _is_header(cells: Sequence[str]) -> bool:
+def _is_header(cells: Sequence[str], index: dict[str, Column] = HEADER_INDEX) -> bool:
     """Most of the non-empty cells (other than `_` notes) are known column names."""
     own = [t for t in (c.strip() for c in cells) if t and not t.startswith("_")]
-    known = sum(normalise_header(t) in HEADER_INDEX for t in own)
+    known = sum(normalise_header(t) in index for t in own)
     return bool(own) and known * 2 > len(own)
 
 
 def _pick_sheet(
     path: Path, names: Sequence[str], wanted: str | None, visible: Sequence[str] = ()
-) -> str:
-    """The sheet asked for; else the one called `campaigns`; else the first visible one."""
+) -> str | None:
+    """The sheet asked for; else the one called `campaigns`; else the first visible one
+    (of those given: not the `prospects` sheet); None when there is none."""
     folded = {n.casefold(): n for n in names}
     if wanted is not None:
         if wanted.casefold() in folded:
@@ -632,7 +694,7 @@ def _pick_sheet(
         raise InputError(
             path, f"has no sheet named {wanted!r}", hint=f"Sheets in it: {shown}. Try --sheet NAME."
         )
-    return folded.get("campaigns", visible[0] if visible else names[0])
+    return folded.get(CAMPAIGNS, visible[0] if visible else None)
 
 
 def _cell_text(value: object) -> str:
@@ -678,19 +740,30 @@ def _column_letter(index: int) -> str:
 
 
 def _table_from_grid(
-    path: Path, grid: Grid, detected: str, max_rows: int, skip_hidden_rows: bool
+    path: Path,
+    grid: Grid,
+    detected: str,
+    max_rows: int,
+    skip_hidden_rows: bool,
+    kind: str | None = None,
 ) -> Table:
-    """The table in `grid`: the header row found, then every non-empty line below it."""
+    """The table in `grid`: the header row found, then every non-empty line below it.
+    `kind` None: campaign rows, unless the first header found names prospects columns."""
     sheet, cells, warnings = grid.sheet, grid.cells, list(grid.warnings)
     values = cells.to_numpy(dtype=object)
     filled = _filled_rows(values, values != "")
     if not filled.any():
+        if kind == PROSPECTS:
+            return _empty_table(path, sheet, detected, warnings)
         raise InputError(path, "has no header row (the sheet is empty)", sheet=sheet)
-    header_at = _header_line(path, values, filled, warnings)
+    if kind is None:
+        kind = _kind_of(values, filled)
+    index = _INDEXES[kind]
+    header_at = _header_line(path, values, filled, warnings, index)
     header = [str(c).strip() for c in values[header_at]]
     while header and not header[-1]:
         header.pop()
-    names = _match_headers(path, sheet, header_at + 1, header)
+    names = _match_headers(path, sheet, header_at + 1, header, index)
     ignored = [i for i, name in enumerate(names) if name is not None and name.startswith("_")]
     if ignored:  # a line with nothing but notes in `_` columns is an empty line
         kept = np.ones(values.shape[1], dtype=bool)
@@ -756,16 +829,41 @@ def _table_from_grid(
         problems,
         origins=origins,
         left_out=left_out,
+        kind=kind,
     )
 
 
-def _header_line(path: Path, values: np.ndarray, filled: np.ndarray, warnings: list[str]) -> int:
+def _empty_table(path: Path, sheet: str, detected: str, warnings: list[str]) -> Table:
+    """An empty `prospects` sheet: no prospect rows (not an error: a template's sheet)."""
+    frame = pd.DataFrame({}, index=pd.Index([], name="row"), dtype=object)
+    return Table(path, sheet, frame, {}, detected, tuple(warnings), kind=PROSPECTS)
+
+
+def _kind_of(values: np.ndarray, filled: np.ndarray) -> str:
+    """PROSPECTS when the first of the first lines that is mostly known column names is
+    mostly prospects columns; else CAMPAIGNS."""
+    for line in np.flatnonzero(filled)[:_HEADER_SEARCH_ROWS].tolist():
+        cells = [str(c) for c in values[line]]
+        if _is_header(cells, HEADER_INDEX):
+            return CAMPAIGNS
+        if _is_header(cells, PROSPECT_HEADER_INDEX):
+            return PROSPECTS
+    return CAMPAIGNS
+
+
+def _header_line(
+    path: Path,
+    values: np.ndarray,
+    filled: np.ndarray,
+    warnings: list[str],
+    index: dict[str, Column] = HEADER_INDEX,
+) -> int:
     """The first line whose cells are mostly known column names (a title above the header
     is skipped, with a warning); else the first non-empty line, whose unknown names the
     header check then reports."""
     lines = np.flatnonzero(filled)
     for line in lines[:_HEADER_SEARCH_ROWS].tolist():
-        if _is_header([str(c) for c in values[line]]):
+        if _is_header([str(c) for c in values[line]], index):
             break
     else:
         return int(lines[0])
@@ -848,7 +946,13 @@ def _filled_rows(values: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _match_headers(path: Path, sheet: str, row: int, header: list[str]) -> list[str | None]:
+def _match_headers(
+    path: Path,
+    sheet: str,
+    row: int,
+    header: list[str],
+    index: dict[str, Column] = HEADER_INDEX,
+) -> list[str | None]:
     """Each header's catalogue name (`_` columns keep their own; blanks are None)."""
     names: list[str | None] = []
     problems: list[str] = []
@@ -861,9 +965,9 @@ def _match_headers(path: Path, sheet: str, row: int, header: list[str]) -> list[
         if text.startswith("_"):
             name = text
         else:
-            column = HEADER_INDEX.get(normalise_header(text))
+            column = index.get(normalise_header(text))
             if column is None:
-                problems.append(f"unknown column {letter} {text!r}{_suggest(text)}")
+                problems.append(f"unknown column {letter} {text!r}{_suggest(text, index)}")
                 names.append(None)
                 continue
             name = column.name
@@ -883,6 +987,6 @@ def _match_headers(path: Path, sheet: str, row: int, header: list[str]) -> list[
     return names
 
 
-def _suggest(text: str) -> str:
-    match = difflib.get_close_matches(normalise_header(text), list(HEADER_INDEX), n=1, cutoff=0.6)
-    return f" (did you mean {HEADER_INDEX[match[0]].name}?)" if match else ""
+def _suggest(text: str, index: dict[str, Column] = HEADER_INDEX) -> str:
+    match = difflib.get_close_matches(normalise_header(text), list(index), n=1, cutoff=0.6)
+    return f" (did you mean {index[match[0]].name}?)" if match else ""

@@ -36,8 +36,15 @@ class Status(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"
     NOT_SENT = "not_sent"
-    # A prospect's (the prospects issue adds the rest of their statuses).
+    # A prospect's: in its list now; sent there by an earlier run; kept by the API in
+    # another list or campaign; the same profile as an earlier row of its list; would be
+    # added (dry run, plan); past the account's prospect limit (sent again by a later run).
     ADDED = "added"
+    ALREADY_ADDED = "already_added"
+    EXISTS = "exists"
+    DUPLICATE = "duplicate"
+    WOULD_ADD = "would_add"
+    OVER_LIMIT = "over_limit"
     # Only in the ledger: committed before a request goes out, replaced by its outcome.
     SENDING = "sending"
 
@@ -51,10 +58,21 @@ DONE: Final = frozenset(
         Status.WOULD_CREATE,
         Status.WOULD_UPDATE,
         Status.ADDED,
+        Status.ALREADY_ADDED,
+        Status.EXISTS,
+        Status.WOULD_ADD,
     }
 )
 NEEDS_PERSON: Final = frozenset(
-    {Status.INVALID, Status.REJECTED, Status.FAILED, Status.UNKNOWN, Status.NOT_SENT}
+    {
+        Status.INVALID,
+        Status.REJECTED,
+        Status.FAILED,
+        Status.UNKNOWN,
+        Status.NOT_SENT,
+        Status.DUPLICATE,
+        Status.OVER_LIMIT,
+    }
 )
 SEND_AGAIN: Final = frozenset({Status.REJECTED, Status.FAILED, Status.NOT_SENT})
 SUCCEEDED: Final = frozenset({Status.CREATED, Status.UPDATED, Status.ALREADY_CREATED})

@@ -58,16 +58,18 @@ class Refed:
 
 def replace_refed_rows(tables: Sequence[Table]) -> Refed:
     """Take out every row that a fed-back row of another input names; see the module."""
-    by_name: dict[str, list[int]] = defaultdict(list)
+    # A fed-back file replaces rows of its own kind: a failed-prospects.csv the rows of
+    # a workbook's `prospects` sheet, a failed.csv those of its campaign sheet.
+    by_name: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index, table in enumerate(tables):
-        by_name[table.source].append(index)
+        by_name[(table.source, table.kind)].append(index)
     rows = [frozenset(int(n) for n in table.frame.index.tolist()) for table in tables]
     edges: dict[_Place, _Place] = {}  # a fed-back row -> the row it came from
     absent: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     shared: dict[tuple[int, str], list[int]] = defaultdict(list)
     for index, table in enumerate(tables):
         for row, (name, number) in sorted(table.origins.items()):
-            others = [other for other in by_name.get(name, ()) if other != index]
+            others = [other for other in by_name.get((name, table.kind), ()) if other != index]
             if len(others) > 1:
                 shared[(index, name)].append(row)
             elif others and number in rows[others[0]]:
@@ -103,7 +105,9 @@ def replace_refed_rows(tables: Sequence[Table]) -> Refed:
         for (index, other), pairs in absent.items()
     ]
     warnings += [
-        _shared_warning(tables[index], name, [tables[i] for i in by_name[name]], numbers)
+        _shared_warning(
+            tables[index], name, [tables[i] for i in by_name[(name, tables[index].kind)]], numbers
+        )
         for (index, name), numbers in shared.items()
     ]
     return Refed(tuple(kept), replacements, tuple(warnings))

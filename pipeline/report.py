@@ -37,6 +37,7 @@ from openpyxl.utils import get_column_letter
 from pipeline.errors import ConfigError
 from pipeline.guard import RISKY_FIRST, guard
 from pipeline.model import DONE, SUCCEEDED, Outcome, Status
+from pipeline.prospects import CheckedProspects
 from pipeline.validate import Checked
 from pipeline.xlsx import save_with_rows
 from schemas.payload import Payload
@@ -54,6 +55,19 @@ RESULT_COLUMNS: Final = (
     "errors",
     "changes",
 )
+# prospects.csv: one line per prospect row (DESIGN.md).
+PROSPECT_RESULT_COLUMNS: Final = (
+    "source",
+    "sheet",
+    "row",
+    "campaign_key",
+    "list_name",
+    "linkedin_url",
+    "url",
+    "status",
+    "detail",
+)
+PROSPECT_WIDTHS: Final = {"list_name": 30, "linkedin_url": 44, "url": 44, "detail": 80}
 # Joins the items of `errors` (`column: message`) and of `changes` (`column: old -> new`).
 ERROR_SEPARATOR: Final = " | "
 # Every file this tool writes into a report folder: `write_reports`' (payloads.jsonl only
@@ -66,7 +80,11 @@ REPORT_FILES: Final = (
     "results.xlsx",
     "payloads.jsonl",
     "plan.json",
+    "prospects.csv",
+    "failed-prospects.csv",
 )
+# The report files of prospect rows: written only by a run that has some.
+PROSPECT_FILES: Final = ("prospects.csv", "failed-prospects.csv")
 # Column widths (in characters) of results.xlsx's `results` sheet (a column not named
 # here gets the default) and of its `summary` sheet.
 RESULT_WIDTHS: Final = {
@@ -85,7 +103,7 @@ RESULT_WIDTHS: Final = {
 DEFAULT_WIDTH: Final = 16
 SUMMARY_WIDTHS: Final = (18, 32)
 
-# Fill colours (ARGB) of each status a campaign row of results.xlsx can have.
+# Fill colours (ARGB) of each status a row of results.xlsx can have (campaigns, prospects).
 STATUS_COLOURS: Final = {
     Status.VALID: "FFC6EFCE",
     Status.CREATED: "FFC6EFCE",
@@ -98,7 +116,33 @@ STATUS_COLOURS: Final = {
     Status.FAILED: "FFFFC7CE",
     Status.UNKNOWN: "FFFFEB9C",
     Status.NOT_SENT: "FFEDEDED",
+    Status.ADDED: "FFC6EFCE",
+    Status.ALREADY_ADDED: "FFDDEBF7",
+    Status.EXISTS: "FFDDEBF7",
+    Status.WOULD_ADD: "FFDDEBF7",
+    Status.DUPLICATE: "FFFFC7CE",
+    Status.OVER_LIMIT: "FFFFEB9C",
 }
+# The statuses only a prospect row has: its sheet's colours, not the campaigns'.
+_PROSPECT_ONLY: Final = frozenset(
+    {
+        Status.ADDED,
+        Status.ALREADY_ADDED,
+        Status.EXISTS,
+        Status.WOULD_ADD,
+        Status.DUPLICATE,
+        Status.OVER_LIMIT,
+    }
+)
+_CAMPAIGN_ONLY: Final = frozenset(
+    {
+        Status.CREATED,
+        Status.UPDATED,
+        Status.ALREADY_CREATED,
+        Status.WOULD_CREATE,
+        Status.WOULD_UPDATE,
+    }
+)
 
 
 def error_text(errors: Sequence[str]) -> str:
@@ -206,11 +250,14 @@ def write_reports(
     outcomes: Sequence[Outcome],
     summary: Mapping[str, Any],
     payloads: Sequence[tuple[int, Payload]] | None = None,
+    prospects: tuple[CheckedProspects, Sequence[Outcome]] | None = None,
 ) -> Path:
     """Write every report file into `folder` (created if needed) and return it.
 
     `payloads` are (row position, payload) pairs for `payloads.jsonl` (validate and
-    dry run only).
+    dry run only). `prospects` (the run's prospect rows and an outcome per row: its
+    status and messages) adds `prospects.csv`, `failed-prospects.csv` and a `prospects`
+    sheet to results.xlsx, when there are any.
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -218,7 +265,7 @@ def write_reports(
         raise _unwritable(folder, [], exc) from None
     failed: list[str] = []
     first: OSError | None = None
-    for name, write in _writers(folder, checked, outcomes, summary, payloads):
+    for name, write in _writers(folder, checked, outcomes, summary, payloads, prospects):
         try:
             write()
         except OSError as exc:  # a full disk: go on with the others, say which are missing
@@ -243,10 +290,12 @@ def _writers(
     outcomes: Sequence[Outcome],
     summary: Mapping[str, Any],
     payloads: Sequence[tuple[int, Payload]] | None,
+    prospects: tuple[CheckedProspects, Sequence[Outcome]] | None = None,
 ) -> list[tuple[str, Callable[[], None]]]:
     """Each report file and how to write it: results.csv first, the big files last, so
     that a disk that fills up takes the least useful ones."""
     results = result_columns(checked, outcomes)
+    listed = prospect_columns(*prospects) if prospects and len(prospects[0]) else None
     originals = [checked.headers[c] for c in _original_columns(checked)]
     done = [p for p, o in enumerate(outcomes) if o.status in SUCCEEDED]
     left = [p for p, o in enumerate(outcomes) if o.status not in DONE]
@@ -272,14 +321,62 @@ def _writers(
             ),
         ),
         ("summary.json", lambda: write_summary(folder, summary)),
-        ("results.xlsx", lambda: _write_xlsx(folder / "results.xlsx", results, summary)),
     ]
+    if prospects is not None and listed is not None:
+        found, said = prospects
+        writers[1:1] = [
+            (
+                "prospects.csv",
+                lambda: _write_csv(folder / "prospects.csv", PROSPECT_RESULT_COLUMNS, listed),
+            ),
+            (
+                "failed-prospects.csv",
+                lambda: _write_failed_prospects(folder / "failed-prospects.csv", found, said),
+            ),
+        ]
+    writers.append(
+        ("results.xlsx", lambda: _write_xlsx(folder / "results.xlsx", results, summary, listed))
+    )
     if payloads is not None:
         chosen = payloads
         writers.append(
             ("payloads.jsonl", lambda: _write_payloads(folder / "payloads.jsonl", checked, chosen))
         )
     return writers
+
+
+def prospect_columns(found: CheckedProspects, outcomes: Sequence[Outcome]) -> list[list[Any]]:
+    """The columns of prospects.csv (`PROSPECT_RESULT_COLUMNS`), one value per row."""
+    rows = found.prospects
+    return [
+        [p.source for p in rows],
+        [p.sheet for p in rows],
+        [p.row for p in rows],
+        [p.campaign_key for p in rows],
+        [p.list_name for p in rows],
+        [p.linkedin_url for p in rows],
+        [p.url for p in rows],
+        [o.status.value for o in outcomes],
+        [ERROR_SEPARATOR.join(o.errors) for o in outcomes],
+    ]
+
+
+def _write_failed_prospects(
+    path: Path, found: CheckedProspects, outcomes: Sequence[Outcome]
+) -> None:
+    """The prospect rows that need a person, with their cells as read, `_source`, `_row`,
+    `_status` and `_errors`: fixed, the file goes back in as a prospects file."""
+    left = [p for p, o in enumerate(outcomes) if o.status not in DONE]
+    originals = [c for c in found.rows.columns if c in found.headers]
+    columns: list[Sequence[Any]] = []
+    for name in [*originals, "source"]:
+        values = found.rows[name].tolist()
+        columns.append([values[p] for p in left])
+    columns.append([int(found.rows["row"].iloc[p]) for p in left])
+    columns.append([outcomes[p].status.value for p in left])
+    columns.append([error_text(outcomes[p].errors) for p in left])
+    header = [*(found.headers[c] for c in originals), "_source", "_row", "_status", "_errors"]
+    _write_csv(path, header, columns)
 
 
 def write_summary(folder: Path, summary: Mapping[str, Any]) -> None:
@@ -307,28 +404,25 @@ def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, 
         stream.writelines(lines)
 
 
-def _write_xlsx(path: Path, results: list[list[Any]], summary: Mapping[str, Any]) -> None:
+def _write_xlsx(
+    path: Path,
+    results: list[list[Any]],
+    summary: Mapping[str, Any],
+    prospects: list[list[Any]] | None = None,
+) -> None:
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("results")
-    sheet.freeze_panes = "A2"
-    # Before the first row: a write-only sheet writes its column widths with that row.
-    for index, name in enumerate(RESULT_COLUMNS, start=1):
-        width = RESULT_WIDTHS.get(name, DEFAULT_WIDTH)
-        sheet.column_dimensions[get_column_letter(index)].width = width
     bold = Font(bold=True)
-    sheet.append([_header_cell(sheet, name, bold) for name in RESULT_COLUMNS])
     lines = len(results[0]) + 1
-    last = chr(ord("A") + len(RESULT_COLUMNS) - 1)
-    sheet.auto_filter.ref = f"A1:{last}{lines}"
-    status_column = chr(ord("A") + RESULT_COLUMNS.index("status"))
-    for status, colour in STATUS_COLOURS.items():
-        sheet.conditional_formatting.add(
-            f"A2:{last}{max(lines, 2)}",
-            FormulaRule(  # type: ignore[no-untyped-call]
-                formula=[f'${status_column}2="{status.value}"'],
-                fill=PatternFill(start_color=colour, end_color=colour, fill_type="solid"),
-            ),
-        )
+    _lay_out(
+        workbook.create_sheet("results"), RESULT_COLUMNS, RESULT_WIDTHS, lines, bold, _PROSPECT_ONLY
+    )
+
+    more: list[tuple[int, list[list[Any]]]] = []
+    if prospects is not None:
+        listed = workbook.create_sheet("prospects")
+        lines = len(prospects[0]) + 1
+        _lay_out(listed, PROSPECT_RESULT_COLUMNS, PROSPECT_WIDTHS, lines, bold, _CAMPAIGN_ONLY)
+        more.append((2, prospects))
 
     totals = workbook.create_sheet("summary")
     for letter, width in zip("AB", SUMMARY_WIDTHS, strict=True):
@@ -336,12 +430,44 @@ def _write_xlsx(path: Path, results: list[list[Any]], summary: Mapping[str, Any]
     totals.append([_header_cell(totals, "status", bold), _header_cell(totals, "rows", bold)])
     for status, number in summary.get("counts", {}).items():
         totals.append([status, number])
+    for status, number in summary.get("prospects", {}).get("counts", {}).items():
+        totals.append([f"prospects {status}", number])
     totals.append([])
     for field in ("run_id", "command", "started", "finished", "exit_code"):
         if field in summary:
             totals.append([field, str(summary[field])])
     with atomic_write(path, binary=True) as stream:
-        save_with_rows(workbook, results, 2, stream)
+        save_with_rows(workbook, results, 2, stream, more=more)
+
+
+def _lay_out(
+    sheet: Any,
+    columns: Sequence[str],
+    widths: Mapping[str, int],
+    lines: int,
+    bold: Font,
+    other: frozenset[Status],
+) -> None:
+    """A results-like sheet before its rows: widths, bold frozen header, filter, and a
+    fill per status (`STATUS_COLOURS`, but for the `other` table's own statuses).
+    Widths first: a write-only sheet writes its column widths with its first row."""
+    sheet.freeze_panes = "A2"
+    for index, name in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = widths.get(name, DEFAULT_WIDTH)
+    sheet.append([_header_cell(sheet, name, bold) for name in columns])
+    last = get_column_letter(len(columns))
+    sheet.auto_filter.ref = f"A1:{last}{lines}"
+    status_column = get_column_letter(columns.index("status") + 1)
+    for status, colour in STATUS_COLOURS.items():
+        if status in other:
+            continue
+        sheet.conditional_formatting.add(
+            f"A2:{last}{max(lines, 2)}",
+            FormulaRule(  # type: ignore[no-untyped-call]
+                formula=[f'${status_column}2="{status.value}"'],
+                fill=PatternFill(start_color=colour, end_color=colour, fill_type="solid"),
+            ),
+        )
 
 
 def _header_cell(sheet: Any, name: str, font: Font) -> Any:

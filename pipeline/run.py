@@ -17,7 +17,7 @@ import gc
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from pipeline.model import (
     is_uuid,
 )
 from pipeline.plan import PLAN_FILE, Plan, unresolved_owners
-from pipeline.refeed import Replacement, replace_refed_rows
+from pipeline.prospects import CheckedProspects, check_prospects
+from pipeline.refeed import Refed, Replacement, replace_refed_rows
 from pipeline.report import write_reports, write_summary
 from pipeline.session import Progress, Silent
 from pipeline.settings import Options, RunSettings
@@ -73,6 +74,25 @@ class RowResult:
 
 
 @dataclass(frozen=True)
+class ProspectResult:
+    """One prospect row as prospects.csv shows it."""
+
+    source: str
+    sheet: str
+    row: int
+    campaign_key: str
+    list_name: str
+    linkedin_url: str
+    url: str
+    status: Status
+    errors: tuple[str, ...]
+
+    @property
+    def needs_person(self) -> bool:
+        return self.status in NEEDS_PERSON
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What a command did: a record per row, counts, the report folder, the exit code.
 
@@ -92,6 +112,10 @@ class RunResult:
     stopped: str = ""
     stopped_status: int | None = None  # the HTTP status that stopped the run, if any
     reports_kept: bool = True
+    # The prospect rows (a `prospects` sheet, a prospects file), each as prospects.csv
+    # shows it, and their counts per status.
+    prospects: tuple[ProspectResult, ...] = ()
+    prospect_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -102,6 +126,11 @@ class RunResult:
         """The rows a person should look at, in sheet order."""
         return tuple(row for row in self.rows if row.needs_person)
 
+    @property
+    def prospects_attention(self) -> tuple[ProspectResult, ...]:
+        """The prospect rows a person should look at, in sheet order."""
+        return tuple(row for row in self.prospects if row.needs_person)
+
     def raise_for_status(self) -> RunResult:
         """Return self when every row is done; else raise (see the class docstring)."""
         if self.exit_code == 0:
@@ -110,7 +139,8 @@ class RunResult:
             raise StoppedError(
                 f"the run stopped early: {self.stopped}", http_status=self.stopped_status
             )
-        raise RowsNeedAttention(self.exit_code, len(self.attention), self.folder)
+        attention = len(self.attention) + len(self.prospects_attention)
+        raise RowsNeedAttention(self.exit_code, attention, self.folder)
 
 
 def run_id(paths: Sequence[Path | str], now: dt.datetime) -> str:
@@ -298,14 +328,16 @@ def validate_files(options: Options, *, timing: Timing | None = None) -> RunResu
 def _validate_files(options: Options, timing: Timing) -> RunResult:
     started = timing.now()
     began = timing.monotonic()
-    inputs, checked, tables, _ = _load_and_check(options, timing)
+    inputs, checked, tables, refed = _load_and_check(options, timing)
     payloads = map_rows(checked)
     outcomes = [
         Outcome(Status.VALID) if payload is not None else Outcome(Status.INVALID, errors=errors)
         for payload, errors in zip(payloads, checked.errors, strict=True)
     ]
+    found = check_prospects(refed.tables, checked)
+    said = [Outcome(p.status or Status.VALID, errors=p.errors) for p in found.prospects]
     identifier = run_id(list(options.paths), started)
-    code = exit_code(o.status for o in outcomes)
+    code = exit_code(o.status for o in [*outcomes, *said])
     summary = _summary(
         "validate",
         identifier,
@@ -319,6 +351,7 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         requests=0,
         retries=0,
         rate_limited=0,
+        **_prospect_summary(said),
     )
     folder = report_folder(options, identifier)
     logs.run_started(_log, identifier, "validate", inputs)
@@ -329,6 +362,7 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         outcomes,
         summary,
         payloads=[(i, p) for i, p in enumerate(payloads) if p is not None],
+        prospects=(found, said),
     )
     warnings = checked.warnings + kept + keep_newest_reports(options, folder, summary, kept=True)
     return RunResult(
@@ -339,12 +373,41 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         rows=row_results(checked, outcomes),
         warnings=warnings,
         summary=summary,
+        prospects=prospect_results(found, said),
+        prospect_counts=counts(o.status for o in said),
+    )
+
+
+def _prospect_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """summary.json's `prospects` (rows, counts per status), when the run has any."""
+    if not outcomes:
+        return {}
+    return {"prospects": {"rows": len(outcomes), "counts": counts(o.status for o in outcomes)}}
+
+
+def prospect_results(
+    found: CheckedProspects, outcomes: Sequence[Outcome]
+) -> tuple[ProspectResult, ...]:
+    """A `ProspectResult` per prospect row: the same values prospects.csv writes."""
+    return tuple(
+        ProspectResult(
+            p.source,
+            p.sheet,
+            p.row,
+            p.campaign_key,
+            p.list_name,
+            p.linkedin_url,
+            p.url,
+            o.status,
+            o.errors,
+        )
+        for p, o in zip(found.prospects, outcomes, strict=True)
     )
 
 
 def _load_and_check(
     options: Options, timing: Timing, tables: Sequence[Table] | None = None
-) -> tuple[list[dict[str, Any]], Checked, list[Table], tuple[Replacement, ...]]:
+) -> tuple[list[dict[str, Any]], Checked, list[Table], Refed]:
     """summary.json's `inputs`, every row checked, the tables read (files, downloads:
     `pipeline.inputs`; or `tables`, read already) and what replaced what: the rows of a
     report fed back beside its sheet replace the rows they came from (`pipeline.refeed`)."""
@@ -353,7 +416,7 @@ def _load_and_check(
     with naming_urls(tables):
         checked = validate(refed.tables, defaults=options.defaults, names=options.names)
     checked = replace(checked, warnings=checked.warnings + refed.warnings)
-    return describe_inputs(tables, refed.replacements), checked, tables, refed.replacements
+    return describe_inputs(tables, refed.replacements), checked, tables, refed
 
 
 def _keep_inputs(folder: Path, tables: Sequence[Table], summary: dict[str, Any]) -> tuple[str, ...]:
@@ -520,7 +583,8 @@ async def _run_files(
     started = timing.now()
     began = timing.monotonic()
     with bulk_work():
-        inputs, checked, tables, replacements = _load_and_check(options, timing, tables)
+        inputs, checked, tables, refed = _load_and_check(options, timing, tables)
+    replacements = refed.replacements
     identifier = run_id(list(options.paths), started)
     if planning:
         _make_ledger(settings.state, identifier, timing)

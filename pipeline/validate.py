@@ -21,7 +21,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.load import Table
+from pipeline.load import CAMPAIGNS, Table
 from pipeline.model import campaign_key
 from pipeline.parse import CellError, NameTable, Value, name_tables, parser_for
 from schemas.columns import BY_NAME, COLUMNS, KEYWORD, TARGET_USER, Column, Kind
@@ -97,6 +97,7 @@ def validate(
     A default or a names table that cannot work raises `ConfigError`.
     """
     lookups = name_tables(names)
+    tables = [table for table in tables if table.kind == CAMPAIGNS]  # prospects: elsewhere
     _check_required_headers(tables, defaults or {})
     rows = _combine(tables)
     size = len(rows)

@@ -103,25 +103,34 @@ def quote_prefix_style(workbook: Workbook) -> int:
 
 
 def save_with_rows(
-    workbook: Workbook, columns: Sequence[Sequence[Any]], first_row: int, target: Any
+    workbook: Workbook,
+    columns: Sequence[Sequence[Any]],
+    first_row: int,
+    target: Any,
+    *,
+    more: Sequence[tuple[int, Sequence[Sequence[Any]]]] = (),
 ) -> None:
     """Save `workbook` (write-only; its first sheet holds rows up to `first_row - 1`)
-    into the binary stream `target`, with the rows `columns` hold appended to that sheet.
+    into the binary stream `target`, with the rows `columns` hold appended to that sheet;
+    `more` appends (sheet number from 1, columns) to other sheets, each after its header.
 
-    Set the sheet's column widths before its first row is appended: a write-only sheet
+    Set a sheet's column widths before its first row is appended: a write-only sheet
     writes its `<cols>` with that row."""
     quote_style = quote_prefix_style(workbook)
     laid_out = io.BytesIO()
     workbook.save(laid_out)
-    extra = rows_xml(columns, first_row, quote_style)
+    extra = {SHEET_PART: rows_xml(columns, first_row, quote_style)}
+    for number, added in more:
+        extra[f"xl/worksheets/sheet{number}.xml"] = rows_xml(added, 2, quote_style)
     with (
         zipfile.ZipFile(laid_out) as source,
         zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
     ):
         for item in source.infolist():
             data = source.read(item.filename)
-            if item.filename == SHEET_PART:
+            rows = extra.get(item.filename)
+            if rows is not None:
                 if b"</sheetData>" not in data:
-                    raise ValueError("the first sheet has no <sheetData> to extend")
-                data = data.replace(b"</sheetData>", extra + b"</sheetData>", 1)
+                    raise ValueError(f"{item.filename} has no <sheetData> to extend")
+                data = data.replace(b"</sheetData>", rows + b"</sheetData>", 1)
             archive.writestr(item.filename, data)

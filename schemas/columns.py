@@ -323,3 +323,42 @@ for _column in COLUMNS:
         _known = HEADER_INDEX.setdefault(normalise_header(_spelling), _column)
         if _known is not _column:  # pragma: no cover - guarded by a test
             raise ValueError(f"header {_spelling!r} names both {_known.name} and {_column.name}")
+
+
+# The prospects catalogue: the columns of a `prospects` sheet (or of a CSV/XLSX file whose
+# header has `linkedin_url`), decision 11. They steer the pipeline; none is a payload field.
+PROSPECT_COLUMNS: Final[tuple[Column, ...]] = (
+    Column(
+        "campaign",
+        Kind.TEXT,
+        "",
+        "The Prospects campaign these people go to: its campaign_key, or its campaign_name "
+        "when no other campaign row of the run has that name.",
+        required=True,
+        aliases=("campaign_key", "campaign_name"),
+        example="acme-q1-cto",
+    ),
+    Column(
+        "linkedin_url",
+        Kind.TEXT,
+        "",
+        "The person's LinkedIn profile link (linkedin.com/in/...), as copied from the browser.",
+        required=True,
+        aliases=("url", "profile", "profile_url", "linkedin", "prospect"),
+        example="https://www.linkedin.com/in/jane-doe",
+    ),
+    Column(
+        "list_name",
+        Kind.TEXT,
+        "",
+        "The campaign's prospect list to put the person in; empty: a list named like the campaign.",
+        aliases=("list", "prospect_list"),
+    ),
+)
+
+# Every normalised spelling of a prospects column -> its column.
+PROSPECT_HEADER_INDEX: Final[dict[str, Column]] = {
+    normalise_header(spelling): column
+    for column in PROSPECT_COLUMNS
+    for spelling in column.all_names()
+}

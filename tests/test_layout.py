@@ -36,6 +36,8 @@ OFFLINE = (
     "errors",
     "logs",
     "filenames",
+    "linkedin",
+    "prospects",
 )
 ONLINE = (
     "client",

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from pipeline.errors import PlanError, StalePlan
 from pipeline.ledger import Ledger
 from pipeline.plan import PLAN_FILE, PLAN_FORMAT, PLAN_VERSION, Plan, plan_lines
-from pipeline.report import REPORT_FILES
+from pipeline.report import PROSPECT_FILES, REPORT_FILES
 from pipeline.run import RunResult, apply_plan, plan_files, run_files
 from pipeline.settings import Options
 from pipeline.timing import Timing
@@ -181,11 +181,13 @@ def test_the_plan_file_holds_the_exact_requests_the_inputs_and_the_ledger_state(
 def test_a_plans_report_folder_holds_only_what_pruning_knows(
     tmp_path: Path, edited: tuple[Starlette, Recorder, Path]
 ) -> None:
-    """A plan's folder: the report files (payloads.jsonl too), plan.json and inputs/,
-    each named by REPORT_FILES, so that --keep-reports prunes old plans whole."""
+    """A plan's folder (of a run without prospects): the report files (payloads.jsonl
+    too), plan.json and inputs/, each named by REPORT_FILES, so that --keep-reports
+    prunes old plans whole."""
     _, recorder, path = edited
     result, _ = plan(tmp_path, path, recorder, "plan")
-    assert sorted(p.name for p in result.folder.iterdir()) == sorted([*REPORT_FILES, "inputs"])
+    written = sorted(p.name for p in result.folder.iterdir())
+    assert written == sorted([*(set(REPORT_FILES) - set(PROSPECT_FILES)), "inputs"])
 
 
 def test_a_plan_needs_the_key_only_to_resolve_owner_emails(

@@ -26,7 +26,13 @@ from pipeline.archive import INPUTS
 from pipeline.cli import closing_line
 from pipeline.errors import InputError, LockedError, ReportError
 from pipeline.folders import Pruned, ReportFolder, prune_run_folders
-from pipeline.report import REPORT_FILES, RESULT_COLUMNS, RESULT_WIDTHS, atomic_write
+from pipeline.report import (
+    PROSPECT_FILES,
+    REPORT_FILES,
+    RESULT_COLUMNS,
+    RESULT_WIDTHS,
+    atomic_write,
+)
 from pipeline.run import RunResult, run_files, validate_files
 from pipeline.settings import Options
 from pipeline.status import backup_ledger, export_ledger
@@ -428,16 +434,17 @@ def test_pruning_deletes_only_the_files_this_tool_writes(tmp_path: Path) -> None
 
 
 def test_pruning_knows_every_file_a_report_folder_holds(tmp_path: Path) -> None:
-    """What validate writes into a report folder (every report file but a plan's,
-    inputs/) is all named by REPORT_FILES and INPUTS, so pruning leaves none of it
-    behind (a plan's folder: tests/test_plan_apply.py)."""
+    """What validate writes into a report folder (every report file but a plan's and,
+    for a sheet without prospects, the prospects files; inputs/) is all named by
+    REPORT_FILES and INPUTS, so pruning leaves none of it behind (a plan's folder:
+    tests/test_plan_apply.py; prospects: tests/test_prospects_offline.py)."""
     result = validate_files(
         Options(paths=(sheet(tmp_path),), out=tmp_path / "out"),
         timing=FakeTiming(start=NOON).timing,
     )
 
     written = sorted(p.name for p in result.folder.iterdir())
-    assert written == sorted([*(set(REPORT_FILES) - {"plan.json"}), INPUTS])
+    assert written == sorted([*(set(REPORT_FILES) - {"plan.json", *PROSPECT_FILES}), INPUTS])
 
 
 def test_discard_leaves_an_out_folder_another_run_writes_into(tmp_path: Path) -> None:

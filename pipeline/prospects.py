@@ -1,0 +1,275 @@
+"""Prospect rows -> checked prospects: each profile link made canonical, each row tied to
+the Prospects campaign row it names, and to its list (decisions 11 and 12).
+
+`check_prospects(tables, checked)` takes the run's prospect tables (`Table.kind ==
+PROSPECTS`: a workbook's `prospects` sheet, or a file whose header has `linkedin_url`)
+and the run's checked campaign rows, and returns `CheckedProspects`: one `Prospect` per
+row, in input order, with its canonical URL, the campaign row it names (by that row's
+`campaign_key`, or by its `campaign_name` when no other campaign row has it), the list
+it goes to and, for a row that cannot be sent, its status and messages:
+
+    invalid     the link is not a person's profile, the campaign is unknown, ambiguous,
+                or a Topic campaign, a cell is empty
+    duplicate   the same profile as an earlier row of the same list (named)
+    not_sent    the campaign row it names is invalid (named): fix that row first
+
+Nothing here raises for a bad row, and nothing reads the network or the ledger.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+import pandas as pd
+
+from pipeline.linkedin import canonical_profile_url
+from pipeline.load import PROSPECTS, Table
+from pipeline.model import Status, normalise_name
+from pipeline.parse import CellError
+from pipeline.validate import Checked
+from schemas.columns import PROSPECT_COLUMNS, TARGET_USER
+
+__all__ = ["CheckedProspects", "Prospect", "check_prospects", "list_key"]
+
+# How a prospect row names where it is: its location first, then its cells.
+_LOCATION: Final = ("source", "sheet", "row")
+
+
+@dataclass(frozen=True)
+class Prospect:
+    """One prospect row, checked: where it is, what it names, and (when it cannot be
+    sent) its status and why."""
+
+    source: str
+    sheet: str
+    row: int
+    linkedin_url: str  # the cell as written
+    url: str  # the canonical profile URL ("" when the link is not one)
+    campaign: int | None  # the position of the campaign row it names, in `Checked`
+    campaign_key: str  # that row's key ("" when none)
+    list_name: str  # the list's name as sent: trimmed, as its first row writes it
+    status: Status | None = None  # None: valid so far; else invalid, duplicate, not_sent
+    errors: tuple[str, ...] = ()
+
+    @property
+    def list_key(self) -> str:
+        """The list as keys compare it: (campaign key, list name like a key)."""
+        return list_key(self.campaign_key, self.list_name)
+
+
+def list_key(campaign_key: str, list_name: str) -> str:
+    """A list's key: its campaign's key and its name compared like a key."""
+    return f"{campaign_key}\x1f{normalise_name(list_name)}"
+
+
+@dataclass(frozen=True)
+class CheckedProspects:
+    """Every prospect row in input order (`prospects`), with the cells as read (`rows`:
+    `source`, `sheet`, `row` and the original columns, for `failed-prospects.csv`) and
+    each original column's header as typed (`headers`)."""
+
+    prospects: list[Prospect] = field(default_factory=list)
+    rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(_LOCATION)))
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.prospects)
+
+
+def check_prospects(tables: Sequence[Table], checked: Checked) -> CheckedProspects:
+    """Check every row of the prospect tables among `tables` against the campaign rows of
+    `checked` (see the module docstring)."""
+    mine = [table for table in tables if table.kind == PROSPECTS]
+    if not mine:
+        return CheckedProspects()
+    campaigns = _Campaigns(checked)
+    prospects: list[Prospect] = []
+    frames: list[pd.DataFrame] = []
+    headers: dict[str, str] = {}
+    for table in mine:
+        for name, text in table.headers.items():
+            headers.setdefault(name, text)
+        frame = table.frame.reset_index()
+        frame.insert(0, "sheet", table.sheet)
+        frame.insert(0, "source", table.source)
+        frames.append(frame)
+        for row, cells in zip(table.frame.index.tolist(), _records(table), strict=True):
+            problems = [
+                f"{table.headers.get(header, header)}: {message}" if header else message
+                for header, message in table.problems.get(row, ())
+            ]
+            prospects.append(_check_row(table, int(row), cells, campaigns, problems))
+    rows = pd.concat(frames, ignore_index=True, sort=False).fillna("").astype(object)
+    return CheckedProspects(_mark_duplicates(_name_lists(prospects)), rows, headers)
+
+
+def _records(table: Table) -> list[dict[str, str]]:
+    """Each row's cells by prospects column ("" for a column the sheet lacks)."""
+    frame = table.frame
+    columns = {
+        c.name: frame[c.name].tolist() if c.name in frame else [""] * len(frame)
+        for c in PROSPECT_COLUMNS
+    }
+    return [dict(zip(columns, cells, strict=True)) for cells in zip(*columns.values(), strict=True)]
+
+
+class _Campaigns:
+    """The run's campaign rows, as prospect rows name them: by campaign_key, or by
+    campaign_name when only one row has it."""
+
+    def __init__(self, checked: Checked) -> None:
+        self.checked = checked
+        values = checked.values
+        self.by_key: dict[str, list[int]] = {}
+        self.by_name: dict[str, list[int]] = {}
+        for position, (explicit, name) in enumerate(
+            zip(values["campaign_key"], values["campaign_name"], strict=True)
+        ):
+            if isinstance(explicit, str) and explicit.strip():
+                self.by_key.setdefault(normalise_name(explicit), []).append(position)
+            if isinstance(name, str) and name.strip():
+                self.by_name.setdefault(normalise_name(name), []).append(position)
+        rows = checked.rows
+        self.places = [
+            f"{source}{f' [{sheet}]' if sheet else ''} row {int(row)}"
+            for source, sheet, row in zip(
+                rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True
+            )
+        ]
+
+    def find(self, text: str) -> tuple[int | None, str]:
+        """The campaign row `text` names, or None and why not."""
+        wanted = normalise_name(text)
+        found = self.by_key.get(wanted) or []
+        if not found:
+            found = self.by_name.get(wanted) or []
+            if len(found) > 1:
+                places = ", ".join(self.places[p] for p in found[:4])
+                return None, (
+                    f"{text.strip()!r} is the campaign_name of {len(found)} campaign rows "
+                    f"({places}); name the campaign by its campaign_key"
+                )
+        if not found:
+            known = [*self.by_key, *self.by_name]
+            close = difflib.get_close_matches(wanted, known, n=1, cutoff=0.75)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return None, (
+                f"{text.strip()!r} names no campaign row of this run{hint}; write the "
+                "campaign_key (or campaign_name) of a Prospects campaign row of the sheets "
+                "run with it"
+            )
+        return found[0], ""
+
+
+def _check_row(
+    table: Table,
+    row: int,
+    cells: Mapping[str, str],
+    campaigns: _Campaigns,
+    problems: list[str],
+) -> Prospect:
+    """One row: its URL made canonical, its campaign found, its list named."""
+    headers = table.headers
+    label = {name: headers.get(name, name) for name in ("campaign", "linkedin_url", "list_name")}
+    errors = list(problems)
+    link = str(cells.get("linkedin_url", ""))
+    url = ""
+    if not link.strip():
+        errors.append(
+            f"{label['linkedin_url']}: empty; paste the person's profile link (linkedin.com/in/...)"
+        )
+    else:
+        try:
+            url = canonical_profile_url(link)
+        except CellError as error:
+            errors.append(f"{label['linkedin_url']}: {error}")
+    named = str(cells.get("campaign", ""))
+    position: int | None = None
+    key = ""
+    blocked = ""
+    if not named.strip():
+        errors.append(
+            f"{label['campaign']}: empty; write the campaign_key (or campaign_name) of the "
+            "Prospects campaign row this person goes to"
+        )
+    else:
+        position, why = campaigns.find(named)
+        if position is None:
+            errors.append(f"{label['campaign']}: {why}")
+        else:
+            checked = campaigns.checked
+            key = checked.keys[position]
+            kind = checked.values["campaign_type"][position]
+            place = campaigns.places[position]
+            if checked.errors[position]:
+                blocked = (
+                    f"{label['campaign']}: its campaign row ({place}) is invalid; fix that "
+                    "row first, then this prospect is sent with it"
+                )
+            elif kind != TARGET_USER:
+                errors.append(
+                    f"{label['campaign']}: {named.strip()!r} ({place}) is a Topic campaign; "
+                    "only Prospects campaigns have prospect lists"
+                )
+    list_text = str(cells.get("list_name", "")).strip()
+    if not list_text and position is not None:
+        list_text = str(campaigns.checked.values["campaign_name"][position] or "").strip()
+    status: Status | None = None
+    if errors:
+        status = Status.INVALID
+    elif blocked:
+        status, errors = Status.NOT_SENT, [blocked]
+    return Prospect(
+        table.source,
+        table.sheet,
+        row,
+        link,
+        url,
+        position,
+        key,
+        list_text,
+        status,
+        tuple(dict.fromkeys(errors)),
+    )
+
+
+def _name_lists(prospects: list[Prospect]) -> list[Prospect]:
+    """Each list is sent with the name its first row writes (names compared like keys)."""
+    first: dict[str, str] = {}
+    named: list[Prospect] = []
+    for prospect in prospects:
+        if not prospect.campaign_key:
+            named.append(prospect)
+            continue
+        name = first.setdefault(prospect.list_key, prospect.list_name)
+        named.append(replace(prospect, list_name=name))
+    return named
+
+
+def _mark_duplicates(prospects: list[Prospect]) -> list[Prospect]:
+    """The same profile twice in one list: the later rows are `duplicate`, naming the first."""
+    seen: dict[tuple[str, str], Prospect] = {}
+    marked: list[Prospect] = []
+    for prospect in prospects:
+        if not prospect.url or not prospect.campaign_key or prospect.status is Status.INVALID:
+            marked.append(prospect)
+            continue
+        first = seen.setdefault((prospect.list_key, prospect.url), prospect)
+        if first is prospect:
+            marked.append(prospect)
+            continue
+        where = f"{first.source}{f' [{first.sheet}]' if first.sheet else ''} row {first.row}"
+        marked.append(
+            replace(
+                prospect,
+                status=Status.DUPLICATE,
+                errors=(
+                    f"linkedin_url: the same profile ({prospect.url}) as {where}, in the same "
+                    f"list {prospect.list_name!r}; it is sent once",
+                ),
+            )
+        )
+    return marked
