@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pipeline import logs
 from pipeline.archive import Archived, archive_files, copy_names, finished_files, keep_inputs
@@ -584,6 +584,8 @@ async def _run_files(
     began = timing.monotonic()
     with bulk_work():
         inputs, checked, tables, refed = _load_and_check(options, timing, tables)
+        found = check_prospects(refed.tables, checked)
+    said = _prospects_not_sent(found)
     replacements = refed.replacements
     identifier = run_id(list(options.paths), started)
     if planning:
@@ -609,7 +611,7 @@ async def _run_files(
             started,
             timing.now(),
             timing.monotonic() - began,
-            execution.exit_code,
+            _with_prospects(execution.exit_code, said),
             warnings=[*checked.warnings, *archived.warnings],
             state=str(settings.state),
             base_url=settings.bound_to,
@@ -618,6 +620,7 @@ async def _run_files(
             rate_limited=execution.rate_limited,
             stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
             archived=archived.as_json(),
+            **_prospect_summary(said),
         )
         summaries.append(summary)
         if planning:
@@ -640,7 +643,12 @@ async def _run_files(
         notes.extend(_keep_inputs(folder.path, tables, summary))
         with bulk_work():
             write_reports(
-                folder.path, execution.checked, execution.outcomes, summary, payloads=payloads
+                folder.path,
+                execution.checked,
+                execution.outcomes,
+                summary,
+                payloads=payloads,
+                prospects=(found, said),
             )
             for plan in plans:
                 plan.write(folder.path / PLAN_FILE)
@@ -664,7 +672,38 @@ async def _run_files(
     if refused:
         raise refused[0]
     result = _result(options, settings, command, folder, execution, summaries, notes, writing)
+    result = replace(
+        result,
+        exit_code=_with_prospects(result.exit_code, said),
+        prospects=prospect_results(found, said),
+        prospect_counts=counts(o.status for o in said),
+    )
     return result, (plans[0] if plans else None)
+
+
+# What `run` says of a valid prospect row until it sends prospect lists.
+PROSPECTS_NOT_SENT: Final = (
+    "not sent: this version of campaigns checks prospect rows but does not send them to "
+    "prospect lists yet; add them in Extrovert"
+)
+
+
+def _prospects_not_sent(found: CheckedProspects) -> list[Outcome]:
+    """Each prospect row's outcome in a run: as checked, and a valid row `not_sent`."""
+    return [
+        Outcome(p.status, errors=p.errors)
+        if p.status is not None
+        else Outcome(Status.NOT_SENT, errors=(PROSPECTS_NOT_SENT,))
+        for p in found.prospects
+    ]
+
+
+def _with_prospects(code: int, outcomes: Sequence[Outcome]) -> int:
+    """The exit code once the prospect rows count too: 1 instead of 0 when one of them
+    needs a person."""
+    if code == 0 and any(o.status in NEEDS_PERSON for o in outcomes):
+        return 1
+    return code
 
 
 def _result(
