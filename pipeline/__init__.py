@@ -40,6 +40,8 @@ The map: what each command does, step by step, and the module that does each ste
       saved plans ................ plan         plan.json: the rows, the exact requests,
                                                 the ledger's identity and state; read back
                                                 for `apply`, printed for a person
+      prospects -> their lists ... lists        each list created once, filled in chunks
+                                                of 100; what each URL got, kept
       uncertain rows ............. lookups      settled (or adopted) from the campaign list
       one API request ............ operations   Operation, Answer, pure `judge`
       requests, paced ............ send         Sender, Pacer, retries, effects

@@ -32,6 +32,7 @@ from typing import Any, Final
 from pipeline.changes import describe
 from pipeline.errors import PipelineError, ReportError, StalePlan
 from pipeline.ledger import UPDATING, Entry, canonical_json, payload_hash
+from pipeline.lists import fill_lists
 from pipeline.lookups import ADOPTED_NOTE, check_account, look_at_account, settle_uncertain
 from pipeline.model import (
     EXIT_STOPPED,
@@ -45,6 +46,7 @@ from pipeline.model import (
     normalise_name,
 )
 from pipeline.operations import Action, Operation
+from pipeline.prospects import CheckedProspects
 from pipeline.send import NotRecorded
 from pipeline.session import Progress, Session, open_session
 from pipeline.settings import RunSettings
@@ -129,12 +131,16 @@ class Execution:
     steps: tuple[Step, ...] = ()
     ledger_id: str = ""
     key_states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # One outcome per prospect row (`pipeline.lists`), and the account's prospect limits
+    # the last answer gave.
+    prospect_outcomes: tuple[Outcome, ...] = ()
+    prospect_limits: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
         """130 interrupted (or the code the interrupt gave: 143 for SIGTERM), 3 stopped
         early, else 0/1 by the rows' statuses."""
-        statuses = (o.status for o in self.outcomes)
+        statuses = (o.status for o in (*self.outcomes, *self.prospect_outcomes))
         code = exit_code(statuses, stopped=bool(self.stopped), interrupted=self.interrupted)
         return self.interrupt_exit if self.interrupted else code
 
@@ -153,6 +159,7 @@ async def execute(
     payloads: Sequence[Payload | None] | None = None,
     expected: Expected | None = None,
     record_state: bool = False,
+    prospects: CheckedProspects | None = None,
 ) -> Execution:
     """Consult the ledger, look up what is uncertain, send what is due, and settle every
     row (owners are resolved and rows mapped by `open_session`, unless `payloads` are
@@ -161,7 +168,8 @@ async def execute(
     `record_state` (a plan) keeps the ledger's identity and the state of every key looked
     at in the `Execution`; `expected` (applying a plan) checks them and the steps first,
     raising `StalePlan` (exit 2) before anything is written or sent, and sends only what
-    the plan shows (see `Expected`).
+    the plan shows (see `Expected`). `prospects` (the run's prospect rows) are sent to
+    their campaigns' lists once the campaigns are settled (`pipeline.lists`).
 
     `report(execution)` writes the reports while the ledger is still open, so that the
     exit code the ledger records is the one the run ends with. A ledger that cannot be
@@ -206,6 +214,21 @@ async def execute(
             raise
         _not_updated(session, found.updates)
         execution = _finish(session)
+        if prospects is not None and len(prospects):
+            filled = await fill_lists(session, prospects, execution.outcomes)
+            stats = session.sender.stats
+            execution = replace(
+                execution,
+                prospect_outcomes=tuple(filled.outcomes),
+                prospect_limits=filled.limits,
+                requests=stats.requests,
+                retries=stats.retries,
+                rate_limited=stats.rate_limited,
+                stopped="" if session.stop.interrupted else session.stop.reason,
+                stopped_status=session.stop.http_status,
+                interrupted=session.stop.interrupted,
+                interrupt_exit=session.stop.exit_code,
+            )
         execution = replace(execution, steps=steps)
         if record_state:
             execution = replace(execution, ledger_id=session.ledger.identity, key_states=states)
@@ -784,8 +807,9 @@ def _record_end(session: Session, execution: Execution, code: int) -> None:
         session.ledger.release_endpoint()
         session.ledger.finish_run(counts(statuses), code)
     except sqlite3.Error as error:
+        stopped = f"the run stopped early ({execution.stopped}), and " if execution.stopped else ""
         raise ReportError(
-            f"the ledger {session.ledger.path} could not record the end of this run "
+            f"{stopped}the ledger {session.ledger.path} could not record the end of this run "
             f"({error}); the reports are written",
             exit_code=EXIT_STOPPED,
         ) from None

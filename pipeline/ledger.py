@@ -58,7 +58,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
@@ -114,9 +114,43 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS snapshots (
     run_id TEXT PRIMARY KEY, taken_at TEXT NOT NULL, ids TEXT NOT NULL
 )""",
+    # Prospect lists, by key (the campaign's key and the list's name compared like a
+    # key), and what each URL sent to a list got (decisions 13 to 15). Added to older
+    # ledgers when they are opened (nothing else changes, so the version stays).
+    """CREATE TABLE IF NOT EXISTS lists (
+    key TEXT PRIMARY KEY, campaign_key TEXT NOT NULL, name TEXT NOT NULL,
+    campaign_id TEXT NOT NULL, list_id TEXT NOT NULL, status TEXT NOT NULL,
+    http_status INTEGER, last_error TEXT NOT NULL, run_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS prospects (
+    list_key TEXT NOT NULL, url TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL,
+    run_id TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (list_key, url)
+)""",
 )
 # Version 1 -> 2: the payload last sent, unknown (NULL) for every key version 1 recorded.
 _TO_VERSION_2 = "ALTER TABLE campaigns ADD COLUMN payload TEXT"
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """What the ledger knows of one prospect list: `sending` (its create in flight),
+    `created` (with its `list_id`), `unknown`, `rejected`, `failed` or `not_sent`."""
+
+    key: str
+    campaign_key: str
+    name: str
+    campaign_id: str
+    list_id: str
+    status: Status
+    http_status: int | None
+    last_error: str
+    run_id: str
+    created_at: str
+    updated_at: str
+
+
+_LIST_NAMES: Final = tuple(f.name for f in fields(ListEntry))
 
 
 @dataclass(frozen=True)
@@ -355,10 +389,15 @@ class Ledger:
                 taken.add(wanted)
 
     def _recover(self) -> None:
+        now = self._now()
         with self._conn:
             cursor = self._conn.execute(
                 "UPDATE campaigns SET status = ?, last_error = ?, updated_at = ? WHERE status = ?",
-                (Status.UNKNOWN.value, CRASHED, self._now(), Status.SENDING.value),
+                (Status.UNKNOWN.value, CRASHED, now, Status.SENDING.value),
+            )
+            self._conn.execute(
+                "UPDATE lists SET status = ?, last_error = ?, updated_at = ? WHERE status = ?",
+                (Status.UNKNOWN.value, CRASHED, now, Status.SENDING.value),
             )
         self.recovered = cursor.rowcount
 
@@ -432,6 +471,88 @@ class Ledger:
                     "fingerprint": hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 }
         return found
+
+    def lists(self, keys: Iterable[str]) -> dict[str, ListEntry]:
+        """The prospect lists of those `keys` the ledger knows, by key."""
+        found: dict[str, ListEntry] = {}
+        columns = ", ".join(f'"{name}"' for name in _LIST_NAMES)
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT {columns} FROM lists WHERE key IN ({marks})"
+            for row in self._conn.execute(query, chunk):
+                values = dict(zip(_LIST_NAMES, row, strict=True))
+                values["status"] = Status(values["status"])
+                found[row[0]] = ListEntry(**values)
+        return found
+
+    def mark_list_sending(
+        self, key: str, *, campaign_key: str, name: str, campaign_id: str
+    ) -> None:
+        """A list's create is about to go out (committed first, as for a campaign)."""
+        now = self._now()
+        with self._conn:
+            self._conn.execute(
+                "INSERT INTO lists VALUES (?, ?, ?, ?, '', ?, NULL, '', ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET status = excluded.status, name = excluded.name, "
+                "campaign_id = excluded.campaign_id, run_id = excluded.run_id, "
+                "updated_at = excluded.updated_at, last_error = ''",
+                (key, campaign_key, name, campaign_id, Status.SENDING.value, self.run_id, now, now),
+            )
+
+    def record_list(
+        self,
+        key: str,
+        status: Status,
+        *,
+        list_id: str = "",
+        http_status: int | None = None,
+        error: str = "",
+    ) -> None:
+        """A list create's outcome: `created` with its id, or why not (a created list
+        never becomes anything else)."""
+        with self._conn:
+            self._conn.execute(
+                "UPDATE lists SET status = ?, list_id = ?, http_status = ?, last_error = ?, "
+                "run_id = ?, updated_at = ? WHERE key = ? AND status != ?",
+                (
+                    _checked_status(status).value,
+                    list_id,
+                    http_status,
+                    error,
+                    self.run_id,
+                    self._now(),
+                    key,
+                    Status.CREATED.value,
+                ),
+            )
+
+    def prospect_states(
+        self, list_keys: Iterable[str]
+    ) -> dict[tuple[str, str], tuple[Status, str]]:
+        """What each URL sent to those lists got: (list key, url) -> (status, detail)."""
+        found: dict[tuple[str, str], tuple[Status, str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(list_keys))):
+            marks = ", ".join("?" * len(chunk))
+            query = (
+                f"SELECT list_key, url, status, detail FROM prospects WHERE list_key IN ({marks})"
+            )
+            for list_key, url, status, detail in self._conn.execute(query, chunk):
+                found[(list_key, url)] = (Status(status), detail)
+        return found
+
+    def record_prospects(self, list_key: str, outcomes: Mapping[str, tuple[Status, str]]) -> None:
+        """What each of a list's URLs got (url -> (status, detail)), in one transaction."""
+        now = self._now()
+        with self._conn:
+            self._conn.executemany(
+                "INSERT INTO prospects VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (list_key, url) "
+                "DO UPDATE SET status = excluded.status, detail = excluded.detail, "
+                "run_id = excluded.run_id, updated_at = excluded.updated_at",
+                [
+                    (list_key, url, status.value, detail, self.run_id, now)
+                    for url, (status, detail) in outcomes.items()
+                ],
+            )
 
     def counts(self) -> dict[str, int]:
         """Entries per status, every status listed (0 when none), in LEDGER_STATUSES order."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 
 class Status(StrEnum):
@@ -108,6 +108,8 @@ class Outcome:
     # For an update (or a would-be one): what changes, in the sheet's words
     # (`min_post_likes: 0 -> 25`), one item per column.
     changes: tuple[str, ...] = ()
+    # A successful answer's `data` (for a prospect list: what became of each URL).
+    data: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

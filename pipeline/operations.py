@@ -27,7 +27,7 @@ transport errors into `Answer`s.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum, auto
 from typing import Any, Final
@@ -88,6 +88,53 @@ class Operation:
         body = {"id": campaign_id, **{k: v for k, v in payload.items() if k not in _FIXED}}
         path = f"{CAMPAIGN_PATH}/{campaign_id}"
         return cls(Action.UPDATE_CAMPAIGN, "PATCH", path, body, key, (position,), True)
+
+    @classmethod
+    def create_list(
+        cls,
+        key: str,
+        name: str,
+        campaign_id: str,
+        urls: Sequence[str],
+        positions: tuple[int, ...],
+        *,
+        move_own_duplicated: bool = False,
+        delete_if_inactive: bool = False,
+    ) -> Operation:
+        """`POST prospect-list` with its first URLs (decision 13, fields in that order):
+        not idempotent (no call finds a list again)."""
+        body = {
+            "listName": name,
+            "campaignId": campaign_id,
+            "userUrls": list(urls),
+            "moveOwnDuplicated": move_own_duplicated,
+            "shouldBeDeletedIfInactive": delete_if_inactive,
+        }
+        return cls(Action.CREATE_LIST, "POST", PROSPECT_LIST_PATH, body, key, positions, False)
+
+    @classmethod
+    def add_prospects(
+        cls,
+        key: str,
+        list_id: str,
+        campaign_id: str,
+        urls: Sequence[str],
+        positions: tuple[int, ...],
+        *,
+        move_own_duplicated: bool = False,
+        delete_if_inactive: bool = False,
+    ) -> Operation:
+        """`POST prospect-list/{listId}/add-users-to-list` (decision 13): idempotent (the
+        API skips a URL already in the list)."""
+        body = {
+            "listId": list_id,
+            "campaignId": campaign_id,
+            "userUrls": list(urls),
+            "moveOwnDuplicated": move_own_duplicated,
+            "shouldBeDeletedIfInactive": delete_if_inactive,
+        }
+        path = f"{PROSPECT_LIST_PATH}/{list_id}/add-users-to-list"
+        return cls(Action.ADD_PROSPECTS, "POST", path, body, key, positions, True)
 
     @property
     def campaign_id(self) -> str:

@@ -206,7 +206,12 @@ def changed_nothing(execution: Execution, dry_run: bool, warnings: Sequence[str]
         and not (execution.stopped or execution.interrupted or execution.recovered)
         and not warnings
         and all(o.status is Status.ALREADY_CREATED and not o.errors for o in execution.outcomes)
+        and all(o.status in _SETTLED for o in execution.prospect_outcomes)
     )
+
+
+# Prospect statuses a rerun that changed nothing may report.
+_SETTLED: Final = frozenset({Status.ALREADY_ADDED, Status.EXISTS})
 
 
 def keep_newest_reports(
@@ -378,11 +383,19 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
     )
 
 
-def _prospect_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """summary.json's `prospects` (rows, counts per status), when the run has any."""
+def _prospect_summary(
+    outcomes: Sequence[Outcome], limits: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """summary.json's `prospects` (rows, counts per status, and the account's limits as
+    the last answer gave them), when the run has any."""
     if not outcomes:
         return {}
-    return {"prospects": {"rows": len(outcomes), "counts": counts(o.status for o in outcomes)}}
+    found: dict[str, Any] = {"rows": len(outcomes), "counts": counts(o.status for o in outcomes)}
+    if limits:
+        found["limits"] = dict(limits)
+        waiting = sum(o.status in (Status.OVER_LIMIT, Status.NOT_SENT) for o in outcomes)
+        found["waiting"] = waiting
+    return {"prospects": found}
 
 
 def prospect_results(
@@ -585,7 +598,6 @@ async def _run_files(
     with bulk_work():
         inputs, checked, tables, refed = _load_and_check(options, timing, tables)
         found = check_prospects(refed.tables, checked)
-    said = _prospects_not_sent(found)
     replacements = refed.replacements
     identifier = run_id(list(options.paths), started)
     if planning:
@@ -601,6 +613,7 @@ async def _run_files(
 
     def report(execution: Execution) -> None:
         nonlocal writing
+        said = execution.prospect_outcomes
         archived = _archive(settings, execution, tables, replacements, folder.name)
         notes.extend(archived.warnings)
         summary = _summary(
@@ -611,7 +624,7 @@ async def _run_files(
             started,
             timing.now(),
             timing.monotonic() - began,
-            _with_prospects(execution.exit_code, said),
+            execution.exit_code,
             warnings=[*checked.warnings, *archived.warnings],
             state=str(settings.state),
             base_url=settings.bound_to,
@@ -620,7 +633,7 @@ async def _run_files(
             rate_limited=execution.rate_limited,
             stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
             archived=archived.as_json(),
-            **_prospect_summary(said),
+            **_prospect_summary(said, execution.prospect_limits),
         )
         summaries.append(summary)
         if planning:
@@ -665,6 +678,7 @@ async def _run_files(
             interrupt=interrupt,
             report=report,
             record_state=planning,
+            prospects=found,
         )
     finally:
         if not writing:  # stopped before the reports (exit 2, locked), or changed nothing
@@ -672,38 +686,13 @@ async def _run_files(
     if refused:
         raise refused[0]
     result = _result(options, settings, command, folder, execution, summaries, notes, writing)
+    said = execution.prospect_outcomes
     result = replace(
         result,
-        exit_code=_with_prospects(result.exit_code, said),
         prospects=prospect_results(found, said),
         prospect_counts=counts(o.status for o in said),
     )
     return result, (plans[0] if plans else None)
-
-
-# What `run` says of a valid prospect row until it sends prospect lists.
-PROSPECTS_NOT_SENT: Final = (
-    "not sent: this version of campaigns checks prospect rows but does not send them to "
-    "prospect lists yet; add them in Extrovert"
-)
-
-
-def _prospects_not_sent(found: CheckedProspects) -> list[Outcome]:
-    """Each prospect row's outcome in a run: as checked, and a valid row `not_sent`."""
-    return [
-        Outcome(p.status, errors=p.errors)
-        if p.status is not None
-        else Outcome(Status.NOT_SENT, errors=(PROSPECTS_NOT_SENT,))
-        for p in found.prospects
-    ]
-
-
-def _with_prospects(code: int, outcomes: Sequence[Outcome]) -> int:
-    """The exit code once the prospect rows count too: 1 instead of 0 when one of them
-    needs a person."""
-    if code == 0 and any(o.status in NEEDS_PERSON for o in outcomes):
-        return 1
-    return code
 
 
 def _result(

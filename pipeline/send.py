@@ -317,9 +317,9 @@ def _outcome(verdict: Verdict, answer: Answer, operation: Operation, attempts: i
     status = verdict.http_status
     match verdict.meaning:
         case Meaning.CREATED:
-            return Outcome(Status.CREATED, verdict.created_id, status, attempts)
+            return Outcome(Status.CREATED, verdict.created_id, status, attempts, data=answer.data)
         case Meaning.DONE:
-            return Outcome(_DONE[operation.action], "", status, attempts)
+            return Outcome(_DONE[operation.action], "", status, attempts, data=answer.data)
         case Meaning.REJECTED:
             return Outcome(Status.REJECTED, "", status, attempts, (verdict.message,))
         case Meaning.STOP:

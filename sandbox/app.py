@@ -8,10 +8,21 @@ storing, then the faults that strike after storing (`500_after`, `drop_after`,
 the same draws; after JSON come the id in the path (400 unless a canonical lower-case
 uuid), the campaign (404 when there is none), the update contract (400, see
 `sandbox.contract`), storing, then the same faults or 200 with `data: null`.
-`sandbox.faults` says what a client sees for each fault.
+
+A list create (`POST /prospect-list`) takes the same steps, its fault drawn from the
+prospect-list table: after JSON come the list contract (400), the campaign (400 naming
+`campaignId` when unknown or not TARGET_USER), storing the list, then the URLs
+`sandbox.prospects` places in it, then the faults after storing or 201 with the
+placement as `data`. An add (`POST /prospect-list/{listId}/add-users-to-list`): after
+JSON, the id in the path (400), the list (404 when there is none, or its campaign is
+gone), the add contract (400, `listId` and `campaignId` must be the list's), storing,
+then the same faults or 200 with the same `data`. `sandbox.faults` says what a client
+sees for each fault.
 
 `/_sandbox/stats`, `/_sandbox/campaigns` (each campaign's current settings, by id, in
-creation order) and `/_sandbox/reset` are the sandbox's own inspection calls: no key,
+creation order), `/_sandbox/lists` (each list with its URLs in order, in creation
+order), `/_sandbox/new-month` (the account's next month: its monthly prospect allowance
+is whole again) and `/_sandbox/reset` are the sandbox's own inspection calls: no key,
 no rate limit, no faults, not counted.
 """
 
@@ -29,11 +40,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.config import FAULTS_BEFORE_STORING, SandboxConfig
-from sandbox.contract import PayloadChecker, parse_json, path_id_problem
+from sandbox.config import FAULTS_BEFORE_STORING, FaultTarget, SandboxConfig
+from sandbox.contract import (
+    PayloadChecker,
+    add_to_list_problem,
+    create_list_problem,
+    parse_json,
+    path_id_problem,
+)
 from sandbox.faults import BAD_GATEWAY_HTML, DroppedResponse, FaultPlan, Sleep, hold
+from sandbox.lists import ListStore
+from sandbox.prospects import Placement, list_campaign, placement
 from sandbox.ratelimit import RateLimiter
-from sandbox.state import CampaignStore, Stats
+from sandbox.state import Campaign, CampaignStore, Stats
 
 API_PREFIX: Final = "/api/client/v2"
 SUCCESS_MESSAGE: Final = "Operation completed successfully"
@@ -62,20 +81,38 @@ class SandboxState:
     def __init__(self, config: SandboxConfig, clock: Clock) -> None:
         self.config = config
         self.store = CampaignStore(config.db)
+        self.lists = ListStore(config.db)
         self.stats = Stats()
         self.limiter = RateLimiter(config.rate or 0, config.bucket_size, clock)
         self.faults = FaultPlan(config)
         self.checker = PayloadChecker(member.id for member in config.members)
 
     def reset(self) -> None:
-        """Forget campaigns and counts, refill rate buckets, restart the fault draws."""
+        """Forget campaigns, lists and counts, start the month over, refill rate buckets,
+        restart the fault draws."""
         self.store.clear()
+        self.lists.clear()
         self.stats = Stats()
         self.limiter.reset()
         self.faults.reseed()
 
+    def add_prospects(self, list_id: str, campaign: Campaign, body: Mapping[str, Any]) -> Placement:
+        """Place the URLs of a checked list create or add body in the list `list_id` of
+        `campaign` (see `sandbox.prospects`), store what goes in it, and count."""
+        placed = placement(
+            body, campaign, list_id, campaigns=self.store, lists=self.lists, config=self.config
+        )
+        self.lists.put(list_id, placed.submitted, placed.moved, body["shouldBeDeletedIfInactive"])
+        stats = self.stats
+        stats.prospects_stored += len(placed.submitted)
+        stats.prospects_moved += len(placed.moved)
+        stats.over_limit += len(placed.over_limit)
+        stats.duplicates_in_list += placed.repeated
+        return placed
+
     def close(self) -> None:
         self.store.close()
+        self.lists.close()
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -127,8 +164,8 @@ class _Api:
             await self.sleep(delay)
         return None
 
-    def _fault(self, kind: str) -> Response:
-        self.state.stats.faults[kind] += 1
+    def _fault(self, kind: str, target: FaultTarget) -> Response:
+        self.state.stats.fault_counts(target)[kind] += 1
         if kind == "503":
             headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
             return error(503, "service temporarily unavailable", headers=headers)
@@ -141,10 +178,12 @@ class _Api:
             return await self.create_campaign(request)
         return await self.list_campaigns(request)
 
-    async def _receive(self, request: Request) -> tuple[Any, str | None] | Response:
-        """The steps a create and an update share: key, rate limit, latency, content
-        type, body size, the fault draw (a fault before storing answers here) and JSON.
-        Returns the parsed body and the fault still to strike, or the answer."""
+    async def _receive(
+        self, request: Request, target: FaultTarget
+    ) -> tuple[Any, str | None] | Response:
+        """The steps every change shares: key, rate limit, latency, content type, body
+        size, the fault draw from `target`'s table (a fault before storing answers here)
+        and JSON. Returns the parsed body and the fault still to strike, or the answer."""
         refused = await self._admit(request)
         if refused is not None:
             return refused
@@ -158,30 +197,32 @@ class _Api:
             return Response(status_code=400)  # nobody is left to read it
         if raw is None:
             return self._reject(413, f"the body is over {limit} bytes")
-        fault = self.state.faults.draw()
+        fault = self.state.faults.draw(target)
         if fault is not None and fault in FAULTS_BEFORE_STORING:
-            return self._fault(fault)
+            return self._fault(fault, target)
         try:
             return parse_json(raw), fault
         except ValueError as exc:
             return self._reject(400, f"malformed JSON: {exc}")
 
-    async def _stored(self, request: Request, fault: str | None, answer: JSONResponse) -> Response:
+    async def _stored(
+        self, request: Request, fault: str | None, target: FaultTarget, answer: JSONResponse
+    ) -> Response:
         """The answer to a request whose change is stored, or the fault that strikes after."""
         if fault == "500_after":
-            return self._fault(fault)
+            return self._fault(fault, target)
         if fault == "drop_after":
-            self.state.stats.faults[fault] += 1
+            self.state.stats.fault_counts(target)[fault] += 1
             return DroppedResponse(
                 answer.body, status_code=answer.status_code, media_type="application/json"
             )
         if fault == "timeout_after":
-            self.state.stats.faults[fault] += 1
+            self.state.stats.fault_counts(target)[fault] += 1
             await hold(self.sleep, self.state.config.hold_seconds, request.receive)
         return answer
 
     async def create_campaign(self, request: Request) -> Response:
-        received = await self._receive(request)
+        received = await self._receive(request, "campaigns")
         if isinstance(received, Response):
             return received
         body, fault = received
@@ -191,11 +232,12 @@ class _Api:
         campaign, duplicate = self.state.store.add(body)
         self.state.stats.created += 1
         self.state.stats.duplicates += duplicate
-        return await self._stored(request, fault, success({"id": campaign.id}, status=201))
+        answer = success({"id": campaign.id}, status=201)
+        return await self._stored(request, fault, "campaigns", answer)
 
     async def update_campaign(self, request: Request) -> Response:
         campaign_id = request.path_params["campaign_id"]
-        received = await self._receive(request)
+        received = await self._receive(request, "campaigns")
         if isinstance(received, Response):
             return received
         body, fault = received
@@ -210,7 +252,51 @@ class _Api:
             return self._reject(400, problem)
         self.state.store.update(campaign_id, body)
         self.state.stats.updated += 1
-        return await self._stored(request, fault, success(None))
+        return await self._stored(request, fault, "campaigns", success(None))
+
+    async def create_list(self, request: Request) -> Response:
+        received = await self._receive(request, "prospects")
+        if isinstance(received, Response):
+            return received
+        body, fault = received
+        problem = create_list_problem(body)
+        if problem is not None:
+            return self._reject(400, problem)
+        state = self.state
+        campaign = list_campaign(body["campaignId"], state.store)
+        if isinstance(campaign, str):
+            return self._reject(400, campaign)
+        prospect_list, duplicate = state.lists.create(
+            campaign.id, body["listName"], body["shouldBeDeletedIfInactive"]
+        )
+        state.stats.lists_created += 1
+        state.stats.duplicate_lists += duplicate
+        placed = state.add_prospects(prospect_list.id, campaign, body)
+        answer = success(placed.to_json(prospect_list.id, state.config), status=201)
+        return await self._stored(request, fault, "prospects", answer)
+
+    async def add_to_list(self, request: Request) -> Response:
+        list_id = request.path_params["list_id"]
+        received = await self._receive(request, "prospects")
+        if isinstance(received, Response):
+            return received
+        body, fault = received
+        problem = path_id_problem(list_id, field="listId")
+        if problem is not None:
+            return self._reject(400, problem)
+        state = self.state
+        prospect_list = state.lists.get(list_id)
+        # A list dies with its campaign: deleting a campaign in Extrovert takes its lists.
+        campaign = None if prospect_list is None else state.store.get(prospect_list.campaign_id)
+        if prospect_list is None or campaign is None:
+            return self._reject(404, f"prospect list {list_id} not found")
+        problem = add_to_list_problem(body, list_id, campaign.id)
+        if problem is not None:
+            return self._reject(400, problem)
+        placed = state.add_prospects(list_id, campaign, body)
+        state.stats.list_adds += 1
+        answer = success(placed.to_json(list_id, state.config))
+        return await self._stored(request, fault, "prospects", answer)
 
     async def list_campaigns(self, request: Request) -> Response:
         if not self.state.config.campaign_list:
@@ -232,6 +318,12 @@ class _Api:
 
     async def campaigns(self, request: Request) -> Response:
         return JSONResponse({c.id: dict(c.payload) for c in self.state.store.all()})
+
+    async def lists(self, request: Request) -> Response:
+        return JSONResponse([prospect_list.to_json() for prospect_list in self.state.lists.all()])
+
+    async def new_month(self, request: Request) -> Response:
+        return JSONResponse({"month": self.state.lists.new_month()})
 
     async def reset(self, request: Request) -> Response:
         self.state.reset()
@@ -271,8 +363,16 @@ def create_app(
         Route(f"{API_PREFIX}/campaign", api.campaign, methods=["GET", "POST"]),
         Route(f"{API_PREFIX}/campaign/{{campaign_id}}", api.update_campaign, methods=["PATCH"]),
         Route(f"{API_PREFIX}/user/team-members", api.team_members, methods=["GET"]),
+        Route(f"{API_PREFIX}/prospect-list", api.create_list, methods=["POST"]),
+        Route(
+            f"{API_PREFIX}/prospect-list/{{list_id}}/add-users-to-list",
+            api.add_to_list,
+            methods=["POST"],
+        ),
         Route("/_sandbox/stats", api.stats, methods=["GET"]),
         Route("/_sandbox/campaigns", api.campaigns, methods=["GET"]),
+        Route("/_sandbox/lists", api.lists, methods=["GET"]),
+        Route("/_sandbox/new-month", api.new_month, methods=["POST"]),
         Route("/_sandbox/reset", api.reset, methods=["POST"]),
     ]
     app = Starlette(

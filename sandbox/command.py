@@ -12,7 +12,14 @@ from pathlib import Path
 
 import click
 
-from sandbox.config import DEFAULT_API_KEY, FAULT_KINDS, SandboxConfig, check_faults
+from sandbox.config import (
+    DEFAULT_API_KEY,
+    DEFAULT_PROSPECT_LIMIT,
+    DEFAULT_PROSPECT_TOTAL_LIMIT,
+    FAULT_KINDS,
+    SandboxConfig,
+    check_faults,
+)
 from sandbox.server import base_url_of, bind, create_app, serve
 
 DEFAULT_PORT = 8750
@@ -44,6 +51,10 @@ def _parse_faults(
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx, param) from None
     return faults
+
+
+def _shown(faults: dict[str, float]) -> str:
+    return ", ".join(f"{kind}={p:g}" for kind, p in faults.items())
 
 
 def _is_loopback(host: str) -> bool:
@@ -108,9 +119,37 @@ def _is_loopback(host: str) -> bool:
     metavar="KIND=P",
     callback=_parse_faults,
     help=(
-        f"Give create and update requests fault KIND with probability P (0 to 1). Repeatable. "
-        f"KIND is one of {', '.join(FAULT_KINDS)}."
+        f"Give campaign create and update requests fault KIND with probability P (0 to 1). "
+        f"Repeatable. KIND is one of {', '.join(FAULT_KINDS)}."
     ),
+)
+@click.option(
+    "--prospect-fault",
+    "prospect_faults",
+    multiple=True,
+    metavar="KIND=P",
+    callback=_parse_faults,
+    help=(
+        "Give prospect-list requests (create a list, add to a list) fault KIND with "
+        "probability P, drawn apart from --fault. Repeatable; same kinds as --fault."
+    ),
+)
+@click.option(
+    "--prospect-limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_PROSPECT_LIMIT,
+    show_default=True,
+    help=(
+        "New prospects the account may add a month; past it, URLs come back in "
+        "outOfLimitUrls. POST /_sandbox/new-month starts the next month."
+    ),
+)
+@click.option(
+    "--prospect-total-limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_PROSPECT_TOTAL_LIMIT,
+    show_default=True,
+    help="Prospects the account may hold in all its lists at once.",
 )
 @click.option(
     "--hold-seconds",
@@ -130,7 +169,7 @@ def _is_loopback(host: str) -> bool:
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="SQLite file that keeps the campaigns across restarts. Default: memory only.",
+    help="SQLite file that keeps campaigns, lists and prospects across restarts. Default: memory.",
 )
 @click.option(
     "--no-campaign-list",
@@ -146,6 +185,9 @@ def sandbox_command(
     latency_ms: float,
     jitter_ms: float,
     faults: dict[str, float],
+    prospect_faults: dict[str, float],
+    prospect_limit: int,
+    prospect_total_limit: int,
     hold_seconds: float,
     seed: int,
     db: Path | None,
@@ -160,6 +202,9 @@ def sandbox_command(
             latency_ms=latency_ms,
             jitter_ms=jitter_ms,
             faults=faults,
+            prospect_faults=prospect_faults,
+            prospect_limit=prospect_limit,
+            prospect_total_limit=prospect_total_limit,
             seed=seed,
             db=db,
             campaign_list=not no_campaign_list,
@@ -181,7 +226,9 @@ def sandbox_command(
         ) from None
     if not _is_loopback(host):
         click.echo(f"warning: {host} is not loopback; others may reach this sandbox", err=True)
-    shown = ", ".join(f"{kind}={p:g}" for kind, p in faults.items()) or "none"
+    shown = _shown(faults) or "none"
+    if prospect_faults:
+        shown += f"; prospect lists {_shown(prospect_faults)}"
     click.echo(f"base URL: {base_url_of(sock)}")
     click.echo(f"API key:  {api_key}")
     click.echo(f"faults:   {shown} (seed {seed})")

@@ -1,8 +1,9 @@
 """What a sandbox serves and how it misbehaves.
 
 `SandboxConfig` is the one value that describes a sandbox: its API keys, its team
-members, its rate limit, its latency and the probability of each fault kind. It checks
-itself when built, so a bad value fails where it is given (the CLI turns the
+members, its rate limit, its latency, the probability of each fault kind (for campaign
+requests and, apart, for prospect-list requests) and the account's prospect limits. It
+checks itself when built, so a bad value fails where it is given (the CLI turns the
 `ValueError` into a usage error), never halfway through a run.
 """
 
@@ -13,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
+
+from sandbox.contract import is_profile_url
 
 DEFAULT_API_KEY: Final = "sandbox-key"
 # The larger a real gateway would take is unknown; 1 MB is far above any campaign body.
@@ -21,8 +24,15 @@ MAX_BODY_BYTES: Final = 1_048_576
 
 # Fault kinds, in the order a draw walks them. The names are CLI values (`--fault KIND=P`).
 FAULT_KINDS: Final = ("503", "500_before", "500_after", "drop_after", "timeout_after", "502_html")
-# Faults that answer before the campaign is stored; the others store it, then misbehave.
+# Faults that answer before the change is stored; the others store it, then misbehave.
 FAULTS_BEFORE_STORING: Final = frozenset({"503", "500_before", "502_html"})
+# Which requests a fault table strikes: campaign creates and updates (`faults`), or list
+# creates and adds (`prospect_faults`). Each has its own seeded sequence of draws.
+FaultTarget = Literal["campaigns", "prospects"]
+# The account's prospect limits when none is given: no plan the docs hint at comes near,
+# so a rehearsal never meets them; a test that wants the limit sets a small one.
+DEFAULT_PROSPECT_LIMIT: Final = 100_000
+DEFAULT_PROSPECT_TOTAL_LIMIT: Final = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -96,9 +106,17 @@ class SandboxConfig:
     `rate` is requests per second per API key (None or 0: unlimited) and `burst` the
     bucket size (None: one second's worth, at least 1). `latency_ms` plus up to
     `jitter_ms` delays every API request. `faults` maps a kind of `FAULT_KINDS` to its
-    probability per create or update request; `seed` makes the draws repeatable. `db` keeps the
-    campaigns in SQLite across restarts. `campaign_list=False` makes `GET /campaign`
-    answer 404. `hold_seconds` is how long a `timeout_after` fault holds the response.
+    probability per campaign create or update request; `prospect_faults` does the same for
+    prospect-list requests (create a list, add to a list), drawn from a sequence of their
+    own; `seed` makes the draws repeatable. `db` keeps the campaigns, lists and prospects
+    in SQLite across restarts. `campaign_list=False` makes `GET /campaign` answer 404.
+    `hold_seconds` is how long a `timeout_after` fault holds the response.
+
+    `prospect_limit` and `prospect_total_limit` are the account's limits (the answers'
+    `perMonthUrlsLimit` and `totalUrlsLimit`): new prospects a month (`POST
+    /_sandbox/new-month` starts another) and prospects held in all lists at once.
+    `rejected_urls` are canonical profile URLs the API refuses as if LinkedIn knew no
+    such profile (answered in `validationRejectedUrls`).
     """
 
     api_keys: frozenset[str] = frozenset({DEFAULT_API_KEY})
@@ -113,6 +131,10 @@ class SandboxConfig:
     campaign_list: bool = True
     hold_seconds: float = 120.0
     max_body_bytes: int = MAX_BODY_BYTES
+    prospect_faults: Mapping[str, float] = field(default_factory=dict)
+    prospect_limit: int = DEFAULT_PROSPECT_LIMIT
+    prospect_total_limit: int = DEFAULT_PROSPECT_TOTAL_LIMIT
+    rejected_urls: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.api_keys:
@@ -127,9 +149,24 @@ class SandboxConfig:
                 raise ValueError(f"{name}: {value!r} is below 0")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes: {self.max_body_bytes!r} is below 1")
+        for name in ("prospect_limit", "prospect_total_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: {value!r} is not a whole number of prospects >= 0")
+        for url in sorted(self.rejected_urls):
+            if not is_profile_url(url):
+                raise ValueError(
+                    f"rejected_urls: {url!r} is not a canonical profile URL "
+                    "(https://www.linkedin.com/in/<slug>), so no client would send it"
+                )
         check_faults(self.faults)
-        # A read-only copy, so the frozen config cannot change under a running sandbox.
+        try:
+            check_faults(self.prospect_faults)
+        except ValueError as exc:
+            raise ValueError(f"prospect_faults: {exc}") from None
+        # Read-only copies, so the frozen config cannot change under a running sandbox.
         object.__setattr__(self, "faults", MappingProxyType(dict(self.faults)))
+        object.__setattr__(self, "prospect_faults", MappingProxyType(dict(self.prospect_faults)))
 
     @property
     def bucket_size(self) -> int:

@@ -1,36 +1,40 @@
 """Latency and faults, drawn from seeded generators so a run can be repeated.
 
-Each create or update request takes one draw from `random.Random(seed)`; the kinds share
-the unit interval in `FAULT_KINDS` order, so each fires with its own probability and at
-most one fires. Latency draws its jitter from a second generator, so turning jitter on
-does not change which requests fail.
+Each campaign create or update request takes one draw from `random.Random(seed)`; the
+kinds share the unit interval in `FAULT_KINDS` order, so each fires with its own
+probability and at most one fires. Prospect-list requests (create a list, add to a list)
+draw the same way from their own table (`prospect_faults`) and their own generator, so
+adding prospects to a run does not change which campaign requests fail. Latency draws
+its jitter from a third generator, so turning jitter on does not change which requests
+fail.
 
 What a client sees for the two faults that do not answer normally:
 
-- `drop_after`: the campaign (or the update) is stored, the status line and headers go
-  out, then the app raises `SandboxDrop`. Over a socket uvicorn closes the connection
-  with the body unsent, and httpx raises `httpx.RemoteProtocolError`. In process,
-  `httpx.ASGITransport` passes the exception through, and `SandboxDrop` *is* an
-  `httpx.RemoteProtocolError`, so the client code under test takes the same path.
-- `timeout_after`: the campaign (or the update) is stored, then the answer waits
-  `hold_seconds` on the injected sleep (or until the client hangs up). Over a socket the
-  client's read timeout fires first (`httpx.ReadTimeout`). `ASGITransport` enforces no
-  timeouts, so in process the client gets its answer when the sleep returns; a test that
-  wants the timeout injects a sleep that raises `httpx.ReadTimeout`.
+- `drop_after`: the change (a campaign, an update, a list or its prospects) is stored,
+  the status line and headers go out, then the app raises `SandboxDrop`. Over a socket
+  uvicorn closes the connection with the body unsent, and httpx raises
+  `httpx.RemoteProtocolError`. In process, `httpx.ASGITransport` passes the exception
+  through, and `SandboxDrop` *is* an `httpx.RemoteProtocolError`, so the client code
+  under test takes the same path.
+- `timeout_after`: the change is stored, then the answer waits `hold_seconds` on the
+  injected sleep (or until the client hangs up). Over a socket the client's read timeout
+  fires first (`httpx.ReadTimeout`). `ASGITransport` enforces no timeouts, so in process
+  the client gets its answer when the sleep returns; a test that wants the timeout
+  injects a sleep that raises `httpx.ReadTimeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 import httpx
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from sandbox.config import FAULT_KINDS, SandboxConfig
+from sandbox.config import FAULT_KINDS, FaultTarget, SandboxConfig
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -61,35 +65,55 @@ class DroppedResponse(Response):
         raise SandboxDrop("sandbox fault drop_after: connection dropped after storing")
 
 
-class FaultPlan:
-    """The seeded draws of one sandbox: which fault a create or update gets, how late it
-    answers."""
+class _Draws:
+    """One seeded sequence of draws over one table of fault probabilities."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        self._config = config
+    def __init__(self, faults: Mapping[str, float], seed: int | str) -> None:
+        self._seed = seed
         self._thresholds: list[tuple[float, str]] = []
         total = 0.0
         for kind in FAULT_KINDS:
-            probability = config.faults.get(kind, 0.0)
+            probability = faults.get(kind, 0.0)
             if probability > 0:
                 total += probability
                 self._thresholds.append((total, kind))
         self.reseed()
 
     def reseed(self) -> None:
-        """Start the draws over, as a fresh sandbox with the same seed would."""
-        self._faults = random.Random(self._config.seed)
-        self._jitter = random.Random(f"{self._config.seed}/jitter")
+        self._random = random.Random(self._seed)
 
     def draw(self) -> str | None:
-        """The fault kind for the next create or update request, or None."""
         if not self._thresholds:
             return None
-        point = self._faults.random()
+        point = self._random.random()
         for threshold, kind in self._thresholds:
             if point < threshold:
                 return kind
         return None
+
+
+class FaultPlan:
+    """The seeded draws of one sandbox: which fault a campaign or prospect-list request
+    gets, how late each API request answers."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self._config = config
+        self._draws: dict[FaultTarget, _Draws] = {
+            "campaigns": _Draws(config.faults, config.seed),
+            "prospects": _Draws(config.prospect_faults, f"{config.seed}/prospects"),
+        }
+        self.reseed()
+
+    def reseed(self) -> None:
+        """Start the draws over, as a fresh sandbox with the same seed would."""
+        for draws in self._draws.values():
+            draws.reseed()
+        self._jitter = random.Random(f"{self._config.seed}/jitter")
+
+    def draw(self, target: FaultTarget = "campaigns") -> str | None:
+        """The fault kind for the next request of `target` (campaign creates and updates,
+        or list creates and adds), or None."""
+        return self._draws[target].draw()
 
     def delay(self) -> float:
         """Seconds the next API request waits before it is handled."""

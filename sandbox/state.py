@@ -4,7 +4,8 @@ Each campaign keeps its current settings: the body that created it, with what la
 updates sent laid over it (an update sends the whole desired state, so its fields
 replace the stored ones; owner and type never change). Campaigns live in memory. With a
 `db` path they are also written to SQLite and read back on start, so they survive a
-restart; the counters always start at zero.
+restart; the counters always start at zero. Prospect lists are kept beside them, in
+the same file (`sandbox.lists`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.config import FAULT_KINDS
+from sandbox.config import FAULT_KINDS, FaultTarget
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -30,6 +31,14 @@ CREATE TABLE IF NOT EXISTS campaigns (
     payload TEXT NOT NULL
 )
 """
+
+
+def open_db(db: Path) -> sqlite3.Connection:
+    """The SQLite file `db` in autocommit mode, shared safely with other threads."""
+    connection = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,18 @@ class Campaign:
 class Stats:
     """Counts since start or the last reset. `updated`: updates stored. `duplicates`:
     creates whose owner and exact name were already taken (an exactly-once client keeps
-    this at 0)."""
+    this at 0). `faults`: faults struck on campaign requests.
+
+    Prospect lists: `lists_created` and `list_adds` count the list creates and adds
+    stored; `prospects_stored` the URLs they put in a list (every `submittedUrls` entry,
+    the `prospects_moved` in from another list among them); `over_limit` the URLs
+    answered in `outOfLimitUrls`. `duplicates_in_list` counts URLs sent to a list that
+    already held them (or twice in one request): the API skips them without a word and
+    stores nothing twice, and a client that never re-sends a URL keeps this at 0.
+    `duplicate_lists`: list creates whose campaign already had a list of exactly this
+    name (an exactly-once client keeps this at 0). `prospect_faults`: faults struck on
+    list creates and adds.
+    """
 
     requests: int = 0
     created: int = 0
@@ -66,6 +86,18 @@ class Stats:
     rate_limited: int = 0
     duplicates: int = 0
     faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
+    lists_created: int = 0
+    list_adds: int = 0
+    prospects_stored: int = 0
+    prospects_moved: int = 0
+    over_limit: int = 0
+    duplicates_in_list: int = 0
+    duplicate_lists: int = 0
+    prospect_faults: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_KINDS, 0))
+
+    def fault_counts(self, target: FaultTarget) -> dict[str, int]:
+        """The fault counts of the requests `target` names."""
+        return self.faults if target == "campaigns" else self.prospect_faults
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +108,14 @@ class Stats:
             "rate_limited": self.rate_limited,
             "faults": dict(self.faults),
             "duplicates": self.duplicates,
+            "lists_created": self.lists_created,
+            "list_adds": self.list_adds,
+            "prospects_stored": self.prospects_stored,
+            "prospects_moved": self.prospects_moved,
+            "over_limit": self.over_limit,
+            "duplicates_in_list": self.duplicates_in_list,
+            "duplicate_lists": self.duplicate_lists,
+            "prospect_faults": dict(self.prospect_faults),
         }
 
 
@@ -89,9 +129,7 @@ class CampaignStore:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         if db is not None:
-            self._db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db = open_db(db)
             self._db.execute(_SCHEMA)
             rows = self._db.execute(
                 "SELECT id, owner_id, name, payload FROM campaigns ORDER BY seq"

@@ -46,6 +46,7 @@ ONLINE = (
     "ledger",
     "session",
     "execute",
+    "lists",
     "plan",
     "lookups",
     "remote",

@@ -467,7 +467,7 @@ def test_reports_lost_after_creating_exit_3_and_the_ledger_keeps_the_ids(
 def test_a_disk_that_fills_up_mid_run_stops_with_exit_3_and_loses_no_row(
     tmp_path: Path,
 ) -> None:
-    """The ledger's file may not grow past 150 kB (a full disk, as the OS reports it):
+    """The ledger's file may not grow past 200 kB (a full disk, as the OS reports it):
     the run stops with exit 3 and every row in results.csv; the next run, with room
     again, settles what was in flight and creates each campaign exactly once."""
     import os
@@ -481,7 +481,7 @@ def test_a_disk_that_fills_up_mid_run_stops_with_exit_3_and_loses_no_row(
 
     def small_files() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
     path = numbered_sheet(tmp_path, 200)
     state = tmp_path / "state.sqlite"
@@ -512,7 +512,8 @@ def test_a_disk_that_fills_up_mid_run_stops_with_exit_3_and_loses_no_row(
 
     assert full.returncode == 3, full.stderr
     assert "Traceback" not in full.stderr
-    assert "could not be recorded" in full.stderr
+    # A request's sending or its outcome could not be committed: the run stopped there.
+    assert "could not be recorded" in full.stderr or "could not be written" in full.stderr
     assert len(results(tmp_path / "o1")) == 200
     assert roomy.returncode == 0, roomy.stderr
     assert {line["status"] for line in results(tmp_path / "o2")} <= {"created", "already_created"}

@@ -319,36 +319,3 @@ def test_check_prospects_without_prospect_tables_is_empty(tmp_path: Path) -> Non
     """Campaign tables alone: no prospects at all."""
     tables = load([rows_csv(tmp_path / "c.csv", list(EXAMPLE_ROWS))])
     assert len(check_prospects(tables, validate(tables))) == 0
-
-
-def test_a_run_reports_every_prospect_row_and_sends_none_yet(
-    tmp_path: Path, app: Any, settings_for: Any
-) -> None:
-    """`run` creates the campaigns and reports each prospect row: as checked, and a valid
-    one `not_sent`, saying this version does not send prospect lists (exit 1): no row
-    is dropped without a word, and no prospect request is made."""
-    import httpx
-
-    from pipeline.run import run_files
-
-    path = workbook(
-        tmp_path,
-        [["acme-q1-cto", "linkedin.com/in/jane", ""], ["nope", "linkedin.com/in/bob", ""]],
-    )
-
-    result = run_files(
-        Options(paths=(path,), out=tmp_path / "run"),
-        settings_for(),
-        transport=httpx.ASGITransport(app=app),
-        timing=FakeTiming().timing,
-    )
-
-    assert result.counts == {"created": 5}
-    assert [p.status.value for p in result.prospects] == ["not_sent", "invalid"]
-    assert "does not send them to prospect lists yet" in result.prospects[0].errors[0]
-    assert result.exit_code == 1
-    assert result.summary["prospects"]["counts"] == {"invalid": 1, "not_sent": 1}
-    assert [r["status"] for r in lines(tmp_path / "run" / "prospects.csv")] == [
-        "not_sent",
-        "invalid",
-    ]

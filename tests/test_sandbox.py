@@ -173,6 +173,21 @@ async def test_stats_count_requests_outcomes_and_duplicates(fake_timing: FakeTim
             "502_html": 0,
         },
         "duplicates": 2,
+        "lists_created": 0,
+        "list_adds": 0,
+        "prospects_stored": 0,
+        "prospects_moved": 0,
+        "over_limit": 0,
+        "duplicates_in_list": 0,
+        "duplicate_lists": 0,
+        "prospect_faults": {
+            "503": 0,
+            "500_before": 0,
+            "500_after": 0,
+            "drop_after": 0,
+            "timeout_after": 0,
+            "502_html": 0,
+        },
     }
 
 
