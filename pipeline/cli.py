@@ -864,20 +864,39 @@ def plan_command(
         max_bytes=max_bytes,
         skip_hidden_rows=skip_hidden_rows,
     )
-    tables = _read_inputs(options) if sandbox else None
-    faults: dict[str, float] = {}
-    stand_in = (_owner_emails(tables or []), faults) if sandbox else None
-    with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
-        settings = RunSettings(
-            state=state,
-            base_url=url,
-            api_key=key,
-            dry_run=True,
-            resend_unknown=resend_unknown,
-            skip_existing=skip_existing,
-            endpoint=endpoint,
+    if output is not None:
+        _check_plan_output(output, state, options.paths)
+    plans: list[Plan | None] = []
+
+    def work(progress: Any, interrupt: Interrupt) -> RunResult:
+        found, made = plan_files(
+            options, settings, progress=progress, interrupt=interrupt, tables=tables
         )
-        result, plan = plan_files(options, settings, tables=tables)
+        plans.append(made)
+        return found
+
+    try:
+        tables = _read_inputs(options) if sandbox else None
+        faults: dict[str, float] = {}
+        stand_in = (_owner_emails(tables or []), faults) if sandbox else None
+        with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
+            settings = RunSettings(
+                state=state,
+                base_url=url,
+                api_key=key,
+                dry_run=True,
+                resend_unknown=resend_unknown,
+                skip_existing=skip_existing,
+                endpoint=endpoint,
+            )
+            result = _interruptibly(settings, True, work)
+    except KeyboardInterrupt:  # before the plan took over Ctrl-C, or a second one
+        _interrupted()
+    [plan] = plans
+    _said_stop(result, api_key_file)
+    if plan is None:  # stopped early: no plan
+        click.echo(f"No plan was saved. {closing_line(result)}")
+        sys.exit(result.exit_code)
     if output is not None:
         try:
             plan.write(output)
@@ -894,6 +913,31 @@ def plan_command(
     for line in plan_lines(plan, result.folder, saved):
         click.echo(line)
     sys.exit(result.exit_code)
+
+
+def _check_plan_output(output: Path, state: Path, paths: Sequence[Path | str]) -> None:
+    """`plan -o FILE` writes a plan, never over the ledger (or its lock, journal files),
+    an input, or a file that is not a plan."""
+    target = output.resolve()
+    ledger = state.resolve()
+    kept = {ledger, *(Path(f"{ledger}{end}") for end in ("-wal", "-shm", "-journal"))}
+    kept.add(Path(f"{ledger}.lock"))
+    kept |= {Path(given).resolve() for given in paths if isinstance(given, Path)}
+    if target in kept:
+        raise ConfigError(
+            f"-o {output} is the ledger or one of the inputs; a plan never replaces it",
+            hint="Save the plan under another name, such as plan.json.",
+        )
+    if target.is_file():
+        try:
+            head = target.read_bytes()[:4096]
+        except OSError:
+            head = b""
+        if b'"format"' not in head or b"campaigns-plan" not in head:
+            raise ConfigError(
+                f"-o {output} exists and is not a plan; a plan replaces only an earlier plan",
+                hint="Choose another file name, or move that file away first.",
+            )
 
 
 @cli.command(name="apply")
@@ -941,8 +985,22 @@ def apply_command(
     from pipeline.plan import Plan
 
     ctx = click.get_current_context()
-    plan = Plan.read(plan_path)
+    try:
+        plan = Plan.read(plan_path)
+    except KeyboardInterrupt:
+        _interrupted()
     given = ParameterSource.COMMANDLINE
+    if (
+        plan.endpoint == "sandbox"
+        and ctx.get_parameter_source("state") is given
+        and state is not None
+        and state.resolve() != plan.state.resolve()
+    ):
+        raise ConfigError(
+            f"{plan_path} was made with the sandbox's ledger {plan.state}: the sandbox keeps "
+            "its campaigns beside it, so the plan applies there only",
+            hint="Apply it without --state.",
+        )
     if sandbox_faults and not (sandbox or plan.endpoint == "sandbox"):
         raise click.UsageError("--sandbox-fault needs a plan made with --sandbox")
     if plan.endpoint == "sandbox":
@@ -969,6 +1027,12 @@ def apply_command(
     if ctx.get_parameter_source("state") is not given:
         state = plan.state
     state = _ledger(state, reports)
+    if not state.exists():
+        raise ConfigError(
+            f"the ledger {state} does not exist: {plan_path} was made against it (moved, "
+            "or another folder?); nothing was sent",
+            hint="Give the ledger with --state, or make a new plan.",
+        )
     api_key_file = _key_file(ctx, api_key_file)
     if not plan.has_work:
         _output().settle(True)

@@ -462,8 +462,16 @@ class Ledger:
             marks = ", ".join("?" * len(chunk))
             query = f"SELECT {_COLUMNS} FROM campaigns WHERE key IN ({marks})"
             for row in self._conn.execute(query, chunk):
-                text = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"))
                 values = dict(zip(_NAMES, row, strict=True))
+                seen = dict(values)
+                if values["status"] == Status.SENDING.value or (
+                    values["status"] == Status.UNKNOWN.value and values["last_error"] == CRASHED
+                ):
+                    # A request left in flight reads `sending` to a plan (no lock: nothing
+                    # recovered) and `unknown` to the apply that recovers it: the same state.
+                    seen |= {"status": Status.UNKNOWN.value, "last_error": CRASHED}
+                    seen["updated_at"] = ""
+                text = json.dumps(list(seen.values()), ensure_ascii=False, separators=(",", ":"))
                 found[row[0]] = {
                     "status": values["status"],
                     "campaign_id": values["campaign_id"],

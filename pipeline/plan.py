@@ -17,12 +17,16 @@ first). It holds everything `apply` needs, so the inputs are never read again:
   its exact request (method, path, body) and the row's planned status. `apply` sends the
   creates of `would_create` rows and the updates of `would_update` rows, nothing else.
 
-`Plan.read` refuses (`PlanError`, exit 2) a file that is not a plan this version reads.
+The file ends with `checksum`, the sha256 of the rest as canonical JSON: a plan is applied
+only as `plan` made it (and a person reviewed it). `Plan.read` refuses (`PlanError`,
+exit 2) a file that is not a plan this version reads, a plan changed since it was made,
+and one whose requests do not follow from its rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from typing import Any, Final, cast
 
 import orjson
 import pandas as pd
+from jsonschema import Draft202012Validator
 
 from pipeline import __version__
 from pipeline.errors import PlanError
@@ -39,7 +44,7 @@ from pipeline.model import Status, is_uuid
 from pipeline.operations import Operation
 from pipeline.report import atomic_write
 from pipeline.validate import Checked
-from schemas.payload import Payload
+from schemas.payload import Payload, payload_json_schema
 
 PLAN_FORMAT: Final = "campaigns-plan"
 PLAN_VERSION: Final = 1
@@ -124,6 +129,9 @@ class Plan:
             "rows": rows,
             "operations": operations,
         }
+        # A copy of its own (rows and operations share payloads), sealed by its checksum.
+        data = json.loads(orjson.dumps(data))
+        data["checksum"] = checksum(data)
         return cls(data)
 
     def write(self, path: Path) -> None:
@@ -156,10 +164,21 @@ class Plan:
                 f"campaigns; this one reads version {PLAN_VERSION}",
                 hint="Make the plan again with this version (`campaigns plan ...`).",
             )
+        if "checksum" not in data:
+            raise PlanError(
+                f"{path}: the plan is damaged and cannot be applied (missing 'checksum')",
+                hint="Make the plan again (`campaigns plan ...`).",
+            )
+        if data["checksum"] != checksum(data):
+            raise PlanError(
+                f"{path}: the plan was changed after `campaigns plan` made it (its checksum "
+                "does not match); a plan is applied only as it was made and reviewed",
+                hint="Make the plan again (`campaigns plan ...`) rather than editing it.",
+            )
         plan = cls(data)
         try:
             plan._check_shape()
-        except (KeyError, TypeError, ValueError, IndexError) as error:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
             raise PlanError(
                 f"{path}: the plan is damaged and cannot be applied ({_what(error)})",
                 hint="Make the plan again (`campaigns plan ...`).",
@@ -167,28 +186,56 @@ class Plan:
         return plan
 
     def _check_shape(self) -> None:
-        """Raise KeyError/TypeError/ValueError for a plan missing what `apply` reads."""
+        """Raise `_Damaged` (or KeyError/TypeError/ValueError) for a plan that lacks what
+        `apply` reads, or whose requests do not follow from its rows: every field is
+        checked for its type, every payload against the API's schema, and each request
+        must be the one its payload makes (an edited body is not applied unseen)."""
         data = self.data
         ledger = data["ledger"]
-        if not isinstance(ledger["id"], str) or not isinstance(ledger["keys"], dict):
-            raise TypeError("ledger")
-        for state in ledger["keys"].values():
-            str(state["fingerprint"])
-        str(data["endpoint"])
-        bool(data["settings"]["skip_existing"])
+        _expect(ledger, dict, "ledger")
+        _expect(ledger["path"], str, "ledger.path")
+        _expect(ledger["id"], str, "ledger.id")
+        _expect(ledger["keys"], dict, "ledger.keys")
+        for key, state in ledger["keys"].items():
+            _expect(state, dict, f"ledger.keys[{key!r}]")
+            for name in ("status", "campaign_id", "updated_at", "fingerprint"):
+                _expect(state[name], str, f"ledger.keys[{key!r}].{name}")
+        _expect(data["endpoint"], str, "endpoint")
+        for name in ("skip_existing", "resend_unknown"):
+            _expect(data["settings"][name], bool, f"settings.{name}")
+        _expect(data.get("inputs", []), list, "inputs")
+        owners = data.get("owners", {})
+        _expect(owners, dict, "owners")
+        for email, owner in owners.items():
+            _expect(owner, str, f"owners[{email!r}]")
         rows, headers = data["rows"], data["headers"]
-        if not isinstance(rows, list) or not isinstance(headers, dict):
-            raise TypeError("rows")
-        for row in rows:
-            Status(row["status"])
-            if len(row["cells"]) != len(headers):
-                raise ValueError("a row's cells do not match the headers")
-            int(row["row"])
-            if row["payload"] is not None and not isinstance(row["payload"], dict):
-                raise TypeError("payload")
-        for step in self.steps:
+        _expect(rows, list, "rows")
+        _expect(headers, dict, "headers")
+        for index, row in enumerate(rows):
+            _check_row(index, row, len(headers))
+        seen: set[tuple[str, str]] = set()
+        for index, operation in enumerate(data["operations"]):
+            where = f"operations[{index}]"
+            _expect(operation, dict, where)
+            Status(operation["status"])
+            step = _step(operation)
             if not 0 <= step.position < len(rows):
-                raise IndexError(f"operation for row position {step.position}")
+                raise _Damaged(f"{where} names row position {step.position}")
+            if (step.kind.value, step.key) in seen:
+                raise _Damaged(f"{where}: a second {step.kind.value} for {step.key!r}")
+            seen.add((step.kind.value, step.key))
+            if step.key != rows[step.position]["campaign_key"]:
+                raise _Damaged(f"{where} is not for the key of the row it names")
+            if step.kind is StepKind.MOVE:
+                continue
+            if step.body != rows[step.position]["payload"]:
+                raise _Damaged(f"{where}: its payload is not its row's")
+            made = _operation(step, Status(operation["status"]))
+            for name in ("method", "path", "body"):
+                if operation.get(name) != made[name]:
+                    raise _Damaged(
+                        f"{where}: its {name} is not the request its payload makes (was it edited?)"
+                    )
 
     @property
     def state(self) -> Path:
@@ -217,17 +264,7 @@ class Plan:
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return tuple(
-            Step(
-                StepKind(operation["step"]),
-                int(operation["position"]),
-                str(operation["campaign_key"]),
-                _body(operation),
-                str(operation.get("campaign_id", "")),
-                str(operation.get("from", "")),
-            )
-            for operation in self.data["operations"]
-        )
+        return tuple(_step(operation) for operation in self.data["operations"])
 
     def expected(self, name: str) -> Expected:
         """What `execute` checks the ledger against before applying the plan."""
@@ -334,15 +371,27 @@ def plan_lines(plan: Plan, folder: Path | None = None, saved: Path | None = None
             said = " | ".join(row["errors"])
             lines.append(f"  ! {_where(row)}: {row['status']}: {said}")
         lines.append("")
+    ledger_only = [
+        operation
+        for operation in plan.data["operations"]
+        if operation["step"] in (StepKind.MOVE.value, StepKind.SETTLE.value)
+    ]
+    if ledger_only:
+        lines.append(f"The ledger ({len(ledger_only)}):")
+        for operation in ledger_only:
+            row = rows[operation["position"]]
+            if operation["step"] == StepKind.MOVE.value:
+                said = (
+                    f"kept under campaign_key {operation['campaign_key']} (was {operation['from']})"
+                )
+            else:
+                said = "an earlier create's outcome not known: looked up in the campaign list"
+            lines.append(f"  * {_where(row)}  {row['campaign_name']}: {said}")
+        lines.append("")
     counts = plan_counts(Status(row["status"]) for row in rows)
     told = ", ".join(f"{n} {word}" for word, n in counts.items()) or "no rows"
     lines.append(f"Plan: {told}.")
-    sends = sum(
-        1
-        for operation in plan.data["operations"]
-        if operation["status"] in (Status.WOULD_CREATE.value, Status.WOULD_UPDATE.value)
-    )
-    if not sends:
+    if not plan.has_work:
         lines.append("Nothing to do: applying this plan would send nothing.")
     elif saved is not None:
         lines.append(f"Saved to {saved}; carry it out with: campaigns apply {saved}")
@@ -383,6 +432,77 @@ def _operation(step: Step, status: Status) -> dict[str, Any]:
     return written
 
 
+def checksum(data: Mapping[str, Any]) -> str:
+    """The sha256 of a plan's content (all but its `checksum`), as canonical JSON."""
+    content = {name: value for name, value in data.items() if name != "checksum"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _Damaged(ValueError):
+    """What makes a plan file unusable, said for `PlanError`."""
+
+
+def _expect(value: Any, kind: type, where: str) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Damaged(f"{where} is not {_KINDS.get(kind, kind.__name__)}")
+
+
+_KINDS: Final[dict[type, str]] = {
+    dict: "an object",
+    list: "a list",
+    str: "text",
+    bool: "true or false",
+    int: "a whole number",
+}
+_PAYLOAD_CHECK: Final = Draft202012Validator(payload_json_schema())
+
+
+def _check_row(index: int, row: Any, width: int) -> None:
+    """One row of a plan file: every field `apply` and its reports read."""
+    where = f"rows[{index}]"
+    _expect(row, dict, where)
+    for name in ("source", "sheet", "campaign_key", "campaign_name", "campaign_id"):
+        _expect(row[name], str, f"{where}.{name}")
+    _expect(row["row"], int, f"{where}.row")
+    Status(row["status"])
+    for name in ("errors", "changes", "cells"):
+        _expect(row[name], list, f"{where}.{name}")
+    for name in ("errors", "changes"):
+        for item in row[name]:
+            _expect(item, str, f"{where}.{name}")
+    if len(row["cells"]) != width:
+        raise _Damaged(f"{where}: its cells do not match the headers")
+    for name in ("owner", "name", "key_cell"):
+        if row[name] is not None:
+            _expect(row[name], str, f"{where}.{name}")
+    payload = row["payload"]
+    if payload is None:
+        return
+    _expect(payload, dict, f"{where}.payload")
+    problem = next(iter(_PAYLOAD_CHECK.iter_errors(payload)), None)
+    if problem is not None:
+        raise _Damaged(f"{where}.payload is not one the API takes ({problem.message})")
+    if not is_uuid(str(payload.get("ownerId", ""))):
+        raise _Damaged(f"{where}.payload: its ownerId is not a team member id")
+
+
+def _step(operation: Mapping[str, Any]) -> Step:
+    """An operation of a plan file as the step `execute` compares."""
+    for name in ("campaign_key", "campaign_id", "from"):
+        if name in operation:
+            _expect(operation[name], str, f"operation.{name}")
+    _expect(operation["position"], int, "operation.position")
+    return Step(
+        StepKind(operation["step"]),
+        int(operation["position"]),
+        str(operation["campaign_key"]),
+        _body(operation),
+        str(operation.get("campaign_id", "")),
+        str(operation.get("from", "")),
+    )
+
+
 def _body(operation: Mapping[str, Any]) -> Payload | None:
     """The row payload a step carries (an update's request body leaves owner and type
     out; the step keeps the whole payload, as `execute` compares it)."""
@@ -410,12 +530,10 @@ def _what(error: BaseException) -> str:
 
 
 def unresolved_owners(plan: Plan) -> list[Mapping[str, Any]]:
-    """The rows the plan would create whose owner is not a member id (an e-mail a plan
-    without the key could not resolve)."""
+    """The rows of the plan with a payload whose owner is not a member id (an e-mail a
+    plan without the key could not resolve): a plan carries resolved owners only."""
     return [
         row
         for row in plan.data["rows"]
-        if row["status"] == Status.WOULD_CREATE.value
-        and row["payload"] is not None
-        and not is_uuid(str(row["payload"].get("ownerId", "")))
+        if row["payload"] is not None and not is_uuid(str(row["payload"].get("ownerId", "")))
     ]

@@ -554,13 +554,16 @@ def plan_files(
     timing: Timing | None = None,
     transport: Any = None,
     tables: Sequence[Table] | None = None,
-) -> tuple[RunResult, Plan]:
+    interrupt: Interrupt | None = None,
+) -> tuple[RunResult, Plan | None]:
     """What `run_files` would do, sending nothing (a dry run, whatever `settings` say),
     and the plan that `apply_plan` carries out: saved as plan.json in the report folder.
+    A plan that stopped early (the key refused, the campaign list unreadable, Ctrl-C)
+    is no plan: None, and the result says why (`stopped`, exit 3 or 130).
 
     A ledger that does not exist yet is made (empty), so that the plan names its
-    identity. Raises `PlanError` when a row to create names an owner e-mail that could
-    not be resolved (no key, and no earlier run learned it).
+    identity. Raises `PlanError` when a row names an owner e-mail that could not be
+    resolved (no key, and no earlier run learned it).
     """
     work = _run_files(
         options,
@@ -568,14 +571,11 @@ def plan_files(
         progress=progress,
         timing=timing,
         transport=transport,
-        interrupt=None,
+        interrupt=interrupt,
         tables=tables,
         planning=True,
     )
-    result, plan = asyncio.run(work)
-    if plan is None:  # pragma: no cover - a plan's report always makes one
-        raise RuntimeError("the plan was not made")
-    return result, plan
+    return asyncio.run(work)
 
 
 async def _run_files(
@@ -636,7 +636,7 @@ async def _run_files(
             **_prospect_summary(said, execution.prospect_limits),
         )
         summaries.append(summary)
-        if planning:
+        if planning and not (execution.stopped or execution.interrupted):
             made = _plan_of(execution, settings, inputs, checked, started)
             if isinstance(made, PlanError):  # no report, no plan: raised once it is over
                 refused.append(made)
@@ -774,7 +774,7 @@ def _plan_of(
         return PlanError(
             f"{first['source']}{sheet} row {first['row']}: the owner "
             f"{first['payload']['ownerId']} is an e-mail that a plan must resolve to a team "
-            f"member, which needs the API key ({len(unresolved)} row(s) to create); "
+            f"member, which needs the API key ({len(unresolved)} row(s) name such owners); "
             "no plan was saved",
             hint="Set EXTROVERT_API_KEY (or give --api-key-file) and plan again.",
         )

@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 
 from pipeline.errors import PlanError, StalePlan
 from pipeline.ledger import Ledger
-from pipeline.plan import PLAN_FILE, PLAN_FORMAT, PLAN_VERSION, Plan, plan_lines
+from pipeline.model import Origin
+from pipeline.plan import PLAN_FILE, PLAN_FORMAT, PLAN_VERSION, Plan, checksum, plan_lines
 from pipeline.report import PROSPECT_FILES, REPORT_FILES
 from pipeline.run import RunResult, apply_plan, plan_files, run_files
 from pipeline.settings import Options
@@ -340,23 +341,64 @@ def test_a_run_between_plan_and_apply_makes_the_plan_stale(
     assert app.state.sandbox.stats.created == 6
 
 
-def test_a_plan_edited_by_hand_is_refused(
+def test_a_plan_changed_after_it_was_made_is_refused(
     tmp_path: Path, edited: tuple[Starlette, Recorder, Path]
 ) -> None:
-    """An operation's payload changed in plan.json no longer matches what the plan's rows
-    and the ledger ask for: refused, naming the row, nothing sent."""
+    """Any edit of plan.json (here one campaign name in a body) breaks its checksum: it
+    is refused when read (exit 2), saying to make a new plan; nothing is sent."""
+    _, recorder, path = edited
+    result, _ = plan(tmp_path, path, recorder, "plan")
+    text = (result.folder / PLAN_FILE).read_text(encoding="utf-8")
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(text.replace('"Topic - new"', '"Topic - else"', 1), encoding="utf-8")
+    recorder.requests.clear()
+
+    with pytest.raises(PlanError, match="was changed after `campaigns plan` made it"):
+        apply(tmp_path, tampered, recorder, "apply")
+
+    assert sent(recorder) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda op, row: op["body"].update(name="Else"), "its body is not the request"),
+        (lambda op, row: op["payload"].update(name="Else"), "its payload is not its row's"),
+        (lambda op, row: op.update(path=op["path"] + "x"), "its path is not the request"),
+        (lambda op, row: op.update(position=op["position"] - 1), "not for the key of the row"),
+        (lambda op, row: op.update(position="7"), "operation.position is not a whole number"),
+        (lambda op, row: row.pop("source"), "missing 'source'"),
+        (lambda op, row: row.update(errors="x"), "rows[5].errors is not a list"),
+        (
+            lambda op, row: (
+                op["payload"].update(postMaxAgeDays="x"),
+                row["payload"].update(postMaxAgeDays="x"),
+            ),
+            "is not one the API takes",
+        ),
+    ],
+)
+def test_a_damaged_plan_is_refused_with_what_is_wrong(
+    tmp_path: Path, edited: tuple[Starlette, Recorder, Path], edit: Any, message: str
+) -> None:
+    """A plan whose checksum matches but whose content is not what apply can use (a field
+    missing or of the wrong type, a request that does not follow from its payload, a
+    payload the API does not take) is refused when read (exit 2, saying what is
+    wrong), never a traceback; nothing is sent."""
     _, recorder, path = edited
     _, made = plan(tmp_path, path, recorder, "plan")
-    data = made.data
+    data = json.loads(json.dumps(made.data))
     operation = next(op for op in data["operations"] if op["campaign_key"] == "topic-new")
-    operation["payload"] = {**operation["payload"], "name": "Something else"}
+    edit(operation, data["rows"][operation["position"]])
+    data["checksum"] = checksum(data)
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(data), encoding="utf-8")
     recorder.requests.clear()
 
-    with pytest.raises(StalePlan, match=r"edited.csv row 7: .*other settings than the plan"):
+    with pytest.raises(PlanError, match="the plan is damaged") as refused:
         apply(tmp_path, tampered, recorder, "apply")
 
+    assert message in refused.value.message
     assert sent(recorder) == []
 
 
@@ -473,9 +515,10 @@ def test_apply_refuses_another_api_than_the_plans(tmp_path: Path) -> None:
         "operations": [],
     }
     sandboxed = tmp_path / "sandboxed.json"
-    sandboxed.write_text(json.dumps(data), encoding="utf-8")
+    sandboxed.write_text(json.dumps(data | {"checksum": checksum(data)}), encoding="utf-8")
     real = tmp_path / "real.json"
-    real.write_text(json.dumps(data | {"endpoint": "https://api.example.com"}), encoding="utf-8")
+    elsewhere = data | {"endpoint": "https://api.example.com"}
+    real.write_text(json.dumps(elsewhere | {"checksum": checksum(elsewhere)}), encoding="utf-8")
 
     to_api = invoke("apply", sandboxed, "--base-url", "https://other.example.com")
     to_sandbox = invoke("apply", real, "--sandbox")
@@ -520,3 +563,106 @@ def test_the_readmes_printed_plan_is_what_plan_prints(
 def _without_ids(text: str) -> str:
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", text)
     return re.sub(r"\d{8}T\d{6}Z", "RUN", text)
+
+
+def test_a_plan_never_keeps_an_owner_email_even_for_an_update(
+    tmp_path: Path, edited: tuple[Starlette, Recorder, Path]
+) -> None:
+    """Without the key, an owner e-mail the ledger has forgotten cannot be resolved: the
+    plan is refused (exit 2) even when its row would only be updated or is unchanged, so
+    no e-mail ever reaches a request body or the ledger."""
+    _, _, path = edited
+    with Ledger.open(tmp_path / "state.sqlite", run_id="x", timing=Timing.real()) as ledger:
+        ledger._conn.execute("DELETE FROM owners")  # as if no run had learned them
+        ledger._conn.commit()
+
+    with pytest.raises(PlanError, match="needs the API key"):
+        plan(tmp_path, path, None, "keyless", api_key=None)
+
+    assert not (tmp_path / "keyless").exists()
+
+
+def test_a_request_left_in_flight_does_not_make_the_plan_stale(
+    tmp_path: Path, sandbox: tuple[Starlette, Recorder]
+) -> None:
+    """A key a crashed run left `sending` reads `sending` to the plan and `unknown` to the
+    apply that recovers it: the same state, so the apply goes ahead and settles the row
+    from the campaign list (absent there: created once)."""
+    app, recorder = sandbox
+    path = write(tmp_path, base_rows()[:1], "campaigns.csv")
+    payload = sheet_payloads(path)["acme-q1-cto"]
+    with Ledger.open(tmp_path / "state.sqlite", run_id="crashed", timing=Timing.real()) as ledger:
+        origin = Origin("campaigns.csv", "", 2, payload["ownerId"], payload["name"])
+        ledger.mark_sending("acme-q1-cto", payload=payload, origin=origin)
+    result, _ = plan(tmp_path, path, recorder, "plan")
+
+    applied = apply(tmp_path, result.folder / PLAN_FILE, recorder, "apply")
+
+    assert statuses(applied) == {"acme-q1-cto": "created"}
+    assert app.state.sandbox.stats.created == 1
+
+
+@pytest.mark.slow
+def test_plan_refuses_to_save_over_the_ledger_an_input_or_another_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan -o` naming the ledger, an input or a file that is not a plan: exit 2, and
+    that file is left as it was."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).parents[1] / "input_templates" / "example.csv", "example.csv")
+    Path("notes.txt").write_text("mine", encoding="utf-8")
+    assert invoke("run", "--sandbox", "example.csv").exit_code == 0
+    ledger = Path("reports/sandbox-state.sqlite")
+    before = ledger.read_bytes()
+
+    over_ledger = invoke("plan", "--sandbox", "example.csv", "-o", ledger)
+    over_input = invoke("plan", "--sandbox", "example.csv", "-o", "example.csv")
+    over_notes = invoke("plan", "--sandbox", "example.csv", "-o", "notes.txt")
+
+    assert over_ledger.exit_code == over_input.exit_code == over_notes.exit_code == 2
+    assert "is the ledger or one of the inputs" in over_ledger.output
+    assert "is the ledger or one of the inputs" in over_input.output
+    assert "exists and is not a plan" in over_notes.output
+    assert ledger.read_bytes() == before
+    assert Path("notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+@pytest.mark.slow
+def test_a_plan_that_stopped_early_is_not_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key refused while planning: exit 3, "Stopped:" saying why, and no plan saved
+    (a plan that looked at nothing would say there is nothing to do)."""
+    from sandbox.server import run_in_thread
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).parents[1] / "input_templates" / "example.csv", "example.csv")
+    monkeypatch.setenv("EXTROVERT_API_KEY", "wrong-key")
+    with run_in_thread() as url:
+        refused = invoke("plan", "--base-url", url, "example.csv", "-o", "plan.json")
+
+    assert refused.exit_code == 3, refused.output
+    assert "Stopped: " in refused.output
+    assert "No plan was saved." in refused.output
+    assert not Path("plan.json").exists()
+
+
+@pytest.mark.slow
+def test_apply_refuses_a_missing_ledger_and_a_sandbox_plan_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's ledger gone: exit 2 saying so, no empty ledger made in its place. A
+    sandbox plan given another --state: exit 2 (the sandbox keeps its campaigns beside
+    its ledger)."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).parents[1] / "input_templates" / "example.csv", "example.csv")
+    assert invoke("plan", "--sandbox", "example.csv", "-o", "plan.json").exit_code == 0
+
+    elsewhere = invoke("apply", "plan.json", "--state", "other.sqlite")
+    shutil.move("reports/sandbox-state.sqlite", "moved.sqlite")
+    gone = invoke("apply", "plan.json")
+
+    assert elsewhere.exit_code == gone.exit_code == 2
+    assert "the plan applies there only" in elsewhere.output
+    assert "does not exist" in gone.output
+    assert not Path("reports/sandbox-state.sqlite").exists()
