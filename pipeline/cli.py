@@ -752,6 +752,8 @@ def run_command(
                 send=send,
                 endpoint=endpoint,
                 archive=archive,
+                move_own_duplicated=_prospect_switch(ctx, "move_own_duplicated"),
+                delete_if_inactive=_prospect_switch(ctx, "delete_if_inactive"),
             )
             result = _interruptibly(settings, quiet, _running(options, settings, tables))
     except KeyboardInterrupt:  # before the run took over Ctrl-C, or a second one
@@ -763,6 +765,22 @@ def run_command(
 def _interrupted() -> NoReturn:
     _say("Interrupted.", "interrupted", logging.ERROR)
     sys.exit(130)
+
+
+_TRUE: Final = frozenset({"true", "yes", "1", "on"})
+_FALSE: Final = frozenset({"false", "no", "0", "off"})
+
+
+def _prospect_switch(ctx: click.Context, key: str) -> bool:
+    """A `[prospects]` switch (`move_own_duplicated`, `delete_if_inactive`): the
+    environment (`CAMPAIGNS_PROSPECTS_<KEY>`), else the config file, else false."""
+    variable = f"CAMPAIGNS_PROSPECTS_{key.upper()}"
+    text = os.environ.get(variable, "").strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    if text:
+        raise ConfigError(f"{variable}={text!r} cannot work: it must be true or false")
+    return bool(_config_of(ctx).values.get(("prospects", key), False))
 
 
 def _running(
@@ -888,6 +906,8 @@ def plan_command(
                 resend_unknown=resend_unknown,
                 skip_existing=skip_existing,
                 endpoint=endpoint,
+                move_own_duplicated=_prospect_switch(ctx, "move_own_duplicated"),
+                delete_if_inactive=_prospect_switch(ctx, "delete_if_inactive"),
             )
             result = _interruptibly(settings, True, work)
     except KeyboardInterrupt:  # before the plan took over Ctrl-C, or a second one

@@ -188,7 +188,12 @@ async def _send(
         first, item.pending = item.pending[:CHUNK], item.pending[CHUNK:]
         creates.append(
             Operation.create_list(
-                item.key, item.name, item.campaign_id, first, _positions(item, first)
+                item.key,
+                item.name,
+                item.campaign_id,
+                first,
+                _positions(item, first),
+                **_switches(session),
             )
         )
     by_key = dict(lists)
@@ -231,7 +236,12 @@ async def _send(
         await session.sender.apply(creates[start : start + width], before, after)
     adds = [
         Operation.add_prospects(
-            item.key, item.entry.list_id, item.campaign_id, chunk, _positions(item, chunk)
+            item.key,
+            item.entry.list_id,
+            item.campaign_id,
+            chunk,
+            _positions(item, chunk),
+            **_switches(session),
         )
         for item in lists.values()
         if item.entry is not None and item.entry.status is Status.CREATED
@@ -241,6 +251,15 @@ async def _send(
         if session.stop or filled.over_limit:
             break
         await session.sender.apply(adds[start : start + width], before, after)
+
+
+def _switches(session: Session) -> dict[str, bool]:
+    """The two switches every list request carries, as the settings say (decision 13)."""
+    settings = session.settings
+    return {
+        "move_own_duplicated": settings.move_own_duplicated,
+        "delete_if_inactive": settings.delete_if_inactive,
+    }
 
 
 def _created(item: _List, list_id: str) -> ListEntry:

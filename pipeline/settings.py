@@ -293,6 +293,10 @@ class RunSettings:
     # After the run, move each input file whose rows are all done into `archive/<run-id>/`
     # (`pipeline.archive`); None moves nothing.
     archive: Path | None = None
+    # What every prospect-list request says (decision 13; config `[prospects]`): move a
+    # profile from the owner's other lists, and let the API drop inactive prospects.
+    move_own_duplicated: bool = False
+    delete_if_inactive: bool = False
 
     def __post_init__(self) -> None:
         if str(self.state) in ("", "."):

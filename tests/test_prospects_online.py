@@ -234,3 +234,58 @@ def test_faults_on_prospect_requests_lose_and_double_nothing(tmp_path: Path, kin
         assert (stats.duplicates_in_list, stats.duplicate_lists) == (0, 0)
     finally:
         app.state.sandbox.close()
+
+
+def test_the_list_switches_come_from_the_settings(tmp_path: Path) -> None:
+    """move_own_duplicated and delete_if_inactive (config `[prospects]`) go into every
+    list request: moved, a profile in the owner's other list is added to this one
+    instead of being reported as existing there."""
+    app = create_app(SandboxConfig())
+    recorder = Recorder(app)
+    try:
+        urls = people(3)
+        rows = [["acme-q1-cto", url, ""] for url in urls]
+        rows += [["acme-q1-cto", url, "second"] for url in urls]
+        path = sheet(tmp_path, rows)
+
+        result = run(
+            tmp_path, path, recorder, "o1", move_own_duplicated=True, delete_if_inactive=True
+        )
+
+        assert statuses(result) == ["added"] * 6
+        bodies = [body for _, body in list_requests(recorder)]
+        assert all(b["moveOwnDuplicated"] and b["shouldBeDeletedIfInactive"] for b in bodies)
+        assert held(app) == {"ACME Q1 - CTOs in fintech": [], "second": urls}
+    finally:
+        app.state.sandbox.close()
+
+
+@pytest.mark.slow
+def test_the_config_files_prospects_section_reaches_the_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[prospects] delete_if_inactive = true` in campaigns.toml, and
+    CAMPAIGNS_PROSPECTS_MOVE_OWN_DUPLICATED in the environment, reach the sandbox's
+    lists (read from its store beside the ledger)."""
+    import sqlite3
+
+    from tests.helpers import invoke
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "campaigns.toml").write_text(
+        "[prospects]\ndelete_if_inactive = true\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("CAMPAIGNS_PROSPECTS_MOVE_OWN_DUPLICATED", "yes")
+    path = sheet(tmp_path, [["acme-q1-cto", people(1)[0], ""]])
+
+    result = invoke("run", "--sandbox", path)
+
+    assert result.exit_code == 0, result.output
+    store = tmp_path / "reports" / "sandbox-state-campaigns.sqlite"
+    with sqlite3.connect(store) as connection:
+        flags = connection.execute("SELECT delete_inactive FROM prospect_lists").fetchall()
+    assert flags == [(1,)]
+    monkeypatch.setenv("CAMPAIGNS_PROSPECTS_MOVE_OWN_DUPLICATED", "perhaps")
+    refused = invoke("run", "--sandbox", path)
+    assert refused.exit_code == 2
+    assert "CAMPAIGNS_PROSPECTS_MOVE_OWN_DUPLICATED='perhaps' cannot work" in refused.output
