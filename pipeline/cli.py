@@ -1450,6 +1450,20 @@ def status_command(
             f"Last run: {last['run_id']} ({last['command']}), started {last['started']}, "
             f"exit {last['exit_code'] if last['exit_code'] is not None else 'unfinished'}"
         )
+    if found.lists:
+        click.echo(f"Prospect lists: {len(found.lists)}")
+        for item in found.lists:
+            got = ", ".join(f"{n} {status}" for status, n in sorted(item["prospects"].items()))
+            where = f"list {item['list_id']}" if item["list_id"] else item["status"]
+            click.echo(
+                f"  {item['campaign_key']}: {item['name']!r} ({where}): {got or 'no prospects'}"
+            )
+    limits = found.prospect_limits
+    if limits:
+        click.echo(
+            f"Prospect limits (the account's, at the last answer): "
+            f"{limits.get('perMonthUrlsLimit')} a month, {limits.get('totalUrlsLimit')} in all"
+        )
     if found.lock is not None:
         holder = f"process {found.lock.pid}" if found.lock.pid else "another process"
         click.echo(
@@ -1673,6 +1687,14 @@ def closing_line(result: RunResult) -> str:
         told = ", ".join(f"{n} {status}" for status, n in result.prospect_counts.items())
         many = sum(result.prospect_counts.values())
         parts += f". {many} prospect{'' if many == 1 else 's'}: {told}"
+        found = result.summary.get("prospects", {})
+        limits = found.get("limits", {})
+        if found.get("waiting") and result.prospect_counts.get("over_limit"):
+            parts += (
+                f" ({found['waiting']} wait for the account's prospect limit: "
+                f"{limits.get('perMonthUrlsLimit')} a month, {limits.get('totalUrlsLimit')} "
+                "in all; a later run sends them)"
+            )
     plan = result.summary.get("plan")
     sheets = f"Applied {plan['path']}. " if plan else _sheets_read(result.summary.get("inputs", ()))
     where = f"Reports in {result.folder}" if result.reports_kept else _NOTHING_KEPT

@@ -548,6 +548,42 @@ class Ledger:
                 found[(list_key, url)] = (Status(status), detail)
         return found
 
+    def list_summary(self) -> list[dict[str, Any]]:
+        """Every prospect list: its campaign key, name, status, list id and its URLs
+        counted by what they got (`{"added": 250, "over_limit": 100}`), in name order."""
+        counted: dict[str, dict[str, int]] = {}
+        query = "SELECT list_key, status, COUNT(*) FROM prospects GROUP BY list_key, status"
+        for key, status, number in self._conn.execute(query):
+            counted.setdefault(key, {})[status] = int(number)
+        rows = self._conn.execute(
+            "SELECT key, campaign_key, name, status, list_id FROM lists ORDER BY campaign_key, name"
+        )
+        return [
+            {
+                "campaign_key": campaign_key,
+                "name": name,
+                "status": status,
+                "list_id": list_id,
+                "prospects": counted.get(key, {}),
+            }
+            for key, campaign_key, name, status, list_id in rows
+        ]
+
+    def record_limits(self, limits: Mapping[str, Any]) -> None:
+        """The account's prospect limits as the last answer gave them (for `status`)."""
+        with self._conn:
+            self._conn.execute(
+                "INSERT INTO meta VALUES ('prospect_limits', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (json.dumps(dict(limits)),),
+            )
+
+    def prospect_limits(self) -> dict[str, Any]:
+        """The limits `record_limits` kept last ({} when no answer gave any)."""
+        found = self._conn.execute("SELECT value FROM meta WHERE key = 'prospect_limits'")
+        row = found.fetchone()
+        return dict(json.loads(row[0])) if row is not None else {}
+
     def record_prospects(self, list_key: str, outcomes: Mapping[str, tuple[Status, str]]) -> None:
         """What each of a list's URLs got (url -> (status, detail)), in one transaction."""
         now = self._now()

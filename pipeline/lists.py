@@ -314,6 +314,7 @@ def _answered(
             "totalUrlsLimit": data.get("totalUrlsLimit"),
             "perMonthUrlsLimit": data.get("perMonthUrlsLimit"),
         }
+        session.ledger.record_limits(filled.limits)
     said_of = _per_url(data)
     recorded: dict[str, tuple[Status, str]] = {}
     for url in urls:

@@ -66,6 +66,10 @@ class LedgerStatus:
     runs: list[dict[str, Any]]
     emails: dict[str, str] = field(default_factory=dict)  # owner id -> e-mail
     lock: Lock | None = None
+    # Each prospect list (`Ledger.list_summary`) and the account's prospect limits as the
+    # last answer gave them.
+    lists: list[dict[str, Any]] = field(default_factory=list)
+    prospect_limits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -100,6 +104,8 @@ class LedgerStatus:
                 for entry in self.attention
             ],
             "runs": self.runs,
+            "lists": self.lists,
+            "prospect_limits": self.prospect_limits,
         }
 
     def describe(self, entry: Entry) -> str:
@@ -142,6 +148,8 @@ def ledger_status(state: Path, *, timing: Timing | None = None) -> LedgerStatus:
     with _open_to_read(state, timing) as ledger:
         entries = ledger.entries()
         runs = ledger.runs()
+        lists = ledger.list_summary()
+        limits = ledger.prospect_limits()
         emails: dict[str, str] = {}
         for email, owner in sorted(ledger.owners().items()):
             emails.setdefault(owner, email)
@@ -153,7 +161,9 @@ def ledger_status(state: Path, *, timing: Timing | None = None) -> LedgerStatus:
     for entry in entries:
         totals[entry.status] = totals.get(entry.status, 0) + 1
     needs = tuple(e for e in entries if e.status in LEDGER_ATTENTION or _updating(e))
-    return LedgerStatus(state, totals, by_source, needs, runs, emails, lock_holder(state))
+    return LedgerStatus(
+        state, totals, by_source, needs, runs, emails, lock_holder(state), lists, limits
+    )
 
 
 def _updating(entry: Entry) -> bool:

@@ -289,3 +289,39 @@ def test_the_config_files_prospects_section_reaches_the_requests(
     refused = invoke("run", "--sandbox", path)
     assert refused.exit_code == 2
     assert "CAMPAIGNS_PROSPECTS_MOVE_OWN_DUPLICATED='perhaps' cannot work" in refused.output
+
+
+def test_status_lists_each_list_with_its_prospects_and_the_limits(tmp_path: Path) -> None:
+    """After a run that met the limit: `campaigns status` lists each list (campaign key,
+    name, list id) with its URLs counted by what they got, and the account's limits; the
+    closing line says how many wait; --json holds the same."""
+    import json
+
+    from tests.helpers import invoke
+
+    app = create_app(SandboxConfig(prospect_limit=3))
+    recorder = Recorder(app)
+    try:
+        path = sheet(tmp_path, [["acme-q1-cto", url, ""] for url in people(5)])
+        result = run(tmp_path, path, recorder, "o1")
+    finally:
+        app.state.sandbox.close()
+    state = tmp_path / "state.sqlite"
+
+    shown = invoke("status", "--state", state)
+    data = json.loads(invoke("status", "--state", state, "--json").stdout)
+
+    (item,) = data["lists"]
+    assert item["campaign_key"] == "acme-q1-cto" and item["status"] == "created"
+    assert item["prospects"] == {"added": 3, "over_limit": 2}
+    assert data["prospect_limits"]["perMonthUrlsLimit"] == 3
+    assert "Prospect lists: 1" in shown.stdout
+    assert (
+        f"acme-q1-cto: 'ACME Q1 - CTOs in fintech' (list {item['list_id']}): 3 added, 2 over_limit"
+        in shown.stdout
+    )
+    assert "Prospect limits (the account's, at the last answer): 3 a month" in shown.stdout
+    assert result.summary["prospects"]["waiting"] == 2
+    from pipeline.cli import closing_line
+
+    assert "(2 wait for the account's prospect limit: 3 a month" in closing_line(result)
