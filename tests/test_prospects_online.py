@@ -325,3 +325,49 @@ def test_status_lists_each_list_with_its_prospects_and_the_limits(tmp_path: Path
     from pipeline.cli import closing_line
 
     assert "(2 wait for the account's prospect limit: 3 a month" in closing_line(result)
+
+
+def _list_created(state: Path) -> bool:
+    """The ledger records a created list (its first adds may be in flight)."""
+    import sqlite3
+
+    if not state.exists():
+        return False
+    try:
+        with sqlite3.connect(state, timeout=0.1) as connection:
+            found = connection.execute("SELECT COUNT(*) FROM lists WHERE status = 'created'")
+            return bool(found.fetchone()[0])
+    except sqlite3.Error:
+        return False
+
+
+@pytest.mark.slow
+def test_kill_9_while_prospects_are_added_then_a_rerun_converges(tmp_path: Path) -> None:
+    """A real run is killed (SIGKILL) while it adds prospects to a list it created: the
+    rerun sends what is missing to that same list, never creates it again, and the list
+    then holds every profile exactly once, in sheet order."""
+    import httpx
+
+    from sandbox.server import run_in_thread
+    from tests.helpers import kill_mid_run
+
+    urls = people(800)
+    path = sheet(tmp_path, [["acme-q1-cto", url, ""] for url in urls])
+    state = tmp_path / "state.sqlite"
+    with run_in_thread(SandboxConfig(latency_ms=50)) as url:
+        kill_mid_run(
+            path, url, state, tmp_path / "killed", counter="list_adds", ready=_list_created
+        )
+        again = run_files(
+            Options(paths=(path,), out=tmp_path / "again"),
+            run_settings(tmp_path, base_url=url),
+            timing=FakeTiming().timing,
+        )
+        with httpx.Client(base_url=url) as client:
+            stats = client.get("/_sandbox/stats").json()
+            lists = client.get("/_sandbox/lists").json()
+
+    assert set(statuses(again)) <= {"added", "already_added"}
+    assert stats["lists_created"] == 1 and stats["duplicate_lists"] == 0
+    (only,) = lists
+    assert only["urls"] == urls
