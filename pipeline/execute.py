@@ -104,6 +104,10 @@ class Expected:
     steps: tuple[Step, ...]
     statuses: tuple[Status, ...]
     name: str  # how messages name the plan (its file)
+    # Prospect lists: the state of each list the plan looked at (`Ledger.list_states`),
+    # and per list the URLs it shows being added (the only ones apply sends).
+    list_states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    adds: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def may_send(self, position: int, kind: StepKind) -> bool:
         wanted = Status.WOULD_UPDATE if kind is StepKind.UPDATE else Status.WOULD_CREATE
@@ -135,6 +139,10 @@ class Execution:
     # the last answer gave.
     prospect_outcomes: tuple[Outcome, ...] = ()
     prospect_limits: Mapping[str, Any] = field(default_factory=dict)
+    # A plan's prospects: what is left to send per list (`Filled.planned`), and the
+    # state of each list looked at.
+    prospect_plan: tuple[Mapping[str, Any], ...] = ()
+    list_states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -199,6 +207,7 @@ async def execute(
                 states = session.ledger.key_states(found.looked)
             if expected is not None:
                 _check_plan(session, found.looked, states, steps, expected)
+                _check_lists(session, prospects, expected)
             for write in found.writes:
                 write()
             if session.stop:  # before anything was looked up: a 401 on the team list, Ctrl-C
@@ -215,12 +224,17 @@ async def execute(
         _not_updated(session, found.updates)
         execution = _finish(session)
         if prospects is not None and len(prospects):
-            filled = await fill_lists(session, prospects, execution.outcomes)
+            keys = [p.list_key for p in prospects.prospects if p.campaign_key]
+            lists_before = session.ledger.list_states(keys) if record_state else {}
+            allowed = expected.adds if expected is not None else None
+            filled = await fill_lists(session, prospects, execution.outcomes, allowed)
             stats = session.sender.stats
             execution = replace(
                 execution,
                 prospect_outcomes=tuple(filled.outcomes),
                 prospect_limits=filled.limits,
+                prospect_plan=tuple(filled.planned),
+                list_states=lists_before,
                 requests=stats.requests,
                 retries=stats.retries,
                 rate_limited=stats.rate_limited,
@@ -327,6 +341,29 @@ def _check_plan(
 
 
 _NEW_PLAN: Final = "Make a new plan (`campaigns plan ...`) and review it again."
+
+
+def _check_lists(session: Session, prospects: CheckedProspects | None, expected: Expected) -> None:
+    """Raise `StalePlan` unless every prospect list the plan looked at is as it was then
+    (not created since, no profile added to it since), naming its first prospect row."""
+    rows = prospects.prospects if prospects is not None else []
+    keys = [*expected.list_states, *(p.list_key for p in rows if p.campaign_key)]
+    now = session.ledger.list_states(keys)
+    for key in dict.fromkeys(keys):
+        then, found = expected.list_states.get(key), now.get(key)
+        if (then or {}).get("fingerprint") == (found or {}).get("fingerprint"):
+            continue
+        first = next((p for p in rows if p.list_key == key), None)
+        where, name = "", key
+        if first is not None:
+            sheet = f" [{first.sheet}]" if first.sheet else ""
+            where, name = f"{first.source}{sheet} row {first.row}: ", first.list_name
+        raise StalePlan(
+            f"{expected.name} is stale: {where}the prospect list {name!r} changed in the "
+            "ledger after the plan was made (created, or profiles added to it, by another "
+            "run or by applying this plan already); nothing was sent",
+            hint=_NEW_PLAN,
+        )
 
 
 def _row_of(session: Session, key: str) -> str:

@@ -153,6 +153,11 @@ class ListEntry:
 _LIST_NAMES: Final = tuple(f.name for f in fields(ListEntry))
 
 
+def fields_of(entry: ListEntry) -> tuple[Any, ...]:
+    """A list entry's values, in column order."""
+    return tuple(getattr(entry, name) for name in _LIST_NAMES)
+
+
 @dataclass(frozen=True)
 class Entry:
     """What the ledger knows about one campaign key (the fields are the table's columns)."""
@@ -546,6 +551,27 @@ class Ledger:
             )
             for list_key, url, status, detail in self._conn.execute(query, chunk):
                 found[(list_key, url)] = (Status(status), detail)
+        return found
+
+    def list_states(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """For each of the lists `keys` the ledger knows: its status and a `fingerprint`
+        of everything kept for it (the list's entry and what each of its URLs got), which
+        any change changes. A list the ledger does not know is absent."""
+        found: dict[str, dict[str, Any]] = {}
+        wanted = list(dict.fromkeys(keys))
+        entries = self.lists(wanted)
+        answered: dict[str, list[tuple[str, str, str]]] = {}
+        for (key, url), (status, detail) in self.prospect_states(wanted).items():
+            answered.setdefault(key, []).append((url, status.value, detail))
+        for key, entry in entries.items():
+            values = [*map(str, fields_of(entry))]
+            got = sorted(answered.get(key, ()))
+            text = json.dumps([values, got], ensure_ascii=False, separators=(",", ":"))
+            found[key] = {
+                "status": entry.status.value,
+                "list_id": entry.list_id,
+                "fingerprint": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            }
         return found
 
     def list_summary(self) -> list[dict[str, Any]]:

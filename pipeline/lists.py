@@ -55,6 +55,9 @@ class Filled:
     outcomes: list[Outcome]
     limits: dict[str, Any] = field(default_factory=dict)
     over_limit: bool = False
+    # What is left to send, per list (a dry run's plan): its key, campaign key, name,
+    # whether it is created first, and the URLs, in sheet order.
+    planned: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -71,9 +74,14 @@ class _List:
 
 
 async def fill_lists(
-    session: Session, found: CheckedProspects, outcomes: Sequence[Outcome]
+    session: Session,
+    found: CheckedProspects,
+    outcomes: Sequence[Outcome],
+    allowed: Mapping[str, frozenset[str]] | None = None,
 ) -> Filled:
-    """Fill the lists of the campaigns that exist (see the module docstring)."""
+    """Fill the lists of the campaigns that exist (see the module docstring). `allowed`
+    (a saved plan being applied) names, per list key, the only URLs that may be sent;
+    any other URL left to send is `not_sent`, saying the plan did not show it."""
     prospects = found.prospects
     result: list[Outcome | None] = [None] * len(prospects)
     dry_run = session.settings.dry_run
@@ -98,6 +106,19 @@ async def fill_lists(
     try:
         if lists:
             _what_is_left(session, lists, result)
+            if allowed is not None:
+                _keep_to_plan(lists, allowed, result)
+            filled.planned = [
+                {
+                    "key": item.key,
+                    "campaign_key": item.campaign_key,
+                    "name": item.name,
+                    "create": not _exists(item.entry),
+                    "urls": list(item.pending),
+                }
+                for item in lists.values()
+                if item.pending
+            ]
             if dry_run:
                 for item in lists.values():
                     for url in item.pending:
@@ -113,6 +134,23 @@ async def fill_lists(
         o if o is not None else Outcome(Status.NOT_SENT, errors=(why,)) for o in result
     ]
     return filled
+
+
+def _exists(entry: ListEntry | None) -> bool:
+    return entry is not None and entry.status is Status.CREATED
+
+
+def _keep_to_plan(
+    lists: Mapping[str, _List], allowed: Mapping[str, frozenset[str]], result: list[Outcome | None]
+) -> None:
+    """Only the URLs a plan being applied shows stay to send; the others are not_sent."""
+    why = "not sent: the plan did not show this prospect being added; make a new plan to add it"
+    for key, item in lists.items():
+        shown = allowed.get(key, frozenset())
+        for url in item.pending:
+            if url not in shown:
+                _settle(result, item, url, Outcome(Status.NOT_SENT, errors=(why,)))
+        item.pending = [url for url in item.pending if url in shown]
 
 
 def _campaign_missing(session: Session, prospect: Prospect, campaign: Outcome | None) -> Outcome:

@@ -40,8 +40,10 @@ from jsonschema import Draft202012Validator
 from pipeline import __version__
 from pipeline.errors import PlanError
 from pipeline.execute import Execution, Expected, Step, StepKind
+from pipeline.lists import CHUNK
 from pipeline.model import Status, is_uuid
 from pipeline.operations import Operation
+from pipeline.prospects import CheckedProspects, Prospect
 from pipeline.report import atomic_write
 from pipeline.validate import Checked
 from schemas.payload import Payload, payload_json_schema
@@ -79,8 +81,10 @@ class Plan:
         inputs: Sequence[Mapping[str, Any]],
         owners: Mapping[str, str],
         made: dt.datetime,
+        prospects: CheckedProspects | None = None,
     ) -> Plan:
-        """The plan of a dry run made with `record_state` (see `execute`)."""
+        """The plan of a dry run made with `record_state` (see `execute`), with the run's
+        prospect rows (`prospects`) when it has any."""
         checked, outcomes = execution.checked, execution.outcomes
         columns = [c for c in checked.rows.columns if c in checked.headers]
         frame = checked.rows
@@ -128,6 +132,7 @@ class Plan:
             "headers": {c: checked.headers[c] for c in columns},
             "rows": rows,
             "operations": operations,
+            **_prospects_part(execution, prospects),
         }
         # A copy of its own (rows and operations share payloads), sealed by its checksum.
         data = json.loads(orjson.dumps(data))
@@ -213,6 +218,7 @@ class Plan:
         _expect(headers, dict, "headers")
         for index, row in enumerate(rows):
             _check_row(index, row, len(headers))
+        _check_prospects(data)
         seen: set[tuple[str, str]] = set()
         for index, operation in enumerate(data["operations"]):
             where = f"operations[{index}]"
@@ -275,7 +281,40 @@ class Plan:
             steps=self.steps,
             statuses=tuple(Status(row["status"]) for row in self.data["rows"]),
             name=name,
+            list_states=dict(self.data.get("list_states", {})),
+            adds={
+                str(item["key"]): frozenset(str(url) for url in item["urls"])
+                for item in self.data.get("lists", ())
+            },
         )
+
+    def prospects(self) -> CheckedProspects:
+        """The prospect rows as `execute` and the reports take them (as checked then)."""
+        rows = self.data.get("prospects", [])
+        headers = dict(self.data.get("prospect_headers", {}))
+        frame: dict[str, list[Any]] = {
+            "source": [row["source"] for row in rows],
+            "sheet": [row["sheet"] for row in rows],
+            "row": [int(row["row"]) for row in rows],
+        }
+        for index, column in enumerate(headers):
+            frame[column] = [row["cells"][index] for row in rows]
+        checked = [
+            Prospect(
+                row["source"],
+                row["sheet"],
+                int(row["row"]),
+                row["linkedin_url"],
+                row["url"],
+                row["campaign"],
+                row["campaign_key"],
+                row["list_name"],
+                Status(row["checked"]) if row["checked"] else None,
+                tuple(row["checked_errors"]),
+            )
+            for row in rows
+        ]
+        return CheckedProspects(checked, pd.DataFrame(frame, dtype=object), headers)
 
     def checked(self) -> Checked:
         """The rows as `execute` and the reports take them: owners resolved, the cells as
@@ -314,11 +353,47 @@ class Plan:
             operation["status"] in sending
             or operation["step"] in (StepKind.SETTLE.value, StepKind.MOVE.value)
             for operation in self.data["operations"]
-        )
+        ) or any(item["urls"] for item in self.data.get("lists", ()))
 
     @property
     def payloads(self) -> list[Payload | None]:
         return [row["payload"] for row in self.data["rows"]]
+
+
+def _prospects_part(execution: Execution, found: CheckedProspects | None) -> dict[str, Any]:
+    """A plan file's prospects: each row (as checked, with its planned status and cells),
+    what each list is sent (`lists`: created first or not, the URLs), and the state of
+    each list looked at (`list_states`). Nothing when the run has no prospect rows."""
+    if found is None or not len(found):
+        return {}
+    columns = [c for c in found.rows.columns if c in found.headers]
+    cells = [found.rows[c].tolist() for c in columns]
+    rows = [
+        {
+            "source": p.source,
+            "sheet": p.sheet,
+            "row": p.row,
+            "campaign": p.campaign,
+            "campaign_key": p.campaign_key,
+            "list_name": p.list_name,
+            "linkedin_url": p.linkedin_url,
+            "url": p.url,
+            "checked": p.status.value if p.status is not None else "",
+            "checked_errors": list(p.errors),
+            "status": o.status.value,
+            "errors": list(o.errors),
+            "cells": [_plain(column[position]) for column in cells],
+        }
+        for position, (p, o) in enumerate(
+            zip(found.prospects, execution.prospect_outcomes, strict=True)
+        )
+    ]
+    return {
+        "prospect_headers": {c: found.headers[c] for c in columns},
+        "prospects": rows,
+        "lists": [dict(item) for item in execution.prospect_plan],
+        "list_states": dict(execution.list_states),
+    }
 
 
 def plan_counts(statuses: Any) -> dict[str, int]:
@@ -364,6 +439,24 @@ def plan_lines(plan: Plan, folder: Path | None = None, saved: Path | None = None
             lines.append(f"  {mark} {_where(row)}  {row['campaign_name']}{campaign}")
             lines.extend(f"      {change}" for change in row["changes"])
         lines.append("")
+    planned = [item for item in plan.data.get("lists", ()) if item["urls"]]
+    if planned:
+        adding = sum(len(item["urls"]) for item in planned)
+        lines.append(f"Prospects to add ({adding}) to {len(planned)} list(s):")
+        for item in planned:
+            urls = len(item["urls"])
+            chunks = -(-urls // CHUNK)
+            if item["create"]:
+                requests = f"created with {min(urls, CHUNK)}" + (
+                    f", then {chunks - 1} add(s)" if chunks > 1 else ""
+                )
+            else:
+                requests = f"{chunks} add(s)"
+            lines.append(
+                f"  + list {item['name']!r} of {item['campaign_key']}: {urls} profile(s), "
+                f"{requests}"
+            )
+        lines.append("")
     attention = [row for row in rows if Status(row["status"]) in _ATTENTION]
     if attention:
         lines.append(f"Rows that need a person ({len(attention)}):")
@@ -390,6 +483,8 @@ def plan_lines(plan: Plan, folder: Path | None = None, saved: Path | None = None
         lines.append("")
     counts = plan_counts(Status(row["status"]) for row in rows)
     told = ", ".join(f"{n} {word}" for word, n in counts.items()) or "no rows"
+    if planned:
+        told += f"; {sum(len(item['urls']) for item in planned)} prospect(s) to add"
     lines.append(f"Plan: {told}.")
     if not plan.has_work:
         lines.append("Nothing to do: applying this plan would send nothing.")
@@ -485,6 +580,41 @@ def _check_row(index: int, row: Any, width: int) -> None:
         raise _Damaged(f"{where}.payload is not one the API takes ({problem.message})")
     if not is_uuid(str(payload.get("ownerId", ""))):
         raise _Damaged(f"{where}.payload: its ownerId is not a team member id")
+
+
+def _check_prospects(data: Mapping[str, Any]) -> None:
+    """A plan file's prospects: every field `apply` and its reports read."""
+    headers = data.get("prospect_headers", {})
+    _expect(headers, dict, "prospect_headers")
+    for index, row in enumerate(data.get("prospects", [])):
+        where = f"prospects[{index}]"
+        _expect(row, dict, where)
+        for name in ("source", "sheet", "campaign_key", "list_name", "linkedin_url", "url"):
+            _expect(row[name], str, f"{where}.{name}")
+        _expect(row["row"], int, f"{where}.row")
+        if row["campaign"] is not None:
+            _expect(row["campaign"], int, f"{where}.campaign")
+        Status(row["status"])
+        if row["checked"]:
+            Status(row["checked"])
+        for name in ("checked_errors", "errors", "cells"):
+            _expect(row[name], list, f"{where}.{name}")
+        if len(row["cells"]) != len(headers):
+            raise _Damaged(f"{where}: its cells do not match the prospect headers")
+    for index, item in enumerate(data.get("lists", [])):
+        where = f"lists[{index}]"
+        _expect(item, dict, where)
+        for name in ("key", "campaign_key", "name"):
+            _expect(item[name], str, f"{where}.{name}")
+        _expect(item["create"], bool, f"{where}.create")
+        _expect(item["urls"], list, f"{where}.urls")
+        for url in item["urls"]:
+            _expect(url, str, f"{where}.urls")
+    states = data.get("list_states", {})
+    _expect(states, dict, "list_states")
+    for key, state in states.items():
+        _expect(state, dict, f"list_states[{key!r}]")
+        _expect(state["fingerprint"], str, f"list_states[{key!r}].fingerprint")
 
 
 def _step(operation: Mapping[str, Any]) -> Step:

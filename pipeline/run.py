@@ -637,7 +637,7 @@ async def _run_files(
         )
         summaries.append(summary)
         if planning and not (execution.stopped or execution.interrupted):
-            made = _plan_of(execution, settings, inputs, checked, started)
+            made = _plan_of(execution, settings, inputs, checked, started, found)
             if isinstance(made, PlanError):  # no report, no plan: raised once it is over
                 refused.append(made)
                 return
@@ -747,6 +747,7 @@ def _plan_of(
     inputs: Sequence[Mapping[str, Any]],
     checked: Checked,
     made: dt.datetime,
+    prospects: CheckedProspects | None = None,
 ) -> Plan | PlanError:
     """The plan of a planning run, or the `PlanError` to raise when it would create a
     campaign for an owner e-mail it could not resolve."""
@@ -766,6 +767,7 @@ def _plan_of(
         inputs=inputs,
         owners=owners,
         made=made,
+        prospects=prospects,
     )
     unresolved = unresolved_owners(plan)
     if unresolved:
@@ -832,6 +834,7 @@ async def apply_plan_async(
     started = timing.now()
     began = timing.monotonic()
     checked = plan.checked()
+    found = plan.prospects()
     identifier = run_id([Path("apply")], started)
     folder = report_folder(options, identifier)
     command = "apply"
@@ -859,11 +862,18 @@ async def apply_plan_async(
             retries=execution.retries,
             rate_limited=execution.rate_limited,
             stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
+            **_prospect_summary(execution.prospect_outcomes, execution.prospect_limits),
         )
         summaries.append(summary)
         writing = True
         with bulk_work():
-            write_reports(folder.path, execution.checked, execution.outcomes, summary)
+            write_reports(
+                folder.path,
+                execution.checked,
+                execution.outcomes,
+                summary,
+                prospects=(found, execution.prospect_outcomes),
+            )
             plan.write(folder.path / PLAN_FILE)
 
     try:
@@ -879,8 +889,15 @@ async def apply_plan_async(
             report=report,
             payloads=plan.payloads,
             expected=plan.expected(path.name),
+            prospects=found,
         )
     finally:
         if not writing:  # refused (stale, locked, another ledger): no report
             folder.discard()
-    return _result(options, settings, command, folder, execution, summaries, (), writing)
+    result = _result(options, settings, command, folder, execution, summaries, (), writing)
+    said = execution.prospect_outcomes
+    return replace(
+        result,
+        prospects=prospect_results(found, said),
+        prospect_counts=counts(o.status for o in said),
+    )

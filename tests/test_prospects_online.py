@@ -371,3 +371,86 @@ def test_kill_9_while_prospects_are_added_then_a_rerun_converges(tmp_path: Path)
     assert stats["lists_created"] == 1 and stats["duplicate_lists"] == 0
     (only,) = lists
     assert only["urls"] == urls
+
+
+# -- plan and apply -----------------------------------------------------------------------
+
+
+def _plan(tmp_path: Path, path: Path, recorder: Recorder, out: str) -> Any:
+    from pipeline.run import plan_files
+
+    return plan_files(
+        Options(paths=(path,), out=tmp_path / out),
+        run_settings(tmp_path, dry_run=True),
+        transport=recorder,
+        timing=FakeTiming().timing,
+    )
+
+
+def _apply(tmp_path: Path, saved: Path, recorder: Recorder, out: str) -> RunResult:
+    from pipeline.plan import Plan
+    from pipeline.run import apply_plan
+
+    return apply_plan(
+        Plan.read(saved),
+        saved,
+        Options(paths=(saved,), out=tmp_path / out),
+        run_settings(tmp_path),
+        transport=recorder,
+        timing=FakeTiming().timing,
+    )
+
+
+def test_a_plan_shows_the_prospects_to_add_and_apply_adds_exactly_them(
+    tmp_path: Path, sandbox: tuple[Starlette, Recorder]
+) -> None:
+    """The plan sends nothing: its prospects are would_add, plan.json lists each list's
+    URLs (created first or not) and the printed plan counts them; apply creates the
+    campaigns and fills the lists with exactly those URLs, without reading the sheet."""
+    from pipeline.plan import plan_lines
+
+    app, recorder = sandbox
+    urls = people(130)
+    path = sheet(tmp_path, [["acme-q1-cto", url, ""] for url in urls])
+
+    result, made = _plan(tmp_path, path, recorder, "plan")
+    planned_requests = list_requests(recorder)
+    path.unlink()
+    applied = _apply(tmp_path, result.folder / "plan.json", recorder, "apply")
+
+    assert planned_requests == []
+    assert statuses(result) == ["would_add"] * 130
+    (item,) = made.data["lists"]
+    assert (item["name"], item["create"], item["urls"]) == ("ACME Q1 - CTOs in fintech", True, urls)
+    lines = plan_lines(made)
+    shown = "  + list 'ACME Q1 - CTOs in fintech' of acme-q1-cto: 130 profile(s), "
+    assert shown + "created with 100, then 1 add(s)" in lines
+    assert any(line.endswith("; 130 prospect(s) to add.") for line in lines)
+    assert statuses(applied) == ["added"] * 130
+    assert held(app) == {"ACME Q1 - CTOs in fintech": urls}
+    assert (tmp_path / "apply" / "prospects.csv").exists()
+
+
+def test_a_list_changed_since_the_plan_makes_it_stale(
+    tmp_path: Path, sandbox: tuple[Starlette, Recorder]
+) -> None:
+    """Profiles added to a planned list by another run after the plan was made: apply is
+    refused (exit 2), naming the list and its first row; nothing is sent."""
+    from pipeline.errors import StalePlan
+
+    app, recorder = sandbox
+    first = [["acme-q1-cto", url, ""] for url in people(5)]
+    run(tmp_path, sheet(tmp_path, first), recorder, "o1")
+    more = sheet(tmp_path, [*first, *(["acme-q1-cto", u, ""] for u in people(3, 5))], "more.xlsx")
+    result, _ = _plan(tmp_path, more, recorder, "plan")
+    run(tmp_path, more, recorder, "meanwhile")
+    recorder.requests.clear()
+
+    with pytest.raises(
+        StalePlan,
+        match=r"more.xlsx \[prospects\] row 2: the prospect list 'ACME Q1 - CTOs in fin",
+    ):
+        _apply(tmp_path, result.folder / "plan.json", recorder, "apply")
+
+    assert list_requests(recorder) == []
+    assert held(app) == {"ACME Q1 - CTOs in fintech": people(8)}
