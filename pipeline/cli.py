@@ -1681,6 +1681,8 @@ def closing_line(result: RunResult) -> str:
     inputs, a sentence naming the sheet read of each comes before `Reports in`. A run
     that changed nothing ends `Nothing changed; no report kept.` instead. Files archived
     (--archive) are counted before that: `Archived 2 files to DIR/<run-id>.`"""
+    from pipeline.model import Status
+
     parts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
     plural = "" if result.total == 1 else "s"
     if result.prospect_counts:
@@ -1689,7 +1691,7 @@ def closing_line(result: RunResult) -> str:
         parts += f". {many} prospect{'' if many == 1 else 's'}: {told}"
         found = result.summary.get("prospects", {})
         limits = found.get("limits", {})
-        if found.get("waiting") and result.prospect_counts.get("over_limit"):
+        if found.get("waiting") and result.prospect_counts.get(Status.OVER_LIMIT.value):
             parts += (
                 f" ({found['waiting']} wait for the account's prospect limit: "
                 f"{limits.get('perMonthUrlsLimit')} a month, {limits.get('totalUrlsLimit')} "
