@@ -1,16 +1,21 @@
-"""Input sheets generated from the column catalogue: blank templates and the examples.
+"""Input sheets generated from the column catalogues: blank templates and the examples.
 
 `write_template` writes a blank `campaigns.xlsx` (drop-downs for the campaign type and
 the switches, whole-number checks, id columns formatted as text so Excel cannot turn
-them into numbers, a `columns` sheet documenting every column, header frozen) or a
-`campaigns.csv` holding the header only. `write_example` writes the same sheet with
-`EXAMPLE_ROWS` filled in. `input_templates/` holds what these functions produce.
+them into numbers, header frozen), then a `prospects` sheet headed by `PROSPECT_COLUMNS`
+(decision 11; not in a Topic-only workbook, as Topic campaigns have no prospect lists),
+then a `columns` sheet documenting every column of both; or a `campaigns.csv` holding
+the campaign header only (a CSV holds one table: prospects go in a file of their own
+whose header has `linkedin_url`). `write_example` writes the same with `EXAMPLE_ROWS`
+and, in a workbook, `EXAMPLE_PROSPECTS` filled in. `input_templates/` holds what these
+functions produce.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
@@ -21,17 +26,23 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipeline.errors import ConfigError
+from pipeline.load import PROSPECTS
 from pipeline.parse import parse_campaign_type
 from pipeline.report import atomic_write
 from schemas.columns import (
     CAMPAIGN_TYPE_CHOICES,
     COLUMNS,
+    KEYWORD,
     MAX_API_INT,
+    PROSPECT_COLUMNS,
+    PROSPECTS_ONLY,
     Column,
     Kind,
 )
 
 SHEET: Final = "campaigns"
+PROSPECTS_SHEET: Final = PROSPECTS  # the sheet the loader reads prospect rows from
+DOCS_SHEET: Final = "columns"
 # Data rows of the blank sheet that carry drop-downs and checks (rows 2 to 10001).
 VALIDATED_ROWS: Final = 10_000
 # The kinds of file a template is written as, by the suffix of its name.
@@ -39,6 +50,8 @@ SUFFIXES: Final = (".xlsx", ".csv")
 SUFFIX_RULE: Final = "a template is a .xlsx or a .csv file; end the name in .xlsx or .csv"
 _TEXT_KINDS: Final = frozenset({Kind.TEXT, Kind.UUID, Kind.OWNER, Kind.UUID_LIST, Kind.TOKEN_LIST})
 _HEADER_FILL: Final = PatternFill(start_color="FFDDEBF7", end_color="FFDDEBF7", fill_type="solid")
+# Column widths of the prospects sheet, in characters: wide enough for what is in it.
+_PROSPECT_WIDTHS: Final = (24, 64)
 
 _STYLE_FORMAL: Final = "8d256aa6-9b12-49a7-93ee-bf41634b5b60"
 _STYLE_CASUAL: Final = "5a0f3e4c-2b1d-4c8e-9f6a-7d3b2e1c0a94"
@@ -119,11 +132,68 @@ EXAMPLE_ROWS: Final[tuple[Mapping[str, str], ...]] = (
 )
 
 
+# People for the example's Prospects campaigns, their links pasted the ways people copy
+# them (tracking query, trailing slash, a country or mobile subdomain, no scheme, an
+# accented name, a details page); each campaign named by its campaign_key, the keyless
+# one by its campaign_name; two people in a list of their own. All distinct, all valid.
+EXAMPLE_PROSPECTS: Final[tuple[Mapping[str, str], ...]] = (
+    {
+        "campaign": "acme-q1-cto",
+        "linkedin_url": "https://www.linkedin.com/in/marcus-chen-fintech/",
+    },
+    {
+        "campaign": "acme-q1-cto",
+        "linkedin_url": "https://www.linkedin.com/in/sarah-okonkwo-cto?trk=public_profile_browsemap",
+    },
+    {
+        "campaign": "acme-q1-cto",
+        "linkedin_url": "https://de.linkedin.com/in/jürgen-müller-4b2a1c",
+    },
+    {
+        "campaign": "acme-q1-cto",
+        "linkedin_url": "https://www.linkedin.com/in/priya-raghavan",
+        "list_name": "ACME Q1 - CTOs met at Money20/20",
+    },
+    {
+        "campaign": "acme-q1-cto",
+        "linkedin_url": "http://linkedin.com/in/tomas-horvath-cto/",
+        "list_name": "ACME Q1 - CTOs met at Money20/20",
+    },
+    {
+        "campaign": "acme-q1-vp-sales",
+        "linkedin_url": "linkedin.com/in/sofia-ramirez-sales",
+    },
+    {
+        "campaign": "acme-q1-vp-sales",
+        "linkedin_url": "https://www.linkedin.com/in/daniel-okafor/details/experience/",
+    },
+    {
+        "campaign": "acme-q1-vp-sales",
+        "linkedin_url": "https://www.linkedin.com/in/emma-lindqvist-5a7b3c1?utm_source=share"
+        "&utm_campaign=share_via&utm_content=profile&utm_medium=ios_app",
+    },
+    {
+        "campaign": "Agency partners - warm intros",
+        "linkedin_url": "https://fr.linkedin.com/in/étienne-lefèvre-agence/",
+    },
+    {
+        "campaign": "Agency partners - warm intros",
+        "linkedin_url": "https://m.linkedin.com/in/claire-dubois-b2b",
+    },
+)
+
+
 def columns_for(campaign_type: str | None) -> tuple[Column, ...]:
     """The columns a sheet for one campaign type needs (all of them when None)."""
     if campaign_type is None:
         return COLUMNS
     return tuple(c for c in COLUMNS if campaign_type in c.types)
+
+
+def prospect_columns_for(campaign_type: str | None) -> tuple[Column, ...]:
+    """The columns of the `prospects` sheet for one campaign type: none for Topic
+    (KEYWORD), which has no prospect lists, so a Topic-only workbook has no such sheet."""
+    return () if campaign_type == KEYWORD else PROSPECT_COLUMNS
 
 
 def column_docs(column: Column) -> list[str]:
@@ -134,6 +204,13 @@ def column_docs(column: Column) -> list[str]:
 
 
 DOC_HEADER: Final = ("column", "type", "campaign types", "default", "API field", "help")
+# The title line of the prospects block of the `columns` sheet.
+PROSPECTS_DOC_TITLE: Final = (
+    f"{PROSPECTS_SHEET} sheet",
+    "One row per person to put in a prospect list of a Prospects campaign: a row of the "
+    "campaigns sheet, or of another sheet run with it. A CSV or Excel file of these "
+    "columns (its header has linkedin_url) can stand in for this sheet.",
+)
 
 
 def write_template(
@@ -141,20 +218,32 @@ def write_template(
     *,
     campaign_type: str | None = None,
     rows: Sequence[Mapping[str, str]] = (),
+    prospects: Sequence[Mapping[str, str]] = (),
 ) -> Path:
-    """Write a sheet (`.xlsx` or `.csv` by the suffix of `path`) with `rows` filled in;
+    """Write a sheet (`.xlsx` or `.csv` by the suffix of `path`) with `rows` filled in,
+    and in a workbook its `prospects` sheet with `prospects` (a CSV leaves them out; a
+    Topic-only workbook has no prospects sheet, so giving it prospects is a ValueError);
     a missing folder is created. Any other suffix is a `ConfigError` and writes nothing."""
     if path.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"{path}: {SUFFIX_RULE}")
     columns = columns_for(campaign_type)
+    prospect_columns = prospect_columns_for(campaign_type)
+    if prospects and not prospect_columns:
+        raise ValueError(f"a {campaign_type} template has no prospects sheet")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _write(path, columns, rows)
+        return _write(path, columns, rows, prospect_columns, prospects)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _write(path: Path, columns: Sequence[Column], rows: Sequence[Mapping[str, str]]) -> Path:
+def _write(
+    path: Path,
+    columns: Sequence[Column],
+    rows: Sequence[Mapping[str, str]],
+    prospect_columns: Sequence[Column],
+    prospects: Sequence[Mapping[str, str]],
+) -> Path:
     if path.suffix.lower() == ".csv":
         with atomic_write(path) as stream:
             writer = csv.writer(stream, lineterminator="\r\n")
@@ -166,20 +255,24 @@ def _write(path: Path, columns: Sequence[Column], rows: Sequence[Mapping[str, st
     assert sheet is not None  # a new workbook always has one sheet
     sheet.title = SHEET
     _fill_campaigns(sheet, columns, rows)
-    _fill_docs(workbook.create_sheet("columns"), columns)
+    if prospect_columns:
+        _fill_prospects(workbook.create_sheet(PROSPECTS_SHEET), prospect_columns, prospects)
+    _fill_docs(workbook.create_sheet(DOCS_SHEET), columns, prospect_columns)
     with atomic_write(path, binary=True) as stream:
         workbook.save(stream)
     return path
 
 
 def write_example(path: Path, campaign_type: str | None = None) -> Path:
-    """The example sheet: `EXAMPLE_ROWS` (those of `campaign_type` when given) filled in."""
+    """The example sheet: `EXAMPLE_ROWS` (those of `campaign_type` when given) filled in,
+    and in a workbook with a prospects sheet, `EXAMPLE_PROSPECTS`."""
     rows = [
         row
         for row in EXAMPLE_ROWS
         if campaign_type is None or parse_campaign_type(row["campaign_type"]) == campaign_type
     ]
-    return write_template(path, campaign_type=campaign_type, rows=rows)
+    prospects = EXAMPLE_PROSPECTS if prospect_columns_for(campaign_type) else ()
+    return write_template(path, campaign_type=campaign_type, rows=rows, prospects=prospects)
 
 
 def _fill_campaigns(
@@ -231,13 +324,51 @@ def _fill_campaigns(
                 sheet.cell(row=line, column=index).number_format = "@"
 
 
-def _fill_docs(sheet: Worksheet, columns: Sequence[Column]) -> None:
+def _fill_prospects(
+    sheet: Worksheet, columns: Sequence[Column], rows: Sequence[Mapping[str, str]]
+) -> None:
+    """The `prospects` sheet: the header, bold and frozen, then `rows`; every column is
+    text, formatted as such so Excel leaves links and keys as typed."""
+    sheet.append([c.name for c in columns])
+    for row in rows:
+        sheet.append([row.get(c.name, "") or None for c in columns])
+    sheet.freeze_panes = "A2"
+    narrowest, widest = _PROSPECT_WIDTHS
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        cell = sheet.cell(row=1, column=index)
+        cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+        longest = max((len(row.get(column.name, "")) for row in rows), default=0)
+        wanted = max(len(column.name), len(column.example), longest) + 2
+        sheet.column_dimensions[letter].width = min(widest, max(narrowest, wanted))
+        sheet.column_dimensions[letter].number_format = "@"
+        for line in range(2, len(rows) + 2):
+            sheet.cell(row=line, column=index).number_format = "@"
+
+
+def _fill_docs(
+    sheet: Worksheet, columns: Sequence[Column], prospect_columns: Sequence[Column]
+) -> None:
+    """The `columns` sheet: a line per campaign column, then, after an empty line and a
+    title line, a line per column of the prospects sheet."""
     sheet.append([*DOC_HEADER, "example"])
     for column in columns:
         sheet.append([*column_docs(column), column.example])
+    bold = Font(bold=True)
+    if prospect_columns:
+        sheet.append([])
+        title, about = PROSPECTS_DOC_TITLE
+        sheet.append([title, None, None, None, None, about])
+        sheet.cell(row=sheet.max_row, column=1).font = bold
+        for column in prospect_columns:
+            # Every prospects column serves Prospects campaigns only: no Topic campaign
+            # has a prospect list.
+            docs = column_docs(replace(column, types=PROSPECTS_ONLY))
+            sheet.append([*docs, column.example])
     sheet.freeze_panes = "A2"
     for cell in sheet[1]:
-        cell.font = Font(bold=True)
+        cell.font = bold
     for letter, width in zip("ABCDEFG", (32, 16, 16, 10, 52, 80, 40), strict=True):
         sheet.column_dimensions[letter].width = width
     for row in sheet.iter_rows(min_row=2):

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pipeline.cli import cli
+from pipeline.template import EXAMPLE_PROSPECTS
 from schemas.columns import COLUMNS
 from tests.helpers import PROSPECTS_ROW, TOPIC_ROW, rows_csv, write_csv, write_xlsx
 
@@ -66,7 +67,8 @@ def test_validate_example_exits_0(tmp_path: Path) -> None:
     result = invoke("validate", EXAMPLE, "--out", out)
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        f"5 rows: 5 valid. Read sheet 'campaigns' of example.xlsx. Reports in {out}\n"
+        f"5 rows: 5 valid. {len(EXAMPLE_PROSPECTS)} prospects: {len(EXAMPLE_PROSPECTS)} valid. "
+        f"Read sheet 'campaigns' of example.xlsx. Reports in {out}\n"
     )
     assert result.stderr == ""
     assert (out / "payloads.jsonl").exists()
@@ -166,7 +168,7 @@ def test_validate_unknown_sheet_exits_2_and_lists_sheets(tmp_path: Path) -> None
     assert result.exit_code == 2
     assert result.stderr == (
         f"Error: {EXAMPLE}: has no sheet named 'plans'\n"
-        "Sheets in it: 'campaigns', 'columns'. Try --sheet NAME.\n"
+        "Sheets in it: 'campaigns', 'prospects', 'columns'. Try --sheet NAME.\n"
     )
 
 

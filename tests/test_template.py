@@ -8,10 +8,17 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pipeline.load import load
-from pipeline.template import write_example, write_template
+from pipeline.load import CAMPAIGNS, PROSPECTS, load
+from pipeline.prospects import check_prospects
+from pipeline.template import (
+    EXAMPLE_PROSPECTS,
+    EXAMPLE_ROWS,
+    PROSPECTS_DOC_TITLE,
+    write_example,
+    write_template,
+)
 from pipeline.validate import validate
-from schemas.columns import COLUMNS, KEYWORD, TARGET_USER, Kind
+from schemas.columns import COLUMNS, KEYWORD, PROSPECT_COLUMNS, TARGET_USER, Kind
 from tests.helpers import errors
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "input_templates"
@@ -68,9 +75,10 @@ def test_committed_templates_are_what_the_generator_writes(tmp_path: Path, name:
 
 
 def test_blank_template_layout(tmp_path: Path) -> None:
-    """campaigns.xlsx: a `campaigns` sheet with every column as header, frozen, no rows."""
+    """campaigns.xlsx: a `campaigns` sheet with every column as header, frozen, no rows,
+    then the `prospects` and `columns` sheets."""
     content = workbook_content(write_template(tmp_path / "t.xlsx"))
-    assert list(content) == ["campaigns", "columns"]
+    assert list(content) == ["campaigns", "prospects", "columns"]
     sheet = content["campaigns"]
     assert [row for row in sheet["values"] if any(v is not None for v in row)] == [
         [c.name for c in COLUMNS]
@@ -97,7 +105,7 @@ def test_columns_sheet_documents_every_column(tmp_path: Path) -> None:
     """The `columns` sheet has a header and one line per catalogue column with its help."""
     sheet = workbook_content(write_template(tmp_path / "t.xlsx"))["columns"]
     assert sheet["freeze_panes"] == "A2"
-    rows = sheet["values"]
+    rows = sheet["values"][: len(COLUMNS) + 1]
     assert rows[0][:6] == ["column", "type", "campaign types", "default", "API field", "help"]
     assert [r[0] for r in rows[1:]] == [c.name for c in COLUMNS]
     for row, column in zip(rows[1:], COLUMNS, strict=True):
@@ -138,10 +146,15 @@ def test_committed_examples_validate_cleanly(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["campaigns.xlsx", "campaigns.csv"])
 def test_committed_blank_templates_load_with_no_rows(name: str) -> None:
-    """The blank templates load (every header known) and hold no rows."""
-    (table,) = load([TEMPLATES / name])
+    """The blank templates load (every header known) and hold no rows, campaign or
+    prospect; the workbook's prospects sheet is read as one."""
+    table, *prospects = load([TEMPLATES / name])
+    assert table.kind == CAMPAIGNS
     assert list(table.frame.columns) == [c.name for c in COLUMNS]
     assert len(table.frame) == 0
+    assert [(t.kind, len(t.frame)) for t in prospects] == (
+        [(PROSPECTS, 0)] if name.endswith(".xlsx") else []
+    )
 
 
 def test_id_columns_are_formatted_as_text(tmp_path: Path) -> None:
@@ -242,3 +255,104 @@ def test_write_template_refuses_an_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\.xlsx or a \.csv"):
         write_template(tmp_path / "plan.txt")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the prospects sheet ----------------------------------------------------------------
+
+
+def test_workbook_template_has_a_prospects_sheet_headed_by_the_catalogue(tmp_path: Path) -> None:
+    """The blank workbook's second sheet is `prospects`: the catalogue's prospects columns
+    in order, header bold and frozen, each column formatted as text, no rows."""
+    path = write_template(tmp_path / "t.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    try:
+        assert workbook.sheetnames == ["campaigns", "prospects", "columns"]
+        sheet = workbook["prospects"]
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        assert rows == [[c.name for c in PROSPECT_COLUMNS]]
+        assert sheet.freeze_panes == "A2"
+        assert all(cell.font.bold for cell in sheet[1])
+        for index in range(1, len(PROSPECT_COLUMNS) + 1):
+            dimension = sheet.column_dimensions[openpyxl.utils.get_column_letter(index)]
+            assert dimension.number_format == "@"
+            assert dimension.width is not None and dimension.width >= 20
+    finally:
+        workbook.close()
+
+
+def test_columns_sheet_documents_the_prospects_columns(tmp_path: Path) -> None:
+    """After the campaign columns, the `columns` sheet has a titled block with a line per
+    prospects column: its help and example from the catalogue, for Prospects only."""
+    rows = workbook_content(write_template(tmp_path / "t.xlsx"))["columns"]["values"]
+    block = rows[len(COLUMNS) + 1 :]
+    assert all(cell is None for cell in block[0])
+    assert block[1][0] == PROSPECTS_DOC_TITLE[0]
+    assert block[1][5] == PROSPECTS_DOC_TITLE[1]
+    lines = block[2:]
+    assert [line[0] for line in lines] == [c.name for c in PROSPECT_COLUMNS]
+    for line, column in zip(lines, PROSPECT_COLUMNS, strict=True):
+        assert line[1:4] == ["text", "Prospects only", "required" if column.required else None]
+        assert line[5] == column.help
+        assert (line[6] or "") == column.example
+
+
+def test_example_prospects_are_valid_and_name_prospects_campaigns() -> None:
+    """Every prospect row of the committed example.xlsx is valid (no duplicate) and goes
+    to a Prospects campaign row of the example: by campaign_key, or by campaign_name for
+    the one row without a key."""
+    tables = load([TEMPLATES / "example.xlsx"])
+    checked = validate(tables)
+    found = check_prospects(tables, checked)
+    assert len(found) == len(EXAMPLE_PROSPECTS)
+    assert [(p.status, p.errors) for p in found.prospects] == [(None, ())] * len(found)
+    kinds = checked.values["campaign_type"]
+    names = checked.values["campaign_name"]
+    for prospect, row in zip(found.prospects, EXAMPLE_PROSPECTS, strict=True):
+        assert prospect.campaign is not None, row
+        assert kinds[prospect.campaign] == TARGET_USER, row
+        assert prospect.url.startswith("https://www.linkedin.com/in/"), row
+        assert row["campaign"] in (checked.keys[prospect.campaign], names[prospect.campaign])
+    keyless = {r["campaign_name"] for r in EXAMPLE_ROWS if not r["campaign_key"]}
+    assert keyless & {r["campaign"] for r in EXAMPLE_PROSPECTS}
+    assert len({p.list_key for p in found.prospects}) > len({p.campaign for p in found.prospects})
+
+
+def test_example_prospects_are_what_the_example_workbook_holds(tmp_path: Path) -> None:
+    """`template --example` writes EXAMPLE_PROSPECTS, cell for cell, in the prospects sheet;
+    a Prospects-only example keeps them all."""
+    header = [c.name for c in PROSPECT_COLUMNS]
+    expected = [header, *([row.get(h) or None for h in header] for row in EXAMPLE_PROSPECTS)]
+    for campaign_type in (None, TARGET_USER):
+        path = write_example(tmp_path / f"{campaign_type}.xlsx", campaign_type)
+        assert workbook_content(path)["prospects"]["values"] == expected
+
+
+@pytest.mark.parametrize("example", [False, True])
+def test_topic_workbook_has_no_prospects(tmp_path: Path, example: bool) -> None:
+    """A Topic-only workbook (blank or example) has no prospects sheet and documents no
+    prospects column: Topic campaigns have no prospect lists."""
+    path = tmp_path / "topic.xlsx"
+    if example:
+        write_example(path, KEYWORD)
+    else:
+        write_template(path, campaign_type=KEYWORD)
+    content = workbook_content(path)
+    assert list(content) == ["campaigns", "columns"]
+    documented = [row[0] for row in content["columns"]["values"]]
+    assert not {c.name for c in PROSPECT_COLUMNS} & set(documented)
+    assert [t.kind for t in load([path])] == [CAMPAIGNS]
+
+
+def test_topic_template_refuses_prospects(tmp_path: Path) -> None:
+    """Prospects given to a Topic-only template are a ValueError, and nothing is written."""
+    with pytest.raises(ValueError, match="no prospects sheet"):
+        write_template(tmp_path / "t.xlsx", campaign_type=KEYWORD, prospects=EXAMPLE_PROSPECTS)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_example_holds_the_campaign_rows_only(tmp_path: Path) -> None:
+    """A CSV holds one table: the CSV example is the campaign rows, with no prospect."""
+    path = write_example(tmp_path / "example.csv")
+    header = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    assert header == [c.name for c in COLUMNS]
+    assert [t.kind for t in load([path])] == [CAMPAIGNS]
