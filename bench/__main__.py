@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_offline", "bench_sandbox", "bench_send", "bench_updates")
+BENCHMARKS = (
+    "bench_offline",
+    "bench_sandbox",
+    "bench_send",
+    "bench_updates",
+    "bench_prospects",
+)
 
 
 def main() -> None:

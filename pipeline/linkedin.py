@@ -78,10 +78,11 @@ def canonical_profile_url(text: str) -> str:
     value = _trimmed(text)
     if value.startswith("<") and value.endswith(">"):
         value = _trimmed(value[1:-1])
-    shown = _show(value)
+    shown = _Shown(value)
     if not value:
         raise CellError(f"the cell holds no link; {_ACCEPTED}")
-    hidden = next((c for c in value if _hidden(c)), None)
+    plain = value.isascii() and value.isprintable()  # the usual case: nothing hidden
+    hidden = None if plain else next((c for c in value if _hidden(c)), None)
     if hidden is not None:
         raise CellError(f"{shown} holds {_name(hidden)}; delete it or {_COPY_AGAIN}")
     if " " in value:
@@ -99,7 +100,22 @@ def canonical_profile_url(text: str) -> str:
     return PROFILE_PREFIX + _slug(shown, path)
 
 
-def _host_and_path(shown: str, value: str) -> tuple[str, str]:
+class _Shown:
+    """A link quoted for a message (`_show`), made only when a message is."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __format__(self, spec: str) -> str:
+        return format(_show(self._value), spec)
+
+    def __str__(self) -> str:
+        return _show(self._value)
+
+
+def _host_and_path(shown: _Shown, value: str) -> tuple[str, str]:
     """The host (lower-case when ASCII) and the rest (`/path?query#fragment`) of a link."""
     scheme = _SCHEME.match(value)
     rest = value[scheme.end() :] if scheme else value
@@ -117,7 +133,7 @@ def _host_and_path(shown: str, value: str) -> tuple[str, str]:
     return (host.lower() if host.isascii() else host), path
 
 
-def _slug(shown: str, path: str) -> str:
+def _slug(shown: _Shown, path: str) -> str:
     """The canonical slug of a LinkedIn link's path (`/in/<slug>/...?...#...`)."""
     segments = _QUERY.split(path, maxsplit=1)[0].split("/")[1:] if path.startswith("/") else []
     first = segments[0].lower() if segments else ""
@@ -139,10 +155,17 @@ def _slug(shown: str, path: str) -> str:
         raise CellError(
             f"{shown} holds percent-encoded bytes that are not UTF-8 text; {_COPY_AGAIN}"
         ) from None
-    hidden = next((c for c in decoded if _hidden(c) or c == " "), None)
+    if decoded.isascii() and decoded.isprintable():
+        hidden = " " if " " in decoded else None
+    else:
+        hidden = next((c for c in decoded if _hidden(c) or c == " "), None)
     if hidden is not None:
         what = "a space" if hidden == " " else _name(hidden)
         raise CellError(f"{shown} holds {what}, percent-encoded; {_COPY_AGAIN}")
+    if decoded.isascii():  # the usual case: nothing to normalise
+        lowered = decoded.lower()
+        if _PLAIN_SLUG.fullmatch(lowered):
+            return lowered
     # NFC so that `u` + combining diaeresis and `ü` are one person; again after lower(),
     # which can leave a letter and its mark apart (`İ` -> `i` + U+0307).
     slug = unicodedata.normalize("NFC", unicodedata.normalize("NFC", decoded).lower()).encode(
@@ -151,7 +174,11 @@ def _slug(shown: str, path: str) -> str:
     return "".join(chr(byte) if byte in _KEPT else f"%{byte:02X}" for byte in slug)
 
 
-def _not_a_profile(shown: str, first: str) -> str:
+# A slug that is already canonical as it is: only what the encoding keeps.
+_PLAIN_SLUG: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _not_a_profile(shown: _Shown, first: str) -> str:
     """Why a LinkedIn link whose path starts with `first` (not `in`) is refused."""
     if first == "pub":
         return (
@@ -187,6 +214,8 @@ def _hidden(char: str) -> bool:
 
 def _trimmed(text: str) -> str:
     """`text` without the whitespace and invisible characters around it."""
+    if text.isascii() and text.isprintable():  # only spaces can be around it
+        return text.strip(" ")
     start, end = 0, len(text)
     while start < end and (text[start] == " " or _hidden(text[start])):
         start += 1
