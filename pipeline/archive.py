@@ -171,11 +171,21 @@ def finished_files(
         for source, status in zip(sources, statuses, strict=True)
         if status not in DONE and Path(source) in parent
     }
+    # A workbook may be two tables (its campaign rows, its prospects sheet): its rows are
+    # counted together, and it is moved once.
+    expected: Counter[Path] = Counter()
     for table in tables:
-        expected = len(table.frame) - len(taken_out.get(table.path, ()))
-        if reported[str(table.path)] != expected or table.left_out or not len(table.frame):
+        expected[table.path] += len(table.frame)
+        if table.left_out:
             unfinished.add(root(table.path))
-    return [table for table in tables if not table.url and root(table.path) not in unfinished]
+    for path, rows in expected.items():
+        if reported[str(path)] != rows - len(taken_out.get(path, ())) or not rows:
+            unfinished.add(root(path))
+    moved: dict[Path, Table] = {}
+    for table in tables:
+        if not table.url and root(table.path) not in unfinished:
+            moved.setdefault(table.path, table)
+    return list(moved.values())
 
 
 def archive_files(files: Sequence[Table], folder: Path) -> Archived:

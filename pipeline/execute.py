@@ -46,7 +46,7 @@ from pipeline.model import (
     normalise_name,
 )
 from pipeline.operations import Action, Operation
-from pipeline.prospects import CheckedProspects
+from pipeline.prospects import CheckedProspects, with_campaign_keys
 from pipeline.send import NotRecorded
 from pipeline.session import Progress, Session, open_session
 from pipeline.settings import RunSettings
@@ -143,6 +143,9 @@ class Execution:
     # state of each list looked at.
     prospect_plan: tuple[Mapping[str, Any], ...] = ()
     list_states: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The prospect rows as sent: each with its campaign's key as the run knew it (an
+    # owner e-mail resolved).
+    prospects: CheckedProspects | None = None
 
     @property
     def exit_code(self) -> int:
@@ -197,6 +200,8 @@ async def execute(
         payloads=payloads,
     ) as session:
         session.progress.start(len(session.checked))
+        if prospects is not None:  # their campaigns' keys as the run knows them now
+            prospects = with_campaign_keys(prospects, session.checked.keys)
         found = _Classified()
         steps: tuple[Step, ...] = ()
         states: dict[str, dict[str, Any]] = {}
@@ -235,6 +240,7 @@ async def execute(
                 prospect_limits=filled.limits,
                 prospect_plan=tuple(filled.planned),
                 list_states=lists_before,
+                prospects=prospects,
                 requests=stats.requests,
                 retries=stats.retries,
                 rate_limited=stats.rate_limited,

@@ -55,7 +55,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Self
@@ -564,6 +564,12 @@ class Ledger:
         for (key, url), (status, detail) in self.prospect_states(wanted).items():
             answered.setdefault(key, []).append((url, status.value, detail))
         for key, entry in entries.items():
+            if entry.status is Status.SENDING or (
+                entry.status is Status.UNKNOWN and entry.last_error == CRASHED
+            ):
+                # In flight when a run stopped: `sending` to a plan, `unknown` to the
+                # apply that recovers it (as for campaign keys).
+                entry = replace(entry, status=Status.UNKNOWN, last_error=CRASHED, updated_at="")
             values = [*map(str, fields_of(entry))]
             got = sorted(answered.get(key, ()))
             text = json.dumps([values, got], ensure_ascii=False, separators=(",", ":"))
@@ -684,6 +690,18 @@ class Ledger:
             )
             if cursor.rowcount != 1:
                 raise ValueError(f"{old!r} is not a created campaign in the ledger")
+            # Its prospect lists go with it: a list is the campaign's, whatever its key.
+            moved = self._conn.execute(
+                "SELECT key FROM lists WHERE campaign_key = ?", (old,)
+            ).fetchall()
+            for (key,) in moved:
+                renamed = new + key[len(old) :]
+                self._conn.execute(
+                    "UPDATE lists SET key = ?, campaign_key = ? WHERE key = ?", (renamed, new, key)
+                )
+                self._conn.execute(
+                    "UPDATE prospects SET list_key = ? WHERE list_key = ?", (renamed, key)
+                )
 
     def mark_sending(self, key: str, *, payload: Mapping[str, Any], origin: Origin) -> None:
         """Upsert `key` as `sending` with `payload` (and its hash) and where its row is,

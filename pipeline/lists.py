@@ -33,9 +33,11 @@ from pipeline.prospects import CheckedProspects, Prospect
 from pipeline.send import NotRecorded
 from pipeline.session import Session
 
-__all__ = ["CHUNK", "Filled", "fill_lists"]
+__all__ = ["CHUNK", "LIMIT_REACHED", "Filled", "fill_lists"]
 
 CHUNK: Final = 100  # URLs per request (decision 13)
+# Why a prospect waits: the account's limit was reached earlier in the run.
+LIMIT_REACHED: Final = "not sent: the account's prospect limit is reached; a later run sends it"
 # The campaign statuses after which a campaign exists (or, in a dry run, would).
 _EXISTS: Final = frozenset({Status.CREATED, Status.UPDATED, Status.ALREADY_CREATED})
 _WOULD_EXIST: Final = frozenset({Status.WOULD_CREATE, Status.WOULD_UPDATE, *_EXISTS})
@@ -129,7 +131,7 @@ async def fill_lists(
         session.stop.set(f"the ledger {session.ledger.path} could not be written: {error}")
     why = f"not sent: {session.stop.reason}" if session.stop.reason else "not sent"
     if filled.over_limit:
-        why = "not sent: the account's prospect limit is reached; a later run sends it"
+        why = LIMIT_REACHED
     filled.outcomes = [
         o if o is not None else Outcome(Status.NOT_SENT, errors=(why,)) for o in result
     ]
@@ -252,9 +254,12 @@ async def _send(
                 f"the ledger {session.ledger.path} could not be written: {error}"
             ) from None
 
+    tried: dict[str, Outcome] = {}
+
     def after(operation: Operation, outcome: Outcome) -> None:
         item = by_key[operation.key]
         if operation.action is Action.CREATE_LIST:
+            tried[item.key] = outcome
             session.ledger.record_list(
                 item.key,
                 outcome.status,
@@ -272,6 +277,14 @@ async def _send(
         if session.stop or filled.over_limit:
             break
         await session.sender.apply(creates[start : start + width], before, after)
+    for item in lists.values():
+        outcome = tried.get(item.key)
+        if outcome is not None and not _exists(item.entry) and item.pending:
+            # The rest of a list whose create did not go through share its fate.
+            said = _unsent(item, Action.CREATE_LIST, outcome)
+            for url in item.pending:
+                _settle(result, item, url, said)
+            item.pending = []
     adds = [
         Operation.add_prospects(
             item.key,
@@ -337,12 +350,7 @@ def _answered(
     request without an answer settles its URLs as it ended."""
     list_id = item.entry.list_id if item.entry is not None else ""
     if outcome.status not in (Status.CREATED, Status.ADDED):
-        errors = outcome.errors
-        if outcome.status is Status.UNKNOWN and operation.action is Action.CREATE_LIST:
-            errors = (_list_unknown(item), *errors)
-        elif outcome.status is Status.FAILED:
-            errors = (*errors, "sent again by the next run")
-        said = Outcome(outcome.status, list_id, outcome.http_status, outcome.attempts, errors)
+        said = _unsent(item, operation.action, outcome)
         for url in urls:
             _settle(result, item, url, said)
         return
@@ -367,6 +375,19 @@ def _answered(
             Outcome(status, list_id, outcome.http_status, outcome.attempts, errors),
         )
     session.ledger.record_prospects(item.key, recorded)
+
+
+def _unsent(item: _List, action: Action, outcome: Outcome) -> Outcome:
+    """A URL's outcome when its request (or its list's create) did not go through."""
+    list_id = item.entry.list_id if item.entry is not None else ""
+    errors = outcome.errors
+    if outcome.status is Status.UNKNOWN and action is Action.CREATE_LIST:
+        errors = (_list_unknown(item), *errors)
+    elif outcome.status is Status.FAILED:
+        errors = (*errors, "sent again by the next run")
+    elif outcome.status is Status.REJECTED and action is Action.CREATE_LIST:
+        errors = (f"list {item.name!r}: the API refused to create it", *errors)
+    return Outcome(outcome.status, list_id, outcome.http_status, outcome.attempts, errors)
 
 
 def _per_url(data: Mapping[str, Any]) -> dict[str, tuple[Status, str]]:

@@ -840,14 +840,15 @@ def _empty_table(path: Path, sheet: str, detected: str, warnings: list[str]) -> 
 
 
 def _kind_of(values: np.ndarray, filled: np.ndarray) -> str:
-    """PROSPECTS when the first of the first lines that is mostly known column names is
-    mostly prospects columns; else CAMPAIGNS."""
+    """PROSPECTS when, among the first lines, one names `linkedin_url` (or an alias of
+    it) before any is mostly campaign column names; else CAMPAIGNS."""
     for line in np.flatnonzero(filled)[:_HEADER_SEARCH_ROWS].tolist():
-        cells = [str(c) for c in values[line]]
+        cells = [str(c).strip() for c in values[line]]
         if _is_header(cells, HEADER_INDEX):
             return CAMPAIGNS
-        if _is_header(cells, PROSPECT_HEADER_INDEX):
-            return PROSPECTS
+        named = (PROSPECT_HEADER_INDEX.get(normalise_header(c)) for c in cells if c[:1] != "_")
+        if any(column is not None and column.name == "linkedin_url" for column in named):
+            return PROSPECTS  # decision 11: a header with `linkedin_url` is a prospects file
     return CAMPAIGNS
 
 

@@ -40,9 +40,11 @@ from jsonschema import Draft202012Validator
 from pipeline import __version__
 from pipeline.errors import PlanError
 from pipeline.execute import Execution, Expected, Step, StepKind
+from pipeline.linkedin import canonical_profile_url
 from pipeline.lists import CHUNK
 from pipeline.model import Status, is_uuid
 from pipeline.operations import Operation
+from pipeline.parse import CellError
 from pipeline.prospects import CheckedProspects, Prospect
 from pipeline.report import atomic_write
 from pipeline.validate import Checked
@@ -82,6 +84,7 @@ class Plan:
         owners: Mapping[str, str],
         made: dt.datetime,
         prospects: CheckedProspects | None = None,
+        switches: Mapping[str, bool] | None = None,
     ) -> Plan:
         """The plan of a dry run made with `record_state` (see `execute`), with the run's
         prospect rows (`prospects`) when it has any."""
@@ -125,7 +128,11 @@ class Plan:
                 "keys": dict(execution.key_states),
             },
             "endpoint": endpoint,
-            "settings": {"skip_existing": skip_existing, "resend_unknown": resend_unknown},
+            "settings": {
+                "skip_existing": skip_existing,
+                "resend_unknown": resend_unknown,
+                **{name: bool(value) for name, value in (switches or {}).items()},
+            },
             "inputs": list(inputs),
             "owners": dict(owners),
             "counts": plan_counts(o.status for o in outcomes),
@@ -208,6 +215,8 @@ class Plan:
         _expect(data["endpoint"], str, "endpoint")
         for name in ("skip_existing", "resend_unknown"):
             _expect(data["settings"][name], bool, f"settings.{name}")
+        for name in _SWITCHES:
+            _expect(data["settings"].get(name, False), bool, f"settings.{name}")
         _expect(data.get("inputs", []), list, "inputs")
         owners = data.get("owners", {})
         _expect(owners, dict, "owners")
@@ -261,6 +270,11 @@ class Plan:
         return bool(self.data["settings"]["resend_unknown"])
 
     @property
+    def switches(self) -> dict[str, bool]:
+        """The prospect-list switches the plan was made with (`[prospects]`)."""
+        return {name: bool(self.data["settings"].get(name, False)) for name in _SWITCHES}
+
+    @property
     def inputs(self) -> list[dict[str, Any]]:
         return list(self.data.get("inputs", ()))
 
@@ -311,6 +325,7 @@ class Plan:
                 row["list_name"],
                 Status(row["checked"]) if row["checked"] else None,
                 tuple(row["checked_errors"]),
+                bool(row.get("default_list", False)),
             )
             for row in rows
         ]
@@ -376,6 +391,7 @@ def _prospects_part(execution: Execution, found: CheckedProspects | None) -> dic
             "campaign": p.campaign,
             "campaign_key": p.campaign_key,
             "list_name": p.list_name,
+            "default_list": p.default_list,
             "linkedin_url": p.linkedin_url,
             "url": p.url,
             "checked": p.status.value if p.status is not None else "",
@@ -534,6 +550,10 @@ def checksum(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The `[prospects]` switches a plan keeps and `apply` follows.
+_SWITCHES: Final = ("move_own_duplicated", "delete_if_inactive")
+
+
 class _Damaged(ValueError):
     """What makes a plan file unusable, said for `PlanError`."""
 
@@ -594,6 +614,10 @@ def _check_prospects(data: Mapping[str, Any]) -> None:
         _expect(row["row"], int, f"{where}.row")
         if row["campaign"] is not None:
             _expect(row["campaign"], int, f"{where}.campaign")
+            if not 0 <= row["campaign"] < len(data["rows"]):
+                raise _Damaged(f"{where}.campaign names no campaign row")
+        if row["url"] and row["url"] != _canonical(row["linkedin_url"]):
+            raise _Damaged(f"{where}.url is not the canonical form of its linkedin_url")
         Status(row["status"])
         if row["checked"]:
             Status(row["checked"])
@@ -615,6 +639,13 @@ def _check_prospects(data: Mapping[str, Any]) -> None:
     for key, state in states.items():
         _expect(state, dict, f"list_states[{key!r}]")
         _expect(state["fingerprint"], str, f"list_states[{key!r}].fingerprint")
+
+
+def _canonical(link: str) -> str:
+    try:
+        return canonical_profile_url(link)
+    except CellError:
+        return ""
 
 
 def _step(operation: Mapping[str, Any]) -> Step:

@@ -25,14 +25,15 @@ from typing import Final
 
 import pandas as pd
 
+from pipeline.errors import InputError
 from pipeline.linkedin import canonical_profile_url
 from pipeline.load import PROSPECTS, Table
 from pipeline.model import Status, normalise_name
-from pipeline.parse import CellError
+from pipeline.parse import CellError, parse_name
 from pipeline.validate import Checked
 from schemas.columns import PROSPECT_COLUMNS, TARGET_USER
 
-__all__ = ["CheckedProspects", "Prospect", "check_prospects", "list_key"]
+__all__ = ["CheckedProspects", "Prospect", "check_prospects", "list_key", "with_campaign_keys"]
 
 # How a prospect row names where it is: its location first, then its cells.
 _LOCATION: Final = ("source", "sheet", "row")
@@ -53,16 +54,24 @@ class Prospect:
     list_name: str  # the list's name as sent: trimmed, as its first row writes it
     status: Status | None = None  # None: valid so far; else invalid, duplicate, not_sent
     errors: tuple[str, ...] = ()
+    # The campaign's own list: list_name empty, or the campaign's name. Keyed apart from
+    # the name, so that renaming the campaign does not make a second list.
+    default_list: bool = False
 
     @property
     def list_key(self) -> str:
         """The list as keys compare it: (campaign key, list name like a key)."""
-        return list_key(self.campaign_key, self.list_name)
+        return list_key(self.campaign_key, self.list_name, default=self.default_list)
 
 
-def list_key(campaign_key: str, list_name: str) -> str:
-    """A list's key: its campaign's key and its name compared like a key."""
-    return f"{campaign_key}\x1f{normalise_name(list_name)}"
+# The list key's name part of a campaign's own list (see `Prospect.default_list`).
+_DEFAULT_LIST: Final = "\x00"
+
+
+def list_key(campaign_key: str, list_name: str, *, default: bool = False) -> str:
+    """A list's key: its campaign's key and its name compared like a key (the campaign's
+    own list: a mark of its own, whatever the campaign is called)."""
+    return f"{campaign_key}\x1f{_DEFAULT_LIST if default else normalise_name(list_name)}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,9 @@ class CheckedProspects:
     prospects: list[Prospect] = field(default_factory=list)
     rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(_LOCATION)))
     headers: dict[str, str] = field(default_factory=dict)
+    # The loader's warnings about the prospect tables (hidden rows, a title above the
+    # header...): the run says them with its own.
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.prospects)
@@ -90,11 +102,13 @@ def check_prospects(tables: Sequence[Table], checked: Checked) -> CheckedProspec
     frames: list[pd.DataFrame] = []
     headers: dict[str, str] = {}
     for table in mine:
+        _check_headers(table)
         for name, text in table.headers.items():
             headers.setdefault(name, text)
         frame = table.frame.reset_index()
         frame.insert(0, "sheet", table.sheet)
         frame.insert(0, "source", table.source)
+        frame["source_path"] = str(table.path)  # which file it is, for --archive
         frames.append(frame)
         for row, cells in zip(table.frame.index.tolist(), _records(table), strict=True):
             problems = [
@@ -103,7 +117,24 @@ def check_prospects(tables: Sequence[Table], checked: Checked) -> CheckedProspec
             ]
             prospects.append(_check_row(table, int(row), cells, campaigns, problems))
     rows = pd.concat(frames, ignore_index=True, sort=False).fillna("").astype(object)
-    return CheckedProspects(_mark_duplicates(_name_lists(prospects)), rows, headers)
+    warnings = tuple(w for table in mine for w in table.warnings)
+    return CheckedProspects(_mark_duplicates(_name_lists(prospects)), rows, headers, warnings)
+
+
+def _check_headers(table: Table) -> None:
+    """A prospects sheet with rows but without `campaign` or `linkedin_url`: one error
+    for the file (exit 2), as for a campaign sheet without a required column."""
+    if table.frame.empty:
+        return
+    absent = [c.name for c in PROSPECT_COLUMNS if c.required and c.name not in table.frame]
+    if absent:
+        raise InputError(
+            table.path,
+            f"the prospects sheet has no {' and no '.join(absent)} column",
+            sheet=table.sheet,
+            column=absent[0],
+            hint="A prospects sheet has the columns campaign, linkedin_url and list_name.",
+        )
 
 
 def _records(table: Table) -> list[dict[str, str]]:
@@ -215,8 +246,18 @@ def _check_row(
                     "only Prospects campaigns have prospect lists"
                 )
     list_text = str(cells.get("list_name", "")).strip()
-    if not list_text and position is not None:
-        list_text = str(campaigns.checked.values["campaign_name"][position] or "").strip()
+    try:
+        # The rules of a campaign name (decision 16): NFC, one line of visible text.
+        list_text = (parse_name(list_text) or "") if list_text else ""
+    except CellError as error:
+        said = str(error).replace("a campaign name", "a list name")
+        errors.append(f"{label['list_name']}: {said}")
+        list_text = ""
+    default = not list_text
+    if position is not None:
+        campaign_name = str(campaigns.checked.values["campaign_name"][position] or "").strip()
+        default = default or normalise_name(list_text) == normalise_name(campaign_name)
+        list_text = list_text or campaign_name
     status: Status | None = None
     if errors:
         status = Status.INVALID
@@ -233,6 +274,7 @@ def _check_row(
         list_text,
         status,
         tuple(dict.fromkeys(errors)),
+        default,
     )
 
 
@@ -273,3 +315,13 @@ def _mark_duplicates(prospects: list[Prospect]) -> list[Prospect]:
             )
         )
     return marked
+
+
+def with_campaign_keys(found: CheckedProspects, keys: Sequence[str]) -> CheckedProspects:
+    """The prospect rows with their campaigns' keys as `keys` (the campaign rows' keys
+    once owner e-mails are resolved) say: a list belongs to its campaign's key."""
+    rows = [
+        replace(p, campaign_key=keys[p.campaign]) if p.campaign is not None else p
+        for p in found.prospects
+    ]
+    return replace(found, prospects=rows)

@@ -28,6 +28,7 @@ from pipeline.execute import Execution, execute
 from pipeline.folders import ReportFolder, prune_run_folders
 from pipeline.inputs import naming_urls, read_tables, url_stem
 from pipeline.ledger import Ledger
+from pipeline.lists import LIMIT_REACHED
 from pipeline.load import Table
 from pipeline.map import map_rows
 from pipeline.model import (
@@ -340,6 +341,7 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         for payload, errors in zip(payloads, checked.errors, strict=True)
     ]
     found = check_prospects(refed.tables, checked)
+    checked = replace(checked, warnings=checked.warnings + found.warnings)
     said = [Outcome(p.status or Status.VALID, errors=p.errors) for p in found.prospects]
     identifier = run_id(list(options.paths), started)
     code = exit_code(o.status for o in [*outcomes, *said])
@@ -393,7 +395,9 @@ def _prospect_summary(
     found: dict[str, Any] = {"rows": len(outcomes), "counts": counts(o.status for o in outcomes)}
     if limits:
         found["limits"] = dict(limits)
-        waiting = sum(o.status in (Status.OVER_LIMIT, Status.NOT_SENT) for o in outcomes)
+        waiting = sum(
+            o.status is Status.OVER_LIMIT or (o.errors[:1] == (LIMIT_REACHED,)) for o in outcomes
+        )
         found["waiting"] = waiting
     return {"prospects": found}
 
@@ -449,8 +453,10 @@ def _archive(
     tables: Sequence[Table],
     replacements: Sequence[Replacement],
     name: str,
+    prospects: CheckedProspects | None = None,
 ) -> Archived:
-    """--archive: the input files whose rows are all done, moved to `<archive>/<name>/`
+    """--archive: the input files whose rows (prospect rows too) are all done, moved to
+    `<archive>/<name>/`
     (the run's `ReportFolder.name`); nothing for a dry run or a run that stopped early
     (`pipeline.archive`)."""
     rows = execution.checked.rows
@@ -462,8 +468,12 @@ def _archive(
         or "source_path" not in rows
     ):
         return Archived()
+    sources = rows["source_path"].tolist()
     statuses = [o.status for o in execution.outcomes]
-    done = finished_files(tables, replacements, rows["source_path"].tolist(), statuses)
+    if prospects is not None and len(prospects):
+        sources += prospects.rows["source_path"].tolist()
+        statuses += [o.status for o in execution.prospect_outcomes]
+    done = finished_files(tables, replacements, sources, statuses)
     return archive_files(done, settings.archive / name)
 
 
@@ -598,6 +608,7 @@ async def _run_files(
     with bulk_work():
         inputs, checked, tables, refed = _load_and_check(options, timing, tables)
         found = check_prospects(refed.tables, checked)
+        checked = replace(checked, warnings=checked.warnings + found.warnings)
     replacements = refed.replacements
     identifier = run_id(list(options.paths), started)
     if planning:
@@ -614,7 +625,7 @@ async def _run_files(
     def report(execution: Execution) -> None:
         nonlocal writing
         said = execution.prospect_outcomes
-        archived = _archive(settings, execution, tables, replacements, folder.name)
+        archived = _archive(settings, execution, tables, replacements, folder.name, found)
         notes.extend(archived.warnings)
         summary = _summary(
             command,
@@ -637,7 +648,9 @@ async def _run_files(
         )
         summaries.append(summary)
         if planning and not (execution.stopped or execution.interrupted):
-            made = _plan_of(execution, settings, inputs, checked, started, found)
+            made = _plan_of(
+                execution, settings, inputs, checked, started, execution.prospects or found
+            )
             if isinstance(made, PlanError):  # no report, no plan: raised once it is over
                 refused.append(made)
                 return
@@ -661,7 +674,7 @@ async def _run_files(
                 execution.outcomes,
                 summary,
                 payloads=payloads,
-                prospects=(found, said),
+                prospects=(execution.prospects or found, said),
             )
             for plan in plans:
                 plan.write(folder.path / PLAN_FILE)
@@ -689,7 +702,7 @@ async def _run_files(
     said = execution.prospect_outcomes
     result = replace(
         result,
-        prospects=prospect_results(found, said),
+        prospects=prospect_results(execution.prospects or found, said),
         prospect_counts=counts(o.status for o in said),
     )
     return result, (plans[0] if plans else None)
@@ -768,6 +781,10 @@ def _plan_of(
         owners=owners,
         made=made,
         prospects=prospects,
+        switches={
+            "move_own_duplicated": settings.move_own_duplicated,
+            "delete_if_inactive": settings.delete_if_inactive,
+        },
     )
     unresolved = unresolved_owners(plan)
     if unresolved:
@@ -829,6 +846,8 @@ async def apply_plan_async(
         dry_run=False,
         skip_existing=plan.skip_existing,
         resend_unknown=plan.resend_unknown,
+        move_own_duplicated=plan.switches["move_own_duplicated"],
+        delete_if_inactive=plan.switches["delete_if_inactive"],
     )
     timing = timing or Timing.real()
     started = timing.now()

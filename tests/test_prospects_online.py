@@ -454,3 +454,138 @@ def test_a_list_changed_since_the_plan_makes_it_stale(
 
     assert list_requests(recorder) == []
     assert held(app) == {"ACME Q1 - CTOs in fintech": people(8)}
+
+
+# -- after review -------------------------------------------------------------------------
+
+
+def test_giving_a_campaign_key_or_renaming_keeps_its_list(
+    tmp_path: Path, sandbox: tuple[Starlette, Recorder]
+) -> None:
+    """A row created without a campaign_key is given one, then renamed: its campaign is
+    kept and so is its own list (named like the campaign when it was made), which is
+    never created again; the new profile goes to that list."""
+    app, recorder = sandbox
+    rows = [[row.get(h, "") for h in HEADER] for row in EXAMPLE_ROWS]
+    agency = next(i for i, row in enumerate(EXAMPLE_ROWS) if not row.get("campaign_key"))
+    name = EXAMPLE_ROWS[agency]["campaign_name"]
+
+    def book(file: str, key: str, title: str, urls: list[str]) -> Path:
+        changed = [list(row) for row in rows]
+        changed[agency][HEADER.index("campaign_key")] = key
+        changed[agency][HEADER.index("campaign_name")] = title
+        return write_xlsx(
+            tmp_path / file,
+            [HEADER, *changed],
+            other_sheets={
+                "prospects": [
+                    ["campaign", "linkedin_url", "list_name"],
+                    *([title, u, ""] for u in urls),
+                ]
+            },
+        )
+
+    first = run(tmp_path, book("a.xlsx", "", name, people(2)), recorder, "o1")
+    keyed = run(tmp_path, book("b.xlsx", "agency", name, people(2)), recorder, "o2")
+    renamed = run(tmp_path, book("c.xlsx", "agency", name + " 2025", people(3)), recorder, "o3")
+
+    assert statuses(first) == ["added"] * 2
+    assert statuses(keyed) == ["already_added"] * 2
+    assert statuses(renamed) == ["already_added", "already_added", "added"]
+    assert held(app) == {name: people(3)}
+    assert app.state.sandbox.stats.lists_created == 1
+
+
+def test_the_rest_of_a_list_whose_create_failed_says_why(tmp_path: Path) -> None:
+    """A list create that gets no answer (500 after it is stored): its first 100
+    profiles and the rest alike are unknown, saying how to settle it; none is counted
+    as waiting for the limit."""
+    app = create_app(SandboxConfig(prospect_faults={"500_after": 1.0}))
+    recorder = Recorder(app)
+    try:
+        path = sheet(tmp_path, [["acme-q1-cto", url, ""] for url in people(150)])
+        result = run(tmp_path, path, recorder, "o1")
+    finally:
+        app.state.sandbox.close()
+
+    assert statuses(result) == ["unknown"] * 150
+    assert all("look in Extrovert" in p.errors[0] for p in result.prospects)
+    assert "waiting" not in result.summary["prospects"]
+
+
+def test_a_list_name_is_checked_as_a_campaign_name_is(tmp_path: Path) -> None:
+    """A list_name with a tab, a zero-width space or past 255 characters is invalid at
+    its cell, before anything is sent; an NFD spelling is the NFC one (one list)."""
+    from pipeline.run import validate_files
+
+    nfd = "Cafe\u0301 list"
+    path = sheet(
+        tmp_path,
+        [
+            ["acme-q1-cto", people(1)[0], "a\tb"],
+            ["acme-q1-cto", people(1, 1)[0], "x\u200by"],
+            ["acme-q1-cto", people(1, 2)[0], "L" * 256],
+            ["acme-q1-cto", people(1, 3)[0], nfd],
+            ["acme-q1-cto", people(1, 4)[0], "Café list"],
+        ],
+    )
+
+    result = validate_files(Options(paths=(path,), out=tmp_path / "v"), timing=FakeTiming().timing)
+
+    assert [p.status.value for p in result.prospects] == ["invalid"] * 3 + ["valid"] * 2
+    assert "a list name must be one line of visible text" in result.prospects[0].errors[0]
+    assert "a list name has at most 255" in result.prospects[2].errors[0]
+    assert result.prospects[3].list_name == result.prospects[4].list_name == "Café list"
+
+
+def test_apply_follows_the_plans_list_switches(
+    tmp_path: Path, sandbox: tuple[Starlette, Recorder]
+) -> None:
+    """A plan made with move_own_duplicated keeps it (sealed in the plan), and apply
+    sends it, whatever the settings apply is given."""
+    from pipeline.plan import Plan
+    from pipeline.run import apply_plan, plan_files
+
+    _, recorder = sandbox
+    path = sheet(tmp_path, [["acme-q1-cto", url, ""] for url in people(2)])
+    result, made = plan_files(
+        Options(paths=(path,), out=tmp_path / "plan"),
+        run_settings(tmp_path, dry_run=True, move_own_duplicated=True),
+        transport=recorder,
+        timing=FakeTiming().timing,
+    )
+    assert made is not None and made.switches["move_own_duplicated"]
+    saved = result.folder / "plan.json"
+
+    apply_plan(
+        Plan.read(saved),
+        saved,
+        Options(paths=(saved,), out=tmp_path / "apply"),
+        run_settings(tmp_path),
+        transport=recorder,
+        timing=FakeTiming().timing,
+    )
+
+    (create,) = [body for path_, body in list_requests(recorder) if path_ == LISTS]
+    assert create["moveOwnDuplicated"] is True
+
+
+def test_archive_waits_for_prospects_and_moves_a_workbook_once(tmp_path: Path) -> None:
+    """--archive: a workbook whose prospects wait for the account's limit stays where it
+    is; once every prospect is added, it is moved, once, with no warning."""
+    app = create_app(SandboxConfig(prospect_limit=2))
+    recorder = Recorder(app)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    path = sheet(inbox, [["acme-q1-cto", url, ""] for url in people(3)])
+    try:
+        waiting = run(tmp_path, path, recorder, "o1", archive=tmp_path / "done")
+        app.state.sandbox.lists.new_month()
+        finished = run(tmp_path, path, recorder, "o2", archive=tmp_path / "done")
+    finally:
+        app.state.sandbox.close()
+
+    assert waiting.summary["archived"] == []
+    assert [Path(item["to"]).name for item in finished.summary["archived"]] == ["plan.xlsx"]
+    assert not any("not archived" in warning for warning in finished.warnings)
+    assert not path.exists()
