@@ -508,7 +508,8 @@ class Ledger:
                 "INSERT INTO lists VALUES (?, ?, ?, ?, '', ?, NULL, '', ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET status = excluded.status, name = excluded.name, "
                 "campaign_id = excluded.campaign_id, run_id = excluded.run_id, "
-                "updated_at = excluded.updated_at, last_error = ''",
+                "updated_at = excluded.updated_at, last_error = '' "
+                "WHERE lists.status != 'created'",
                 (key, campaign_key, name, campaign_id, Status.SENDING.value, self.run_id, now, now),
             )
 

@@ -285,23 +285,31 @@ async def _send(
             for url in item.pending:
                 _settle(result, item, url, said)
             item.pending = []
-    adds = [
-        Operation.add_prospects(
-            item.key,
-            item.entry.list_id,
-            item.campaign_id,
-            chunk,
-            _positions(item, chunk),
-            **_switches(session),
-        )
+    per_list = [
+        [
+            Operation.add_prospects(
+                item.key,
+                item.entry.list_id,
+                item.campaign_id,
+                chunk,
+                _positions(item, chunk),
+                **_switches(session),
+            )
+            for chunk in _chunks(item.pending)
+        ]
         for item in lists.values()
-        if item.entry is not None and item.entry.status is Status.CREATED
-        for chunk in _chunks(item.pending)
+        if _exists(item.entry) and item.entry is not None
     ]
-    for start in range(0, len(adds), width):
-        if session.stop or filled.over_limit:
-            break
-        await session.sender.apply(adds[start : start + width], before, after)
+    # A list's chunks go one after another (in sheet order); lists side by side.
+    waves = [
+        [chunks[index] for chunks in per_list if index < len(chunks)]
+        for index in range(max((len(chunks) for chunks in per_list), default=0))
+    ]
+    for wave in waves:
+        for start in range(0, len(wave), width):
+            if session.stop or filled.over_limit:
+                break
+            await session.sender.apply(wave[start : start + width], before, after)
 
 
 def _switches(session: Session) -> dict[str, bool]:

@@ -589,3 +589,16 @@ def test_archive_waits_for_prospects_and_moves_a_workbook_once(tmp_path: Path) -
     assert [Path(item["to"]).name for item in finished.summary["archived"]] == ["plan.xlsx"]
     assert not any("not archived" in warning for warning in finished.warnings)
     assert not path.exists()
+
+
+def test_a_lists_chunks_arrive_in_sheet_order(tmp_path: Path) -> None:
+    """Answers that take uneven times: a list's chunks still go one after another, so
+    the list holds its profiles in sheet order."""
+    app = create_app(SandboxConfig(latency_ms=5, jitter_ms=40, seed=3))
+    recorder = Recorder(app)
+    try:
+        urls = people(600)
+        run(tmp_path, sheet(tmp_path, [["acme-q1-cto", url, ""] for url in urls]), recorder, "o1")
+        assert held(app) == {"ACME Q1 - CTOs in fintech": urls}
+    finally:
+        app.state.sandbox.close()
