@@ -30,12 +30,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict pipeline schemas sandbox
 
+# The tests run on $(WORKERS) worker processes (pytest-xdist; every machine here has two
+# cores); `make test WORKERS=0` runs them in this one process. `--dist loadgroup` keeps
+# the tests marked `xdist_group` on one worker, one after the other.
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
+
 test: lint
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 # The tests without the subprocess and real-loopback ones (marked `slow`), and no lint.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/campaigns run --sandbox input_templates/example.xlsx

@@ -90,7 +90,8 @@ def server() -> Iterator[Served]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     served = Served(httpd.server_address[1])
     httpd.RequestHandlerClass = type("Handler", (_Handler,), {"served": served})
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever to look again: every 10 ms, not its default 0.5 s.
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield served
