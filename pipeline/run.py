@@ -385,6 +385,20 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
     )
 
 
+def _online_summary(settings: RunSettings, execution: Execution) -> dict[str, Any]:
+    """summary.json's fields of a run that reached the API: the ledger, the API, the
+    requests, why it stopped, and its prospects."""
+    return {
+        "state": str(settings.state),
+        "base_url": settings.bound_to,
+        "requests": execution.requests,
+        "retries": execution.retries,
+        "rate_limited": execution.rate_limited,
+        "stopped": execution.stopped or ("interrupted" if execution.interrupted else ""),
+        **_prospect_summary(execution.prospect_outcomes, execution.prospect_limits),
+    }
+
+
 def _prospect_summary(
     outcomes: Sequence[Outcome], limits: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -637,14 +651,8 @@ async def _run_files(
             timing.monotonic() - began,
             execution.exit_code,
             warnings=[*checked.warnings, *archived.warnings],
-            state=str(settings.state),
-            base_url=settings.bound_to,
-            requests=execution.requests,
-            retries=execution.retries,
-            rate_limited=execution.rate_limited,
-            stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
+            **_online_summary(settings, execution),
             archived=archived.as_json(),
-            **_prospect_summary(said, execution.prospect_limits),
         )
         summaries.append(summary)
         if planning and not (execution.stopped or execution.interrupted):
@@ -875,13 +883,7 @@ async def apply_plan_async(
             execution.exit_code,
             warnings=[],
             plan={"path": str(path), "made": plan.data.get("made")},
-            state=str(settings.state),
-            base_url=settings.bound_to,
-            requests=execution.requests,
-            retries=execution.retries,
-            rate_limited=execution.rate_limited,
-            stopped=execution.stopped or ("interrupted" if execution.interrupted else ""),
-            **_prospect_summary(execution.prospect_outcomes, execution.prospect_limits),
+            **_online_summary(settings, execution),
         )
         summaries.append(summary)
         writing = True
