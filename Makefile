@@ -32,9 +32,13 @@ lint: $(STAMP)
 
 # The tests run on $(WORKERS) worker processes (pytest-xdist; every machine here has two
 # cores); `make test WORKERS=0` runs them in this one process. `--dist loadgroup` keeps
-# the tests marked `xdist_group` on one worker, one after the other.
+# the tests marked `xdist_group` on one worker, one after the other. Their temporary
+# folders are in memory (/dev/shm, where there is one): the ledger syncs every commit to
+# disk, which on a real disk shared by two workers is a good part of the time.
 WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
+TEST_TMP := $(wildcard /dev/shm)
+PYTEST := $(if $(TEST_TMP),TMPDIR=$(TEST_TMP) )$(BIN)/python -m pytest -q -n $(WORKERS) \
+	--dist loadgroup
 
 test: lint
 	$(PYTEST)
