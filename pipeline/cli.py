@@ -1631,6 +1631,8 @@ def _grouped_lines(
     """A line per row (`where: status: message`), one per status and message shared by
     several rows (`12 rows not sent: ...`, or `12 prospects ...`); past `shown` lines,
     `... and N more in <rest_in>`."""
+    from pipeline.model import place
+
     groups: dict[tuple[str, str], list[RowResult | ProspectResult]] = {}
     for row, message in zip(rows, messages, strict=True):
         groups.setdefault((row.status.value, " | ".join(message)), []).append(row)
@@ -1642,7 +1644,7 @@ def _grouped_lines(
         told += len(members)
         if len(members) == 1:
             (row,) = members
-            where = f"{row.source}{f' [{row.sheet}]' if row.sheet else ''} row {row.row}"
+            where = place(row.source, row.sheet, row.row)
             lines.append(f"{where}: {status}: {message}")
             continue
         words = status.replace("_", " ")

@@ -44,6 +44,7 @@ from pipeline.model import (
     exit_code,
     is_uuid,
     normalise_name,
+    place,
 )
 from pipeline.operations import Action, Operation
 from pipeline.prospects import CheckedProspects, with_campaign_keys
@@ -362,8 +363,7 @@ def _check_lists(session: Session, prospects: CheckedProspects | None, expected:
         first = next((p for p in rows if p.list_key == key), None)
         where, name = "", key
         if first is not None:
-            sheet = f" [{first.sheet}]" if first.sheet else ""
-            where, name = f"{first.source}{sheet} row {first.row}: ", first.list_name
+            where, name = f"{place(first.source, first.sheet, first.row)}: ", first.list_name
         raise StalePlan(
             f"{expected.name} is stale: {where}the prospect list {name!r} changed in the "
             "ledger after the plan was made (created, or profiles added to it, by another "
@@ -383,8 +383,7 @@ def _row_of(session: Session, key: str) -> str:
     if not positions:
         return ""
     origin = session.origin(positions[0])
-    sheet = f" [{origin.sheet}]" if origin.sheet else ""
-    return f"{origin.source}{sheet} row {origin.row}: "
+    return f"{place(origin.source, origin.sheet, origin.row)}: "
 
 
 def _moved(then: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str:

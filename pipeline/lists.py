@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pipeline.ledger import ListEntry
-from pipeline.model import SEND_AGAIN, Outcome, Status
+from pipeline.model import SEND_AGAIN, Outcome, Status, place
 from pipeline.operations import Action, Operation
 from pipeline.prospects import CheckedProspects, Prospect
 from pipeline.send import NotRecorded
@@ -160,12 +160,12 @@ def _campaign_missing(session: Session, prospect: Prospect, campaign: Outcome | 
     if prospect.campaign is None or campaign is None:
         return Outcome(Status.NOT_SENT, errors=("campaign: not found",))
     origin = session.origin(prospect.campaign)
-    sheet = f" [{origin.sheet}]" if origin.sheet else ""
     said = campaign.status.value.replace("_", " ")
     return Outcome(
         Status.NOT_SENT,
         errors=(
-            f"campaign: its campaign row ({origin.source}{sheet} row {origin.row}) is {said}, "
+            f"campaign: its campaign row ({place(origin.source, origin.sheet, origin.row)}) "
+            f"is {said}, "
             "so the campaign does not exist yet; the prospect is sent once it does",
         ),
     )

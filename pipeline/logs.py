@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from pipeline.model import place
+
 if TYPE_CHECKING:
     from pipeline.run import RunResult
 
@@ -148,7 +150,7 @@ def rows(logger: logging.Logger, result: RunResult) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return  # 100,000 rows make no records nobody reads
     for row in result.rows:
-        where = f"{row.source}{f' [{row.sheet}]' if row.sheet else ''} row {row.row}"
+        where = place(row.source, row.sheet, row.row)
         told = row.errors or row.changes  # the message: what went wrong, else what changed
         said = f": {' | '.join(told)}" if told else ""
         emit(

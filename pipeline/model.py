@@ -123,6 +123,12 @@ class Origin:
     name: str
 
 
+def place(source: str, sheet: str, row: int) -> str:
+    """Where a row is, as messages name it: `plan.xlsx [campaigns] row 4` (a CSV file
+    has no sheet: `plan.csv row 4`)."""
+    return f"{source}{f' [{sheet}]' if sheet else ''} row {row}"
+
+
 def counts(statuses: Iterable[Status]) -> dict[str, int]:
     """Rows per status, in `Status` order, statuses with no row left out."""
     found = Counter(statuses)

@@ -42,7 +42,7 @@ from pipeline.errors import PlanError
 from pipeline.execute import Execution, Expected, Step, StepKind
 from pipeline.linkedin import canonical_profile_url
 from pipeline.lists import CHUNK
-from pipeline.model import Status, is_uuid
+from pipeline.model import NEEDS_PERSON, Status, is_uuid, place
 from pipeline.operations import Operation
 from pipeline.parse import CellError
 from pipeline.prospects import CheckedProspects, Prospect
@@ -473,7 +473,7 @@ def plan_lines(plan: Plan, folder: Path | None = None, saved: Path | None = None
                 f"{requests}"
             )
         lines.append("")
-    attention = [row for row in rows if Status(row["status"]) in _ATTENTION]
+    attention = [row for row in rows if Status(row["status"]) in NEEDS_PERSON]
     if attention:
         lines.append(f"Rows that need a person ({len(attention)}):")
         for row in attention:
@@ -511,14 +511,8 @@ def plan_lines(plan: Plan, folder: Path | None = None, saved: Path | None = None
     return lines
 
 
-_ATTENTION: Final = frozenset(
-    {Status.INVALID, Status.REJECTED, Status.FAILED, Status.UNKNOWN, Status.NOT_SENT}
-)
-
-
 def _where(row: Mapping[str, Any]) -> str:
-    sheet = f" [{row['sheet']}]" if row["sheet"] else ""
-    return f"{row['source']}{sheet} row {row['row']}"
+    return place(row["source"], row["sheet"], row["row"])
 
 
 def _operation(step: Step, status: Status) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import pandas as pd
 from pipeline.errors import InputError
 from pipeline.linkedin import canonical_profile_url
 from pipeline.load import PROSPECTS, Table
-from pipeline.model import Status, normalise_name
+from pipeline.model import Status, normalise_name, place
 from pipeline.parse import CellError, parse_name
 from pipeline.validate import Checked
 from schemas.columns import PROSPECT_COLUMNS, TARGET_USER
@@ -165,7 +165,7 @@ class _Campaigns:
                 self.by_name.setdefault(normalise_name(name), []).append(position)
         rows = checked.rows
         self.places = [
-            f"{source}{f' [{sheet}]' if sheet else ''} row {int(row)}"
+            place(source, sheet, int(row))
             for source, sheet, row in zip(
                 rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True
             )
@@ -303,7 +303,7 @@ def _mark_duplicates(prospects: list[Prospect]) -> list[Prospect]:
         if first is prospect:
             marked.append(prospect)
             continue
-        where = f"{first.source}{f' [{first.sheet}]' if first.sheet else ''} row {first.row}"
+        where = place(first.source, first.sheet, first.row)
         marked.append(
             replace(
                 prospect,

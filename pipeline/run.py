@@ -38,6 +38,7 @@ from pipeline.model import (
     counts,
     exit_code,
     is_uuid,
+    place,
 )
 from pipeline.plan import PLAN_FILE, Plan, unresolved_owners
 from pipeline.prospects import CheckedProspects, check_prospects
@@ -797,9 +798,8 @@ def _plan_of(
     unresolved = unresolved_owners(plan)
     if unresolved:
         first = unresolved[0]
-        sheet = f" [{first['sheet']}]" if first["sheet"] else ""
         return PlanError(
-            f"{first['source']}{sheet} row {first['row']}: the owner "
+            f"{place(first['source'], first['sheet'], first['row'])}: the owner "
             f"{first['payload']['ownerId']} is an e-mail that a plan must resolve to a team "
             f"member, which needs the API key ({len(unresolved)} row(s) name such owners); "
             "no plan was saved",

@@ -23,7 +23,14 @@ from typing import Any, Final
 from pipeline.errors import ConfigError, LedgerError, LockedError
 from pipeline.guard import guard
 from pipeline.ledger import UPDATING, Entry, Ledger, lock_file
-from pipeline.model import EXIT_NEEDS_PERSON, EXIT_OK, LEDGER_ATTENTION, LEDGER_STATUSES, Status
+from pipeline.model import (
+    EXIT_NEEDS_PERSON,
+    EXIT_OK,
+    LEDGER_ATTENTION,
+    LEDGER_STATUSES,
+    Status,
+    place,
+)
 from pipeline.timing import Timing
 
 # The columns of `campaigns status --export`: every entry with its id and where its row is.
@@ -111,7 +118,7 @@ class LedgerStatus:
     def describe(self, entry: Entry) -> str:
         """A row that needs a person, as the person knows it: `plan.xlsx [campaigns] row 4:
         unknown: "Q1 CTOs" of anna@example.com: <what the ledger noted>`."""
-        where = f"{entry.source}{f' [{entry.sheet}]' if entry.sheet else ''} row {entry.row}"
+        where = place(entry.source, entry.sheet, entry.row)
         owner = self.emails.get(entry.owner_id) or f"owner {entry.owner_id}"
         noted = f": {entry.last_error}" if entry.last_error else ""
         return f'{where}: {entry.status}: "{entry.name}" of {owner}{noted}'
