@@ -435,7 +435,11 @@ def _check_quotes(path: Path, text: str, delimiter: str) -> None:
     """Refuse a quote opened and not closed: it would swallow the rows below it into one
     cell. Such a cell runs to the end of the file, or spans many lines with delimiters."""
     delim = re.escape(delimiter)
-    quoted = re.compile(rf'(?:^|(?<={delim}))"([^"]*(?:""[^"]*)*)("?)', re.MULTILINE)
+    # A quote that opens a cell: at the start of a line or after a delimiter (said as a
+    # look-behind after the quote, so that the search can skip to each quote at once).
+    quoted = re.compile(rf'"(?<![^{delim}\n]")([^"]*(?:""[^"]*)*)("?)')
+    if all(_closed_in_place(m, delimiter) for m in quoted.finditer(text)):
+        return
     record = 0  # line breaks outside quoted cells before `position`: rows above it
     field_index = 0  # field of the record at `position`
     position = 0
@@ -449,10 +453,22 @@ def _check_quotes(path: Path, text: str, delimiter: str) -> None:
             field_index += text.count(delimiter, position, start)
         content = match.group(1)
         closed = bool(match.group(2))
-        inside = content.count("\n")
-        if not closed or (inside > _MAX_QUOTED_LINE_BREAKS and delimiter in content):
+        if not _closed_in_place(match, delimiter):
             _unclosed_quote(path, text, delimiter, record + 1, field_index, content, closed)
         position = match.end()  # the cell's own line breaks are no rows
+
+
+def _closed_in_place(match: re.Match[str], delimiter: str) -> bool:
+    """Whether a quoted cell is closed, and not so far down that it must be a mistake.
+    (Most cells have no line break: a first pass over them all stays cheap.)"""
+    if not match.group(2):
+        return False
+    content = match.group(1)
+    return (
+        "\n" not in content
+        or content.count("\n") <= _MAX_QUOTED_LINE_BREAKS
+        or delimiter not in content
+    )
 
 
 def _unclosed_quote(
@@ -460,11 +476,10 @@ def _unclosed_quote(
 ) -> NoReturn:
     swallowed = (content if closed else content.rstrip("\r\n")).count("\n")
     header = ""
-    for line in io.StringIO(text):
-        if line.strip(" \r\n"):
-            fields = next(csv.reader([line], delimiter=delimiter), [])
-            header = fields[index].strip() if index < len(fields) else ""
-            break
+    line = _first_line(text)
+    if line is not None:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+        header = fields[index].strip() if index < len(fields) else ""
     column = _column_letter(index) + (f" {header!r}" if header else "")
     if closed:
         how = f"is closed only {swallowed} lines further down"
@@ -488,12 +503,26 @@ def _unclosed_quote(
 
 def _sniff_delimiter(text: str) -> str:
     """The delimiter of the header line: the most frequent of `,` `;` tab (`,` on a tie)."""
-    for line in io.StringIO(text):
+    line = _first_line(text)
+    if line is None:
+        return ","
+    counts = {d: line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
+
+
+def _first_line(text: str) -> str | None:
+    """The first line of `text` with more than spaces and line ends (with its line end),
+    found without copying the text."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        line = text[start:end]
         if line.strip(" \r\n"):
-            counts = {d: line.count(d) for d in DELIMITERS}
-            best = max(DELIMITERS, key=lambda d: counts[d])
-            return best if counts[best] > counts[","] else ","
-    return ","
+            return line
+        start = end
+    return None
 
 
 # --- XLSX ------------------------------------------------------------------------------
@@ -940,10 +969,10 @@ def _filled_rows(values: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
     filled: np.ndarray = np.asarray(nonempty.any(axis=1))
     candidates = np.flatnonzero(filled)
     if len(candidates):
-        firsts = values[candidates, nonempty[candidates].argmax(axis=1)]
-        for line, first in zip(candidates, firsts, strict=True):
-            if not str(first).strip():
-                filled[line] = any(str(c).strip() for c in values[line])
+        firsts = values[candidates, nonempty[candidates].argmax(axis=1)].tolist()
+        lines = candidates.tolist()
+        for line in [n for n, first in zip(lines, firsts, strict=True) if not str(first).strip()]:
+            filled[line] = any(str(c).strip() for c in values[line])
     return filled
 
 

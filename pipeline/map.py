@@ -9,7 +9,7 @@ are built column by column (`dict(zip(...))` per object), which keeps 100,000 ro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, cast
 
 from pipeline.parse import Value
@@ -18,6 +18,8 @@ from schemas.columns import COLUMNS, KEYWORD, Column, Kind
 from schemas.payload import KEYWORD_FALSE_FIELDS, POST_MAX_AGE_DAYS, Payload
 
 _OPTIONAL: Final = "applyCommentIntervalH"
+# Rows `valid_payloads` builds at a time.
+CHUNK: Final = 10_000
 _OWNER: Final = "ownerId"
 
 
@@ -82,6 +84,18 @@ def build_payloads(
 def to_payload(row: Mapping[str, Any], owners: Mapping[str, str] | None = None) -> Payload:
     """The payload for one valid typed row (catalogue name -> value)."""
     return build_payloads({name: [value] for name, value in row.items()}, owners)[0]
+
+
+def valid_payloads(
+    checked: Checked, owners: Mapping[str, str] | None = None
+) -> Iterator[tuple[int, Payload]]:
+    """(row position, payload) of every valid row, in row order, built `CHUNK` rows at a
+    time: a writer that streams them never holds every payload at once."""
+    valid = [position for position, errors in enumerate(checked.errors) if not errors]
+    for start in range(0, len(valid), CHUNK):
+        positions = valid[start : start + CHUNK]
+        subset = {name: [column[p] for p in positions] for name, column in checked.values.items()}
+        yield from zip(positions, build_payloads(subset, owners), strict=True)
 
 
 def map_rows(checked: Checked, owners: Mapping[str, str] | None = None) -> list[Payload | None]:

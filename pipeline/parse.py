@@ -66,6 +66,8 @@ _INVISIBLE: Final[dict[str, str]] = {
     "\u2060": "a word joiner (U+2060)",
 }
 _ESCAPES: Final = {"\x00": "\\0", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Any character `_invisible` names: one search finds whether a text needs a closer look.
+_ANY_INVISIBLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
 # Larger than any int64: far past the API's limit, refused before Pandera sees it.
 _HUGE: Final = 2**62
 EXAMPLE_UUID: Final = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -116,8 +118,8 @@ def parse_name(text: str) -> str | None:
     value = parse_text(text)
     if value is None:
         return None
-    found = list(dict.fromkeys(w for w in map(_invisible, value) if w is not None))
-    if found:
+    if _ANY_INVISIBLE.search(value) is not None:
+        found = list(dict.fromkeys(w for w in map(_invisible, value) if w is not None))
         what = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
         raise CellError(
             f"{_show(_escaped(value))} holds {what}; a campaign name must be one line of "

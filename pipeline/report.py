@@ -22,10 +22,11 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, NoReturn
 
 import orjson
 from openpyxl import Workbook
@@ -83,6 +84,11 @@ REPORT_FILES: Final = (
     "prospects.csv",
     "failed-prospects.csv",
 )
+# A report of this many rows or more is written by two processes at once (`_write_apart`):
+# below it, starting the second costs more than it saves.
+PARALLEL_ROWS: Final = 20_000
+# The files that take longest to write, longest first: one of them is written apart.
+_LONGEST: Final = ("payloads.jsonl", "results.xlsx")
 # The report files of prospect rows: written only by a run that has some.
 PROSPECT_FILES: Final = ("prospects.csv", "failed-prospects.csv")
 # Column widths (in characters) of results.xlsx's `results` sheet (a column not named
@@ -249,31 +255,104 @@ def write_reports(
     checked: Checked,
     outcomes: Sequence[Outcome],
     summary: Mapping[str, Any],
-    payloads: Sequence[tuple[int, Payload]] | None = None,
+    payloads: Iterable[tuple[int, Payload]] | None = None,
     prospects: tuple[CheckedProspects, Sequence[Outcome]] | None = None,
 ) -> Path:
     """Write every report file into `folder` (created if needed) and return it.
 
     `payloads` are (row position, payload) pairs for `payloads.jsonl` (validate and
-    dry run only). `prospects` (the run's prospect rows and an outcome per row: its
-    status and messages) adds `prospects.csv`, `failed-prospects.csv` and a `prospects`
-    sheet to results.xlsx, when there are any.
+    dry run only; read once, so they may be made as they are written). `prospects` (the
+    run's prospect rows and an outcome per row: its status and messages) adds
+    `prospects.csv`, `failed-prospects.csv` and a `prospects` sheet to results.xlsx,
+    when there are any.
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _unwritable(folder, [], exc) from None
-    failed: list[str] = []
-    first: OSError | None = None
-    for name, write in _writers(folder, checked, outcomes, summary, payloads, prospects):
+    writers = _writers(folder, checked, outcomes, summary, payloads, prospects)
+    beside = _beside(writers) if len(outcomes) >= PARALLEL_ROWS else None
+    failures = _write_apart(writers, beside) if beside else _write_each(writers)
+    if failures:  # in the order of `writers`, whoever wrote them
+        order = [name for name, _ in writers]
+        failures.sort(key=lambda failure: order.index(failure[0]))
+        raise _unwritable(folder, [name for name, _ in failures], failures[0][1])
+    return folder
+
+
+Writer = tuple[str, Callable[[], None]]
+
+
+def _write_each(writers: Sequence[Writer]) -> list[tuple[str, OSError]]:
+    """Run each writer; a full disk does not stop the others: its file is named missing."""
+    failures: list[tuple[str, OSError]] = []
+    for name, write in writers:
         try:
             write()
-        except OSError as exc:  # a full disk: go on with the others, say which are missing
-            failed.append(name)
-            first = first or exc
-    if first is not None:
-        raise _unwritable(folder, failed, first)
-    return folder
+        except OSError as exc:
+            failures.append((name, exc))
+    return failures
+
+
+def _beside(writers: Sequence[Writer]) -> str | None:
+    """The file a second process should write while this one writes the others: the
+    longest to write (payloads.jsonl, made as it is written, else results.xlsx), where
+    forking is safe (no other thread, which might hold a lock the child would inherit)."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None
+    names = [name for name, _ in writers]
+    return next((name for name in _LONGEST if name in names), None)
+
+
+def _write_apart(writers: Sequence[Writer], beside: str) -> list[tuple[str, OSError]]:
+    """`writers`, with the one named `beside` run in a forked child at the same time
+    (the machine's second core). The child is a copy of this process, so it needs no
+    data sent; it says how its write went through a pipe, and leaves at once.
+
+    The child is only a way to save time: if it cannot start, or ends without saying how
+    it went, this process writes that file itself. It runs in its own process group, so
+    a Ctrl-C at the terminal reaches only this process, which waits for the child to
+    finish its file (about a second) before the interrupt goes on.
+    """
+    mine = [writer for writer in writers if writer[0] != beside]
+    theirs = [writer for writer in writers if writer[0] == beside]
+    try:
+        read_end, write_end = os.pipe()
+        child = os.fork()
+    except OSError:
+        return _write_each(writers)
+    if child == 0:  # pragma: no cover - the child's coverage is not collected
+        _write_in_child(theirs, read_end, write_end)
+    os.close(write_end)
+    try:
+        failures = _write_each(mine)
+    finally:
+        with os.fdopen(read_end, "rb") as stream:
+            said = stream.read()
+        os.waitpid(child, 0)
+    try:
+        told = [(name, OSError(number, text)) for name, number, text in json.loads(said)]
+    except (ValueError, TypeError):  # the child died: write its file here
+        told = _write_each(theirs)
+    return failures + told
+
+
+def _write_in_child(writers: Sequence[Writer], read_end: int, write_end: int) -> NoReturn:
+    """The forked child of `_write_apart`: write, tell, and exit without running any of
+    the parent's clean-up (`os._exit`: no atexit handlers, no flushing its buffers)."""
+    said = b""
+    try:
+        os.close(read_end)
+        os.setpgid(0, 0)
+        failures = _write_each(writers)
+        told = [[name, exc.errno, exc.strerror or str(exc)] for name, exc in failures]
+        said = json.dumps(told).encode()
+    except BaseException:  # the parent writes the file itself on hearing nothing
+        said = b""
+    finally:
+        with suppress(OSError):
+            os.write(write_end, said)
+        os._exit(0)
 
 
 def _unwritable(folder: Path, failed: Sequence[str], error: OSError) -> ConfigError:
@@ -289,9 +368,9 @@ def _writers(
     checked: Checked,
     outcomes: Sequence[Outcome],
     summary: Mapping[str, Any],
-    payloads: Sequence[tuple[int, Payload]] | None,
+    payloads: Iterable[tuple[int, Payload]] | None,
     prospects: tuple[CheckedProspects, Sequence[Outcome]] | None = None,
-) -> list[tuple[str, Callable[[], None]]]:
+) -> list[Writer]:
     """Each report file and how to write it: results.csv first, the big files last, so
     that a disk that fills up takes the least useful ones."""
     results = result_columns(checked, outcomes)
@@ -302,7 +381,7 @@ def _writers(
     statuses = [outcomes[p].status.value for p in left]
     errors = [error_text(outcomes[p].errors) for p in left]
 
-    writers: list[tuple[str, Callable[[], None]]] = [
+    writers: list[Writer] = [
         ("results.csv", lambda: _write_csv(folder / "results.csv", RESULT_COLUMNS, results)),
         (
             "failed.csv",
@@ -385,7 +464,7 @@ def write_summary(folder: Path, summary: Mapping[str, Any]) -> None:
         stream.write((json.dumps(summary, indent=2, default=str) + "\n").encode())
 
 
-def _write_payloads(path: Path, checked: Checked, payloads: Sequence[tuple[int, Payload]]) -> None:
+def _write_payloads(path: Path, checked: Checked, payloads: Iterable[tuple[int, Payload]]) -> None:
     sources = checked.rows["source"].tolist()
     numbers = checked.rows["row"].tolist()
     lines = (

@@ -30,7 +30,7 @@ from pipeline.inputs import naming_urls, read_tables, url_stem
 from pipeline.ledger import Ledger
 from pipeline.lists import LIMIT_REACHED
 from pipeline.load import Table
-from pipeline.map import map_rows
+from pipeline.map import valid_payloads
 from pipeline.model import (
     NEEDS_PERSON,
     Outcome,
@@ -336,10 +336,9 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
     started = timing.now()
     began = timing.monotonic()
     inputs, checked, tables, refed = _load_and_check(options, timing)
-    payloads = map_rows(checked)
     outcomes = [
-        Outcome(Status.VALID) if payload is not None else Outcome(Status.INVALID, errors=errors)
-        for payload, errors in zip(payloads, checked.errors, strict=True)
+        Outcome(Status.INVALID, errors=errors) if errors else Outcome(Status.VALID)
+        for errors in checked.errors
     ]
     found = check_prospects(refed.tables, checked)
     checked = replace(checked, warnings=checked.warnings + found.warnings)
@@ -369,7 +368,7 @@ def _validate_files(options: Options, timing: Timing) -> RunResult:
         checked,
         outcomes,
         summary,
-        payloads=[(i, p) for i, p in enumerate(payloads) if p is not None],
+        payloads=valid_payloads(checked),  # made as payloads.jsonl is written
         prospects=(found, said),
     )
     warnings = checked.warnings + kept + keep_newest_reports(options, folder, summary, kept=True)

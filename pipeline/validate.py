@@ -224,21 +224,22 @@ def _first_headers(tables: Sequence[Table]) -> dict[str, str]:
 def _parse_column(
     texts: list[str], column: Column, problems: _Problems, lookups: Mapping[str, NameTable]
 ) -> list[Value]:
-    """Typed values of one column; each distinct text is parsed once."""
+    """Typed values of one column; each distinct text is parsed once (and rows that share
+    a text share its value)."""
     parser = parser_for(column, lookups)
-    values: dict[str, Value] = {}
-    failures: dict[str, str] = {}
-    for text in set(texts):
+    codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+    parsed = np.empty(len(distinct), dtype=object)
+    failures: dict[int, str] = {}
+    for code, text in enumerate(distinct.tolist()):
         try:
-            values[text] = parser(text)
+            parsed[code] = parser(text)
         except CellError as exc:
-            values[text] = None
-            failures[text] = str(exc)
+            failures[code] = str(exc)
     if failures:
-        for position, text in enumerate(texts):
-            if text in failures:
-                problems.add(position, column.name, failures[text])
-    return list(map(values.__getitem__, texts))
+        for position in np.flatnonzero(np.isin(codes, list(failures))).tolist():
+            problems.add(position, column.name, failures[int(codes[position])])
+    values: list[Value] = parsed[codes].tolist()
+    return values
 
 
 def _fill_defaults(
@@ -278,12 +279,7 @@ def _check_emotions(column: list[Value], allowed: frozenset[str], problems: _Pro
 def _run_model(values: dict[str, list[Value]], problems: _Problems) -> None:
     # Only the columns the model checks, the type as a category: Pandera runs `isna` over
     # the whole frame after each frame check, which is slow on object columns.
-    frame = pd.DataFrame(
-        {
-            name: pd.Series(values[name], dtype=_DTYPES.get(BY_NAME[name].kind, "category"))
-            for name in MODEL_COLUMNS
-        }
-    )
+    frame = pd.DataFrame({name: _model_column(values[name], name) for name in MODEL_COLUMNS})
     try:
         RowsModel.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -295,6 +291,21 @@ def _run_model(values: dict[str, list[Value]], problems: _Problems) -> None:
             if not str(check).endswith(":keyword"):
                 message = f"{_display(values[column][int(position)])} {message}"
             problems.add(int(position), column, message)
+
+
+def _model_column(values: list[Value], name: str) -> pd.Series:
+    """A column as the model reads it: numbers as Int64, switches as boolean (both with
+    a mask where the cell is empty: built from arrays, not cell by cell), the rest as a
+    category."""
+    kind = BY_NAME[name].kind
+    if kind not in _DTYPES:
+        return pd.Series(values, dtype="category")
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    if kind is Kind.WHOLE_NUMBER:  # the parser refuses numbers an int64 cannot hold
+        numbers = np.fromiter((0 if v is None else v for v in values), np.int64, len(values))
+        return pd.Series(pd.arrays.IntegerArray(numbers, mask))
+    switches = np.fromiter((v is True for v in values), dtype=bool, count=len(values))
+    return pd.Series(pd.arrays.BooleanArray(switches, mask))
 
 
 def _display(value: object) -> str:

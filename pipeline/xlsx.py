@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 from xml.sax.saxutils import escape
 
@@ -33,6 +33,10 @@ _ILLEGAL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # an XML reader turns into LF unless it is written as a character reference.
 _NOT_PLAIN: Final = re.compile(r"[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]")
 _ENTITIES: Final = {"\r": "&#13;"}
+# Rows turned into XML at a time: a sheet of 100,000 rows is never whole as text.
+ROWS_PER_CHUNK: Final = 5_000
+# zlib's fastest level: a results sheet compresses about as well at 1 as at 6.
+_LEVEL: Final = 1
 
 
 def _text_cell(value: str, quote_style: int | None) -> str:
@@ -47,9 +51,14 @@ def _text_cell(value: str, quote_style: int | None) -> str:
     return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def _column_cells(values: Sequence[Any], quote_style: int | None) -> list[str]:
-    """The `<c>` elements of one column: numbers as numbers, everything else as text."""
-    if all((isinstance(v, int) and not isinstance(v, bool)) or v == "" for v in values):
+def _numeric(values: Sequence[Any]) -> bool:
+    """A column of whole numbers (and empty cells), written as numbers."""
+    return all((isinstance(v, int) and not isinstance(v, bool)) or v == "" for v in values)
+
+
+def _column_cells(values: Sequence[Any], quote_style: int | None, numeric: bool) -> list[str]:
+    """The `<c>` elements of one column: numbers as numbers (`numeric`), else as text."""
+    if numeric:
         return ["<c/>" if v == "" else f"<c><v>{v}</v></c>" for v in values]
     texts = [str(v) for v in values]
     if _plain(texts):  # the common case, at a fraction of the cost per cell
@@ -86,12 +95,28 @@ def rows_xml(
 ) -> bytes:
     """`<row>` elements for the rows that `columns` hold, numbered from `first_row`;
     text Excel would run gets the cell style `quote_style` (see `quote_prefix_style`)."""
-    cells = [_column_cells(column, quote_style) for column in columns]
-    parts = [
-        f'<row r="{number}">{"".join(row)}</row>'
-        for number, row in enumerate(zip(*cells, strict=True), start=first_row)
-    ]
-    return "".join(parts).encode("utf-8")
+    return b"".join(_rows_xml_chunks(columns, first_row, quote_style))
+
+
+def _rows_xml_chunks(
+    columns: Sequence[Sequence[Any]], first_row: int, quote_style: int | None
+) -> Iterator[bytes]:
+    """`rows_xml` in pieces of `ROWS_PER_CHUNK` rows, so that a large sheet is never
+    whole in memory as text (each column is numbers or text over all its rows)."""
+    numeric = [_numeric(column) for column in columns]
+    total = len(columns[0]) if columns else 0
+    for start in range(0, total, ROWS_PER_CHUNK):
+        end = start + ROWS_PER_CHUNK
+        cells = [
+            _column_cells(column[start:end], quote_style, number)
+            for column, number in zip(columns, numeric, strict=True)
+        ]
+        yield "".join(
+            [
+                f'<row r="{number}">{"".join(row)}</row>'
+                for number, row in enumerate(zip(*cells, strict=True), start=first_row + start)
+            ]
+        ).encode("utf-8")
 
 
 def quote_prefix_style(workbook: Workbook) -> int:
@@ -119,18 +144,34 @@ def save_with_rows(
     quote_style = quote_prefix_style(workbook)
     laid_out = io.BytesIO()
     workbook.save(laid_out)
-    extra = {SHEET_PART: rows_xml(columns, first_row, quote_style)}
+    extra = {SHEET_PART: (columns, first_row)}
     for number, added in more:
-        extra[f"xl/worksheets/sheet{number}.xml"] = rows_xml(added, 2, quote_style)
+        extra[f"xl/worksheets/sheet{number}.xml"] = (added, 2)
     with (
         zipfile.ZipFile(laid_out) as source,
-        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=_LEVEL) as archive,
     ):
         for item in source.infolist():
             data = source.read(item.filename)
             rows = extra.get(item.filename)
-            if rows is not None:
-                if b"</sheetData>" not in data:
-                    raise ValueError(f"{item.filename} has no <sheetData> to extend")
-                data = data.replace(b"</sheetData>", rows + b"</sheetData>", 1)
-            archive.writestr(item.filename, data)
+            if rows is None:
+                archive.writestr(item.filename, data)
+                continue
+            head, found, tail = data.partition(b"</sheetData>")
+            if not found:
+                raise ValueError(f"{item.filename} has no <sheetData> to extend")
+            with archive.open(_entry(item), "w") as part:
+                part.write(head)
+                for chunk in _rows_xml_chunks(*rows, quote_style):
+                    part.write(chunk)
+                part.write(found + tail)
+
+
+def _entry(item: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A new archive entry like `item` (its name and time), written as `ZipFile.writestr`
+    writes the others."""
+    entry = zipfile.ZipInfo(item.filename, date_time=item.date_time)
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry._compresslevel = _LEVEL  # type: ignore[attr-defined]  # writestr sets it so
+    entry.external_attr = 0o600 << 16
+    return entry
