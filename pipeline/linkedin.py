@@ -82,6 +82,10 @@ def canonical_profile_url(text: str) -> str:
     if not value:
         raise CellError(f"the cell holds no link; {_ACCEPTED}")
     plain = value.isascii() and value.isprintable()  # the usual case: nothing hidden
+    if plain and " " not in value:
+        common = _COMMON.fullmatch(value)
+        if common is not None:  # what the long way below gives, in one match
+            return PROFILE_PREFIX + common.group(1).lower()
     hidden = None if plain else next((c for c in value if _hidden(c)), None)
     if hidden is not None:
         raise CellError(f"{shown} holds {_name(hidden)}; delete it or {_COPY_AGAIN}")
@@ -174,6 +178,12 @@ def _slug(shown: _Shown, path: str) -> str:
     return "".join(chr(byte) if byte in _KEPT else f"%{byte:02X}" for byte in slug)
 
 
+# The links most cells hold, already in lower case where case does not matter: a plain
+# slug (nothing percent-encoded, no sentence punctuation), then at most a `/` and a query
+# or fragment. Printable ASCII without spaces only (see `canonical_profile_url`).
+_COMMON: Final = re.compile(
+    r"(?:https?://)?(?:[a-z0-9-]+\.)*linkedin\.com/in/([A-Za-z0-9_-]+)/?(?:[?#].*)?"
+)
 # A slug that is already canonical as it is: only what the encoding keeps.
 _PLAIN_SLUG: Final = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Final
 
 import pandas as pd
@@ -58,7 +59,7 @@ class Prospect:
     # the name, so that renaming the campaign does not make a second list.
     default_list: bool = False
 
-    @property
+    @cached_property  # a frozen dataclass's __dict__ still takes it
     def list_key(self) -> str:
         """The list as keys compare it: (campaign key, list name like a key)."""
         return list_key(self.campaign_key, self.list_name, default=self.default_list)
@@ -153,32 +154,50 @@ class _Campaigns:
 
     def __init__(self, checked: Checked) -> None:
         self.checked = checked
-        values = checked.values
+        self._found: dict[str, tuple[int | None, str]] = {}
+        self._lists: dict[tuple[str, int | None], tuple[str, bool, str]] = {}
+        self._labels: dict[int, dict[str, str]] = {}
         self.by_key: dict[str, list[int]] = {}
-        self.by_name: dict[str, list[int]] = {}
-        for position, (explicit, name) in enumerate(
-            zip(values["campaign_key"], values["campaign_name"], strict=True)
+        for position, (explicit, key) in enumerate(
+            zip(checked.values["campaign_key"], checked.keys, strict=True)
         ):
-            if isinstance(explicit, str) and explicit.strip():
-                self.by_key.setdefault(normalise_name(explicit), []).append(position)
+            if isinstance(explicit, str) and explicit.strip():  # the key is that cell's
+                self.by_key.setdefault(key, []).append(position)
+
+    @cached_property
+    def by_name(self) -> dict[str, list[int]]:
+        """Campaign rows by their names compared like keys (made when a prospect row
+        names a campaign that no key names)."""
+        found: dict[str, list[int]] = {}
+        for position, name in enumerate(self.checked.values["campaign_name"]):
             if isinstance(name, str) and name.strip():
-                self.by_name.setdefault(normalise_name(name), []).append(position)
-        rows = checked.rows
-        self.places = [
-            place(source, sheet, int(row))
-            for source, sheet, row in zip(
-                rows["source"].tolist(), rows["sheet"].tolist(), rows["row"].tolist(), strict=True
-            )
-        ]
+                found.setdefault(normalise_name(name), []).append(position)
+        return found
+
+    def place(self, position: int) -> str:
+        """Where the campaign row at `position` is, for a message."""
+        rows = self.checked.rows
+        return place(
+            str(rows["source"].iat[position]),
+            str(rows["sheet"].iat[position]),
+            int(str(rows["row"].iat[position])),
+        )
 
     def find(self, text: str) -> tuple[int | None, str]:
-        """The campaign row `text` names, or None and why not."""
+        """The campaign row `text` names, or None and why not (each text looked up once:
+        a campaign's prospects name it alike, row after row)."""
+        found = self._found.get(text)
+        if found is None:
+            found = self._found[text] = self._find(text)
+        return found
+
+    def _find(self, text: str) -> tuple[int | None, str]:
         wanted = normalise_name(text)
         found = self.by_key.get(wanted) or []
         if not found:
             found = self.by_name.get(wanted) or []
             if len(found) > 1:
-                places = ", ".join(self.places[p] for p in found[:4])
+                places = ", ".join(self.place(p) for p in found[:4])
                 return None, (
                     f"{text.strip()!r} is the campaign_name of {len(found)} campaign rows "
                     f"({places}); name the campaign by its campaign_key"
@@ -194,6 +213,41 @@ class _Campaigns:
             )
         return found[0], ""
 
+    def labels(self, table: Table) -> Mapping[str, str]:
+        """The prospect columns' headers as `table` spells them (for its messages)."""
+        found = self._labels.get(id(table))
+        if found is None:
+            headers = table.headers
+            found = self._labels[id(table)] = {
+                c.name: headers.get(c.name, c.name) for c in PROSPECT_COLUMNS
+            }
+        return found
+
+    def list_named(self, text: str, position: int | None) -> tuple[str, bool, str]:
+        """The list a `list_name` cell names for the campaign row at `position`: its name
+        as sent, whether it is the campaign's own list, and the cell's problem ("" when
+        none). Each (cell, campaign) is worked out once."""
+        found = self._lists.get((text, position))
+        if found is None:
+            found = self._lists[(text, position)] = self._list_named(text, position)
+        return found
+
+    def _list_named(self, text: str, position: int | None) -> tuple[str, bool, str]:
+        name = text.strip()
+        problem = ""
+        try:
+            # The rules of a campaign name (decision 16): NFC, one line of visible text.
+            name = (parse_name(name) or "") if name else ""
+        except CellError as error:
+            problem = str(error).replace("a campaign name", "a list name")
+            name = ""
+        default = not name
+        if position is not None:
+            campaign_name = str(self.checked.values["campaign_name"][position] or "").strip()
+            default = default or normalise_name(name) == normalise_name(campaign_name)
+            name = name or campaign_name
+        return name, default, problem
+
 
 def _check_row(
     table: Table,
@@ -203,8 +257,7 @@ def _check_row(
     problems: list[str],
 ) -> Prospect:
     """One row: its URL made canonical, its campaign found, its list named."""
-    headers = table.headers
-    label = {name: headers.get(name, name) for name in ("campaign", "linkedin_url", "list_name")}
+    label = campaigns.labels(table)
     errors = list(problems)
     link = str(cells.get("linkedin_url", ""))
     url = ""
@@ -234,30 +287,19 @@ def _check_row(
             checked = campaigns.checked
             key = checked.keys[position]
             kind = checked.values["campaign_type"][position]
-            place = campaigns.places[position]
             if checked.errors[position]:
                 blocked = (
-                    f"{label['campaign']}: its campaign row ({place}) is invalid; fix that "
-                    "row first, then this prospect is sent with it"
+                    f"{label['campaign']}: its campaign row ({campaigns.place(position)}) is "
+                    "invalid; fix that row first, then this prospect is sent with it"
                 )
             elif kind != TARGET_USER:
                 errors.append(
-                    f"{label['campaign']}: {named.strip()!r} ({place}) is a Topic campaign; "
-                    "only Prospects campaigns have prospect lists"
+                    f"{label['campaign']}: {named.strip()!r} ({campaigns.place(position)}) is "
+                    "a Topic campaign; only Prospects campaigns have prospect lists"
                 )
-    list_text = str(cells.get("list_name", "")).strip()
-    try:
-        # The rules of a campaign name (decision 16): NFC, one line of visible text.
-        list_text = (parse_name(list_text) or "") if list_text else ""
-    except CellError as error:
-        said = str(error).replace("a campaign name", "a list name")
-        errors.append(f"{label['list_name']}: {said}")
-        list_text = ""
-    default = not list_text
-    if position is not None:
-        campaign_name = str(campaigns.checked.values["campaign_name"][position] or "").strip()
-        default = default or normalise_name(list_text) == normalise_name(campaign_name)
-        list_text = list_text or campaign_name
+    list_text, default, problem = campaigns.list_named(str(cells.get("list_name", "")), position)
+    if problem:
+        errors.append(f"{label['list_name']}: {problem}")
     status: Status | None = None
     if errors:
         status = Status.INVALID
@@ -287,7 +329,7 @@ def _name_lists(prospects: list[Prospect]) -> list[Prospect]:
             named.append(prospect)
             continue
         name = first.setdefault(prospect.list_key, prospect.list_name)
-        named.append(replace(prospect, list_name=name))
+        named.append(prospect if name == prospect.list_name else replace(prospect, list_name=name))
     return named
 
 

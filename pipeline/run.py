@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pipeline import logs
 from pipeline.archive import Archived, archive_files, copy_names, finished_files, keep_inputs
@@ -53,9 +53,11 @@ from pipeline.validate import Checked, validate
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RowResult:
-    """One row as results.csv shows it: where it is, what it is, what happened."""
+class RowResult(NamedTuple):
+    """One row as results.csv shows it: where it is, what it is, what happened.
+
+    (A named tuple, not a dataclass: a run of 100,000 rows makes 100,000 of them, and a
+    tuple is made several times faster.)"""
 
     source: str
     sheet: str
@@ -75,9 +77,8 @@ class RowResult:
         return self.status in NEEDS_PERSON
 
 
-@dataclass(frozen=True)
-class ProspectResult:
-    """One prospect row as prospects.csv shows it."""
+class ProspectResult(NamedTuple):
+    """One prospect row as prospects.csv shows it (a named tuple, as `RowResult`)."""
 
     source: str
     sheet: str

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline import linkedin
 from pipeline.linkedin import PROFILE_PREFIX, canonical_profile_url
 from pipeline.parse import CellError
 
@@ -317,3 +318,36 @@ def test_any_text_is_a_canonical_url_or_a_cell_error(text: str) -> None:
         return
     assert CANONICAL.fullmatch(canonical)
     assert canonical_profile_url(canonical) == canonical
+
+
+def answer(text: str) -> str:
+    try:
+        return canonical_profile_url(text)
+    except CellError as error:
+        return f"refused: {error}"
+
+
+NEAR_COMMON = st.tuples(
+    st.sampled_from(
+        ["", "http://", "https://", "HTTPS://", "ftp://", "https://www.", "de.", "-x."]
+    ),
+    st.sampled_from(["linkedin.com", "LinkedIn.com", "linkedin.com.", "lnkd.in", "linkedin.co"]),
+    st.sampled_from(["/in/", "/IN/", "/in//", "/pub/", ":443/in/", "/in/x/"]),
+    st.text(st.sampled_from("aZ09_-.%~é!,"), max_size=12),
+    st.sampled_from(["", "/", "//", "/details/", "?trk=x", "#about", "?a=b c", "?%zz"]),
+).map("".join)
+
+
+@PROPERTIES
+@given(NEAR_COMMON)
+def test_the_short_way_for_common_links_answers_as_the_long_way(text: str) -> None:
+    """Common links are made canonical by one match (`_COMMON`); with that match turned
+    off, every text near them gets the same URL or the same refusal."""
+    short = answer(text)
+    saved = linkedin._COMMON
+    linkedin._COMMON = re.compile(r"(?!)")  # matches nothing: every link the long way
+    try:
+        long = answer(text)
+    finally:
+        linkedin._COMMON = saved
+    assert short == long
