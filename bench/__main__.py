@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS = (
-    "bench_offline",
+    "bench_goals",
     "bench_sandbox",
     "bench_send",
     "bench_updates",

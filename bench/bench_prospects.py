@@ -19,7 +19,7 @@ Run with `python -m bench.bench_prospects`. Two parts (issue 12's speed section)
    against `requests / RATE` as a ratio (goal: <= 1.10), and where the time went: a
    transport wrapped around the client's notes when each request went out and came back.
 2. Validating. `campaigns validate` (`validate_files`, each in a fresh process) on
-   `ROWS` campaign rows alone (bench_offline's rows), then on the same rows with a
+   `ROWS` campaign rows alone (bench/inputs.py's rows), then on the same rows with a
    prospects file of `PROSPECT_ROWS` rows naming the Prospects campaigns among them,
    `PROSPECTS_PER_CAMPAIGN` each, in up to 3 lists (a fifth of the links written as
    people paste them); alternated, the best of `REPEATS` each. Prints both times (wall
@@ -30,11 +30,9 @@ Prints figures and raises only when a count is not what the formula says.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -44,14 +42,13 @@ from typing import Any
 
 import httpx
 
-from bench.bench_offline import make_rows as make_offline_rows
+from bench.inputs import make_rows, prospect_rows, write_csv, write_prospects
 from pipeline.lists import CHUNK
 from pipeline.run import RunResult, run_files
 from pipeline.settings import Options, RunSettings, Secret, SendSettings
 from pipeline.template import EXAMPLE_ROWS, write_template
 from sandbox.config import DEFAULT_API_KEY, DEFAULT_MEMBERS, SandboxConfig
 from sandbox.server import run_in_thread
-from schemas.columns import COLUMNS
 
 CAMPAIGNS = 50
 PER_CAMPAIGN = 200
@@ -63,7 +60,6 @@ PROSPECT_ROWS = 100_000
 PROSPECTS_PER_CAMPAIGN = 200  # validate: 500 campaigns of 200 prospects (in 1 to 3 lists)
 REPEATS = 2
 VALIDATE_GOAL = 2.0
-PROSPECT_HEADER = ["campaign", "linkedin_url", "list_name"]
 
 
 def profile_url(number: int) -> str:
@@ -84,14 +80,6 @@ def campaign_rows(count: int) -> list[dict[str, str]]:
         row["owner"] = members[index % len(members)]
         rows.append(row)
     return rows
-
-
-def write_prospects(path: Path, rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(PROSPECT_HEADER)
-        writer.writerows(rows)
-    return path
 
 
 def sending_inputs(folder: Path) -> tuple[Path, Path, list[int]]:
@@ -222,38 +210,13 @@ def phases(requests: list[tuple[float, float, str]], began: float, seconds: floa
 
 
 def validating_inputs(folder: Path) -> tuple[Path, Path, int]:
-    """A campaigns CSV of `ROWS` rows (bench_offline's), and a prospects CSV of
+    """A campaigns CSV of `ROWS` rows (bench/inputs.py's), and a prospects CSV of
     `PROSPECT_ROWS` rows naming its valid Prospects rows, `PROSPECTS_PER_CAMPAIGN` each;
     a fifth of the links written as people paste them (to be made canonical). The number
     of campaigns named."""
-    rows = make_offline_rows(ROWS)
-    header = [c.name for c in COLUMNS]
-    key, kind = header.index("campaign_key"), header.index("campaign_type")
-    campaigns = folder / "campaigns.csv"
-    with campaigns.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows)
-    # bench_offline makes every 100th row invalid (an odd index): the even ones are
-    # Prospects rows and valid.
-    targets = [row[key] for row in rows[::2] if row[kind] in ("Prospects", "TARGET_USER")]
-    named = math.ceil(PROSPECT_ROWS / PROSPECTS_PER_CAMPAIGN)
-    if len(targets) < named:
-        raise RuntimeError("not enough Prospects campaign rows")
-    rng = random.Random(2)
-    forms = (
-        "https://www.linkedin.com/in/{}",
-        "https://www.linkedin.com/in/{}/",
-        "linkedin.com/in/{}",
-        "https://de.linkedin.com/in/{}?trk=public_profile",
-        "http://www.linkedin.com/in/{}#about",
-    )
-    prospects = []
-    for number in range(PROSPECT_ROWS):
-        form = forms[0] if rng.random() < 0.8 else rng.choice(forms[1:])
-        slug = f"bench-person-{number:06d}"
-        target = targets[number // PROSPECTS_PER_CAMPAIGN]
-        prospects.append([target, form.format(slug), rng.choice(["", "", "Board", "Q1 list"])])
+    rows = make_rows(ROWS)
+    prospects, named = prospect_rows(rows, PROSPECT_ROWS, PROSPECTS_PER_CAMPAIGN)
+    campaigns = write_csv(folder / "campaigns.csv", rows)
     return campaigns, write_prospects(folder / "prospects.csv", prospects), named
 
 
