@@ -53,7 +53,15 @@ def _text_cell(value: str, quote_style: int | None) -> str:
 
 def _numeric(values: Sequence[Any]) -> bool:
     """A column of whole numbers (and empty cells), written as numbers."""
-    return all((isinstance(v, int) and not isinstance(v, bool)) or v == "" for v in values)
+    kinds = set(map(type, values))  # the few types of the column, then its cells
+    whole = {k for k in kinds if issubclass(k, int) and not issubclass(k, bool)}
+    if kinds - whole - {str}:
+        return False
+    if str not in kinds:
+        return True
+    if not whole:  # text only: numbers when every cell is empty
+        return not any(values)
+    return not any(v for v in values if type(v) is str)
 
 
 def _column_cells(values: Sequence[Any], quote_style: int | None, numeric: bool) -> list[str]:
@@ -61,12 +69,13 @@ def _column_cells(values: Sequence[Any], quote_style: int | None, numeric: bool)
     if numeric:
         return ["<c/>" if v == "" else f"<c><v>{v}</v></c>" for v in values]
     texts = [str(v) for v in values]
+    if not texts:
+        return []
     if _plain(texts):  # the common case, at a fraction of the cost per cell
+        # Escaped in one piece: a plain text holds no NUL to split at.
         return [
-            f'<c t="inlineStr"><is><t xml:space="preserve">{escape(t)}</t></is></c>'
-            if t
-            else "<c/>"
-            for t in texts
+            f'<c t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>' if t else "<c/>"
+            for t in escape("\x00".join(texts)).split("\x00")
         ]
     cache: dict[str, str] = {}
     cells = []

@@ -413,3 +413,24 @@ def test_results_xlsx_cells_past_excels_limit_are_shortened(tmp_path: Path) -> N
     assert "x" * (EXCEL_CELL_LIMIT - 1) + "…" in xml
     assert "x" * EXCEL_CELL_LIMIT not in xml
     assert "short" in xml
+
+
+CELL_TEXT = st.text(st.sampled_from("ab=+-@'\t\r\x00<&\"é 1"), max_size=6)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(st.one_of(CELL_TEXT, st.integers(0, 9)), max_size=8))
+def test_a_column_is_guarded_as_each_cell_would_be(values: list[str | int]) -> None:
+    """The one-search shortcut over a column guards exactly the cells `guard` guards."""
+    from pipeline.report import _guard_column
+
+    assert list(_guard_column(values)) == [guard(v) if isinstance(v, str) else v for v in values]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(st.text(st.sampled_from("ab<&>\"' é=1"), max_size=5), max_size=8))
+def test_a_plain_column_is_written_as_each_cell_would_be(texts: list[str]) -> None:
+    """The plain path (escaped in one piece) writes what the cell-by-cell path writes."""
+    from pipeline.xlsx import _column_cells, _text_cell
+
+    assert _column_cells(texts, None, False) == [_text_cell(t, None) for t in texts]
