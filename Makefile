@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The tested versions of every dependency (runtime and dev), for Python 3.11 on Linux.
 LOCK := requirements.lock
 
-.PHONY: test test-fast lint lock demo bench schema templates clean
+.PHONY: test test-fast test-browser lint lock demo bench schema templates clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,7 +28,7 @@ lock:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict pipeline schemas sandbox
+	$(BIN)/mypy --strict pipeline schemas sandbox web
 
 # The tests run on $(WORKERS) worker processes (pytest-xdist; every machine here has two
 # cores); `make test WORKERS=0` runs them in this one process. `--dist loadgroup` keeps
@@ -46,6 +46,14 @@ test: lint
 # The tests without the subprocess and real-loopback ones (marked `slow`), and no lint.
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow"
+
+# The browser tests of `campaigns serve` (Playwright driving Debian's Chromium; without
+# Chromium they skip), Chromium installed first when it is missing.
+CHROMIUM_INSTALL := command -v chromium >/dev/null || { apt-get update && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+test-browser: $(STAMP)
+	$(CHROMIUM_INSTALL)
+	$(PYTEST) tests/test_web_browser.py
 
 demo: $(STAMP)
 	$(BIN)/campaigns run --sandbox input_templates/example.xlsx

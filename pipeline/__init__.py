@@ -72,15 +72,11 @@ reads the environment, configures logging, installs signal handlers or exits: `c
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("campaigns")
-except PackageNotFoundError:  # pragma: no cover - a tree that was never installed
-    __version__ = "0+unknown"
-
 if TYPE_CHECKING:
+    __version__: str
+
     from pipeline.errors import (
         ApiError,
         CampaignListError,
@@ -203,7 +199,21 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata is slow to import: read
+    on first use of `__version__`, never by `import pipeline`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("campaigns")
+    except PackageNotFoundError:  # pragma: no cover - a tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        found = globals()[name] = _version()
+        return found
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -58,14 +58,15 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import urlsplit
-
-from filelock import FileLock, Timeout
 
 from pipeline.errors import ConfigError, LedgerError, LockedError
 from pipeline.model import LEDGER_STATUSES, Origin, Status, normalise_name
 from pipeline.timing import Timing
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 __all__ = [
     "CRASHED",
@@ -275,6 +276,8 @@ class Ledger:
                 reason = f"{error.filename} is a file, not a folder"
             raise LedgerError(f"{path}: cannot create the ledger's folder: {reason}") from None
         if lock:
+            from filelock import FileLock, Timeout  # slow to import; `status` needs no lock
+
             lock_path = str(lock_file(path))
             _check_writable(Path(lock_path), "the ledger's lock file")
             file_lock = FileLock(lock_path, timeout=0, thread_local=False)

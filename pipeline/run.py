@@ -325,18 +325,23 @@ def bulk_work() -> Iterator[None]:
             gc.enable()
 
 
-def validate_files(options: Options, *, timing: Timing | None = None) -> RunResult:
-    """Load, check and map every row; write the reports and `payloads.jsonl`; send nothing."""
+def validate_files(
+    options: Options, *, timing: Timing | None = None, tables: Sequence[Table] | None = None
+) -> RunResult:
+    """Load, check and map every row; write the reports and `payloads.jsonl`; send nothing.
+
+    `tables` are the inputs read already (by `pipeline.load.load_tables`, under the names
+    the reports should give them); `options.paths` are then not read."""
     with bulk_work():
-        result = _validate_files(options, timing or Timing.real())
+        result = _validate_files(options, timing or Timing.real(), tables)
     logs.run_reported(_log, result)
     return result
 
 
-def _validate_files(options: Options, timing: Timing) -> RunResult:
+def _validate_files(options: Options, timing: Timing, read: Sequence[Table] | None) -> RunResult:
     started = timing.now()
     began = timing.monotonic()
-    inputs, checked, tables, refed = _load_and_check(options, timing)
+    inputs, checked, tables, refed = _load_and_check(options, timing, read)
     outcomes = [
         Outcome(Status.INVALID, errors=errors) if errors else Outcome(Status.VALID)
         for errors in checked.errors

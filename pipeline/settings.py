@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -145,8 +144,10 @@ def _points_here(host: str) -> bool:
     except ValueError:
         if not _LEGACY_IPV4.fullmatch(name):
             return False
+        from socket import inet_aton  # socket is slow to import: only for such a name
+
         try:
-            address = ipaddress.IPv4Address(socket.inet_aton(name))
+            address = ipaddress.IPv4Address(inet_aton(name))
         except OSError:
             return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

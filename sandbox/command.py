@@ -1,13 +1,14 @@
 """`campaigns sandbox`: serve the stand-in Extrovert API until Ctrl-C or SIGTERM.
 
 A shell around `sandbox.server`: options become a `SandboxConfig`, a bad value becomes
-one usage line (exit 2), a port that cannot be bound one error line (exit 1).
+one usage line (exit 2), a port that cannot be bound one error line (exit 1). Importing
+it is cheap (`campaigns --help` imports it): the server, and with it uvicorn, Starlette,
+httpx and jsonschema, is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import sqlite3
 from pathlib import Path
 
 import click
@@ -20,7 +21,6 @@ from sandbox.config import (
     SandboxConfig,
     check_faults,
 )
-from sandbox.server import base_url_of, bind, create_app, serve
 
 DEFAULT_PORT = 8750
 
@@ -194,6 +194,10 @@ def sandbox_command(
     no_campaign_list: bool,
 ) -> None:
     """Serve a stand-in Extrovert API that checks every payload against the contract."""
+    import sqlite3
+
+    from sandbox.server import base_url_of, bind, create_app, serve
+
     try:
         config = SandboxConfig(
             api_keys=frozenset({api_key}),

@@ -16,8 +16,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from sandbox.contract import is_profile_url
-
 DEFAULT_API_KEY: Final = "sandbox-key"
 # The larger a real gateway would take is unknown; 1 MB is far above any campaign body.
 MAX_BODY_BYTES: Final = 1_048_576
@@ -153,12 +151,17 @@ class SandboxConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}: {value!r} is not a whole number of prospects >= 0")
-        for url in sorted(self.rejected_urls):
-            if not is_profile_url(url):
-                raise ValueError(
-                    f"rejected_urls: {url!r} is not a canonical profile URL "
-                    "(https://www.linkedin.com/in/<slug>), so no client would send it"
-                )
+        if self.rejected_urls:
+            # The contract's checks pull in jsonschema: only when there is a URL to check,
+            # so that `campaigns --help` (which reads FAULT_KINDS from here) starts at once.
+            from sandbox.contract import is_profile_url
+
+            for url in sorted(self.rejected_urls):
+                if not is_profile_url(url):
+                    raise ValueError(
+                        f"rejected_urls: {url!r} is not a canonical profile URL "
+                        "(https://www.linkedin.com/in/<slug>), so no client would send it"
+                    )
         check_faults(self.faults)
         try:
             check_faults(self.prospect_faults)

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, Final
 
@@ -93,7 +93,58 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], SandboxDrop))
 
 
-def _uvicorn_server(app: Starlette, log_config: dict[str, Any] | None) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped at once by `stop()` (from any thread).
+
+    uvicorn itself notices `should_exit` at its next tick (every 0.1 s), then sleeps
+    0.1 s for connections to finish even when none is left: a run that started a
+    sandbox for itself waited up to 0.2 s for it at its end. Here `stop()` wakes the
+    tick, and a shutdown with no connection and no request left skips that sleep; with
+    some left it is uvicorn's own (`GRACEFUL_SHUTDOWN_SECONDS`).
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _wake: asyncio.Event | None = None
+
+    def stop(self) -> None:
+        """Shut the server down now, from any thread (`should_exit` alone waits for the
+        next tick)."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with suppress(RuntimeError):  # its loop has closed: it has stopped already
+                loop.call_soon_threadsafe(wake.set)
+
+    async def main_loop(self) -> None:
+        # uvicorn's loop (a tick every 0.1 s: the Date header, should_exit), but a tick
+        # comes at once when `stop()` wakes it. Set before the first tick reads
+        # should_exit, so a stop() that finds no loop yet is seen by that tick.
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.server_state.connections or self.server_state.tasks:
+            await super().shutdown(sockets=sockets)
+            return
+        # Nothing in flight (a run's client has hung up): uvicorn's shutdown without its
+        # wait for connections that are not there.
+        logging.getLogger("uvicorn.error").info("Shutting down")
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
+def _uvicorn_server(app: Starlette, log_config: dict[str, Any] | None) -> _Server:
     config = uvicorn.Config(
         app,
         log_config=log_config,
@@ -105,7 +156,7 @@ def _uvicorn_server(app: Starlette, log_config: dict[str, Any] | None) -> uvicor
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDrops) for f in errors.filters):
         errors.addFilter(_QuietDrops())
-    return uvicorn.Server(config)
+    return _Server(config)
 
 
 @contextmanager
@@ -139,7 +190,7 @@ def run_in_thread(
             thread.join(0.005)
         yield url
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join()
         sock.close()
         app.state.sandbox.close()

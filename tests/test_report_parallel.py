@@ -43,6 +43,14 @@ def sheet(tmp_path: Path) -> Path:
     return rows_csv(tmp_path / "sheet.csv", rows)
 
 
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fork as if this process had one thread: threads that earlier tests leave behind
+    on this worker (tqdm's monitor of a progress bar) would keep the child from being
+    forked. (`test_no_fork_while_another_thread_runs` checks that rule itself.)"""
+    monkeypatch.setattr(report.threading, "active_count", lambda: 1)
+
+
 def validate_into(sheet: Path, out: Path) -> RunResult:
     return validate_files(Options(paths=(sheet,), out=out))
 

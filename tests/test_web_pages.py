@@ -1,0 +1,287 @@
+"""The pages of `campaigns serve` say what the library says: each problem at its cell,
+the plan grouped with its changes, one apply at a time (running on when nobody
+watches), the reports of that run to download, the ledger as `campaigns status` sees it;
+a bad upload gets a clear page, never a traceback."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from pipeline.errors import ConfigError
+from pipeline.load import load_tables
+from pipeline.model import Status
+from pipeline.report import STATUS_COLOURS
+from pipeline.run import RunResult
+from tests.browser import Visitor, serve_settings, visitor_of
+from tests.served import SECRET, Reply, Served
+from web.views import grid, place_messages, status_css
+from web.workspace import Run
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE_CSV = (ROOT / "input_templates" / "example.csv").read_text(encoding="utf-8-sig")
+EXAMPLE_XLSX = (ROOT / "input_templates" / "example.xlsx").read_bytes()
+WAIT = 60  # seconds an apply against the sandbox may take before the test gives up
+
+
+def with_errors() -> bytes:
+    """The example with two bad cells: row 2's min_post_likes, row 3's owner."""
+    text = EXAMPLE_CSV.replace(",10,true,2,", ",twenty,true,2,", 1)
+    return text.replace("ben@example.com", "not-an-owner", 1).encode()
+
+
+def text_of(response: object) -> str:
+    return html.unescape(getattr(response, "text", ""))
+
+
+@pytest.fixture
+def visitor(tmp_path: Path) -> Iterator[Visitor]:
+    """A person at a fresh rehearsal page."""
+    yield from visitor_of(serve_settings(tmp_path))
+
+
+def cell_html(page: str, row: int, column: str) -> str:
+    """The <td> of `column` in the line of sheet row `row`."""
+    line = re.search(rf'<tr data-row="{row}".*?</tr>', page, re.S)
+    assert line is not None
+    found = re.search(rf'<td data-column="{column}"[^>]*>.*?</td>', line.group(0), re.S)
+    assert found is not None
+    return found.group(0)
+
+
+def test_messages_go_to_the_cell_their_header_names() -> None:
+    """`header: message` goes under the header (the longest that fits); others stay whole."""
+    cells, notes = place_messages(
+        ["min_post_likes: is bad", "dm: x", "dm enabled: y", "rows 3 and 4 share a key"],
+        ["dm", "dm enabled", "min_post_likes"],
+    )
+    assert cells == {"min_post_likes": ["is bad"], "dm": ["x"], "dm enabled": ["y"]}
+    assert notes == ["rows 3 and 4 share a key"]
+
+
+def test_the_grid_lays_each_row_on_the_sheets_cells() -> None:
+    """Cells as read, in the sheet's columns; a message about a missing column is a note."""
+    [table] = load_tables(b"Campaign Name,owner\nQ1,anna@example.com\n", "plan.csv")
+    shown = grid(table, [(2, "invalid", ("owner: no good", "style_id: is required"))])
+    assert shown.headers == ("Campaign Name", "owner")
+    assert shown.columns == ("campaign_name", "owner")
+    [line] = shown.lines
+    assert [c.text for c in line.cells] == ["Q1", "anna@example.com"]
+    assert [c.problems for c in line.cells] == [(), ("no good",)]
+    assert line.notes == ("style_id: is required",)
+
+
+def test_the_status_colours_are_those_of_results_xlsx() -> None:
+    """Every status gets the colour results.xlsx gives it."""
+    css = status_css()
+    for status, colour in STATUS_COLOURS.items():
+        assert f".status-{status.value} {{ background: #{colour[-6:].lower()}; }}" in css
+
+
+def test_the_check_marks_each_bad_cell_with_the_librarys_message(visitor: Visitor) -> None:
+    """Row 2's min_post_likes and row 3's owner are marked, in the CLI's words; the
+    counts and the filter for rows that need a person follow."""
+    assert visitor.upload("q1 plan.csv", with_errors()).headers["location"] == "/check"
+    page = text_of(visitor.get("/check"))
+    likes = cell_html(page, 2, "min_post_likes")
+    assert 'class="bad"' in likes
+    assert '"twenty" is not a whole number (e.g. 25)' in likes
+    assert 'class="bad"' in cell_html(page, 3, "owner")
+    assert 'class="bad"' not in cell_html(page, 2, "owner")
+    assert page.count('class="bad"') == 2
+    assert "3 valid" in page
+    assert "2 invalid" in page
+    assert "Check of q1 plan.csv" in page
+    only = text_of(visitor.get("/check?show=attention"))
+    assert re.findall(r'<tr data-row="(\d+)"', only) == ["2", "3"]
+
+
+def test_prospects_have_their_own_tab(visitor: Visitor) -> None:
+    """A workbook's prospects sheet is checked and shown on its own tab."""
+    visitor.upload("example.xlsx", EXAMPLE_XLSX)
+    page = text_of(visitor.get("/check?tab=prospects"))
+    assert len(re.findall(r'<tr data-row="\d+"', page)) == 10
+    assert "10 valid" in page
+    assert 'data-column="linkedin_url"' in page
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "said"),
+    [
+        ("notes.txt", b"hello", "notes.txt: not a spreadsheet this tool reads"),
+        ("plan.xlsx", b"not a zip at all", "plan.xlsx"),
+        ("plan.csv", b"", "plan.csv"),
+        ("plan.csv", b"who,what\nme,this\n", "plan.csv"),
+    ],
+)
+def test_a_bad_upload_gets_a_clear_page(
+    visitor: Visitor, name: str, data: bytes, said: str
+) -> None:
+    """Not a sheet, broken, empty, or a header the tool does not know: 400 with the
+    library's message, and the previous sheet stays."""
+    response = visitor.upload(name, data)
+    assert response.status_code == 400
+    assert 'role="alert"' in response.text
+    assert said in text_of(response)
+    assert "Traceback" not in response.text
+    assert visitor.workspace.sheet is None
+
+
+def test_an_empty_form_asks_for_a_sheet(visitor: Visitor) -> None:
+    """Neither a file nor a link: the page says what it needs."""
+    response = visitor.post("/upload", data={"link": ""})
+    assert response.status_code == 400
+    assert "Choose a .csv or .xlsx file, or paste a link." in response.text
+
+
+def test_a_link_that_is_not_allowed_gets_the_librarys_words(visitor: Visitor) -> None:
+    """A plain-http link to another host is refused as `campaigns validate` refuses it."""
+    response = visitor.post("/upload", data={"link": "http://example.com/plan.csv"})
+    assert response.status_code == 400
+    assert "plain http, which is allowed only for loopback hosts" in text_of(response)
+
+
+@pytest.mark.slow
+def test_a_pasted_link_is_read_and_named_without_its_query(
+    visitor: Visitor, server: Served
+) -> None:
+    """A shared sheet's link is downloaded as `campaigns validate URL` downloads it, and the
+    check names it by its address without the query (which may hold a secret)."""
+    url = server.serve(
+        f"/sheets/export?format=csv&token={SECRET}",
+        Reply(body=EXAMPLE_CSV.encode(), headers={"Content-Type": "text/csv"}),
+    )
+    assert visitor.post("/upload", data={"link": url}).headers["location"] == "/check"
+    page = text_of(visitor.get("/check"))
+    assert f"Check of {server.base}/sheets/export" in page
+    assert "5 valid" in page
+    assert SECRET not in page
+
+
+@pytest.mark.parametrize("name", ["campaigns.xlsx", "campaigns.csv", "example.xlsx", "example.csv"])
+def test_the_template_and_the_example_download_here(visitor: Visitor, name: str) -> None:
+    """Each download is a sheet the loader reads (the example with its 5 rows)."""
+    response = visitor.get(f"/download/{name}")
+    assert response.status_code == 200
+    assert f'filename="{name}"' in response.headers["content-disposition"]
+    tables = load_tables(response.content, name)
+    assert len(tables[0].frame) == (5 if name.startswith("example") else 0)
+
+
+def test_pages_before_a_sheet_say_what_to_do_first(visitor: Visitor) -> None:
+    """Check goes back to Upload; Plan, Apply and Results ask for the step before."""
+    assert visitor.get("/check").headers["location"] == "/"
+    assert "Upload a sheet first" in visitor.get("/plan").text
+    assert "Make a plan first" in visitor.get("/apply").text
+    assert "No run yet" in visitor.get("/results").text
+    refused = visitor.post("/apply")
+    assert refused.status_code == 409
+    assert "Make a plan of the sheet first" in refused.text
+
+
+def test_the_ledger_page_says_what_status_says_of_a_missing_ledger(visitor: Visitor) -> None:
+    """Before any run: the library's `no ledger at ...` and its hint."""
+    page = text_of(visitor.get("/ledger"))
+    assert "no ledger at" in page
+    assert "Run `campaigns run` first" in page
+
+
+def test_without_a_key_the_apply_page_says_how_and_offers_the_sandbox(tmp_path: Path) -> None:
+    """No key and no sandbox: the library's words, where to set the key, a sandbox button
+    that switches this page to a rehearsal."""
+    for visitor in visitor_of(serve_settings(tmp_path, sandbox=False)):
+        page = text_of(visitor.get("/apply"))
+        assert "no API key: set EXTROVERT_API_KEY or give --api-key-file" in page
+        assert "restart <code>campaigns serve</code>" in page
+        assert 'id="use-sandbox"' in page
+        assert 'type="password"' not in page and "api_key" not in page.replace("api_key_file", "")
+        visitor.post("/sandbox")
+        assert visitor.workspace.sandbox
+        assert "Sandbox rehearsal" in visitor.get("/").text
+
+
+def apply_and_wait(visitor: Visitor) -> None:
+    assert visitor.post("/apply").status_code == 303
+    run = visitor.workspace.run
+    assert run is not None
+    assert run.finished.wait(WAIT)
+
+
+@pytest.mark.slow
+def test_plan_apply_and_download_against_the_sandbox(visitor: Visitor) -> None:
+    """The plan groups what would happen; apply does exactly that in the background (the
+    test watches no page meanwhile), a second apply is refused politely, the reports come
+    from the run's folder, and the ledger page counts what was created."""
+    visitor.upload("example.xlsx", EXAMPLE_XLSX)
+    assert visitor.post("/plan").headers["location"] == "/plan"
+    plan = text_of(visitor.get("/plan"))
+    assert "Campaigns to create (5)" in plan
+    assert "Prospects to add (10) to 4 list(s)" in plan
+    assert "5 to create" in plan
+    apply_and_wait(visitor)
+    again = visitor.post("/apply")
+    assert again.status_code == 409
+    assert "This plan has been applied already" in again.text
+    progress = text_of(visitor.get("/apply/progress"))
+    assert "5 created" in progress
+    assert "10 added" in progress
+    assert "hx-trigger" not in progress  # finished: the page stops asking
+    results = visitor.get("/results")
+    assert "results.xlsx" in results.text
+    download = visitor.get("/results/results.xlsx")
+    workbook = load_workbook(io.BytesIO(download.content), read_only=True)
+    rows = list(workbook["results"].iter_rows(values_only=True))
+    statuses = [row[rows[0].index("status")] for row in rows[1:]]
+    assert statuses == [Status.CREATED.value] * 5
+    assert visitor.get("/results/summary.json").json()["counts"] == {"created": 5}
+    assert "5 campaign keys" in visitor.get("/ledger").text
+
+
+@pytest.mark.slow
+def test_a_second_apply_while_one_runs_is_refused_politely(
+    visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a run goes on (held here until the test lets it go), another apply gets a
+    409 that says so, and the Apply page keeps polling its progress."""
+    workspace = visitor.workspace
+    visitor.upload("example.csv", EXAMPLE_CSV.encode())
+    visitor.post("/plan")
+    going = threading.Event()
+
+    def held(run: Run) -> RunResult:
+        going.wait(WAIT)
+        raise ConfigError("let go by the test")
+
+    monkeypatch.setattr(workspace, "_applying", held)
+    assert visitor.post("/apply").status_code == 303
+    refused = visitor.post("/apply")
+    assert refused.status_code == 409
+    assert "A run is going on already" in refused.text
+    assert 'hx-get="/apply/progress"' in visitor.get("/apply").text
+    going.set()
+    run = workspace.run
+    assert run is not None
+    assert run.finished.wait(WAIT)
+    assert "let go by the test" in visitor.get("/apply/progress").text
+
+
+@pytest.mark.slow
+def test_a_changed_row_is_planned_as_an_update_with_its_changes(visitor: Visitor) -> None:
+    """After a run, the same sheet with one cell changed plans one update, its change
+    shown `column: old -> new`, and the rest unchanged."""
+    visitor.upload("example.csv", EXAMPLE_CSV.encode())
+    visitor.post("/plan")
+    apply_and_wait(visitor)
+    visitor.upload("example.csv", EXAMPLE_CSV.replace(",10,true,2,", ",11,true,2,", 1).encode())
+    visitor.post("/plan")
+    plan = text_of(visitor.get("/plan"))
+    assert "Campaigns to update (1)" in plan
+    assert "min_post_likes: 10 -&gt; 11" in visitor.get("/plan").text
+    assert "Unchanged (4)" in plan
