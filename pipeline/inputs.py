@@ -27,21 +27,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from http import HTTPStatus
 from pathlib import Path, PurePosixPath
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote, urlsplit
 
-from pipeline.client import (
-    DEADLINE_PASSED,
-    MAX_REDIRECTS,
-    Downloaded,
-    DownloadTransport,
-    download,
-)
 from pipeline.errors import InputError
 from pipeline.filenames import safe_name, unique_name
 from pipeline.load import SUFFIXES, Table, expand_paths, load, load_tables
 from pipeline.settings import Options, public_url, redirect_problem
 from pipeline.timing import Timing
+
+if TYPE_CHECKING:  # httpx (through the client) is imported when a link is downloaded
+    from pipeline.client import Downloaded, DownloadTransport
 
 __all__ = [
     "DOWNLOAD_DEADLINE",
@@ -156,6 +152,8 @@ def load_url(
     rows, then a workbook's prospects sheet) and every message call it `shown`, by
     default the URL without its query (`public_url`)."""
     shown = shown or public_url(url)
+    from pipeline.client import download
+
     got = download(
         url,
         max_bytes=options.max_bytes,
@@ -234,6 +232,8 @@ def sheet_suffix(got: Downloaded, shown: str, *, max_bytes: int) -> str:
 
 def _refuse_failures(got: Downloaded, shown: str, max_bytes: int) -> None:
     """An `InputError` for a download that brought no body to judge."""
+    from pipeline.client import DEADLINE_PASSED, MAX_REDIRECTS
+
     if got.failure:
         if got.failure == DEADLINE_PASSED:
             raise InputError(

@@ -9,7 +9,8 @@ are built column by column (`dict(zip(...))` per object), which keeps 100,000 ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any, Final, cast
 
 from pipeline.parse import Value
@@ -44,6 +45,21 @@ def _column(values: Mapping[str, Sequence[Value]], column: Column) -> Sequence[V
     return cells
 
 
+@cache
+def _object_maker(fields: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """A function of one argument per field that returns {field: argument, ...} in that
+    order: a dict display, compiled once per shape, builds 100,000 objects about twice as
+    fast as `dict(zip(fields, values))` does. The fields are the catalogue's API names."""
+    if not all(field.isidentifier() for field in fields):
+        raise ValueError(f"not API field names: {fields}")
+    arguments = [f"_{number}" for number in range(len(fields))]
+    items = ", ".join(
+        f"{field!r}: {argument}" for field, argument in zip(fields, arguments, strict=True)
+    )
+    made: Callable[..., dict[str, Any]] = eval(f"lambda {', '.join(arguments)}: {{{items}}}")
+    return made
+
+
 def build_payloads(
     values: Mapping[str, Sequence[Value]], owners: Mapping[str, str] | None = None
 ) -> list[Payload]:
@@ -59,12 +75,11 @@ def build_payloads(
     if owners:
         at = top_names.index(_OWNER)
         top_columns[at] = [owners.get(o, o) if isinstance(o, str) else o for o in top_columns[at]]
-    tops = [dict(zip(top_names, row, strict=True)) for row in zip(*top_columns, strict=True)]
+    tops = list(map(_object_maker(tuple(top_names)), *top_columns))
     nested = {
-        parent: [
-            dict(zip(_FIELDS[parent], row, strict=True))
-            for row in zip(*(_column(values, c) for c in members), strict=True)
-        ]
+        parent: list(
+            map(_object_maker(tuple(_FIELDS[parent])), *(_column(values, c) for c in members))
+        )
         for parent, members in _NESTED.items()
     }
     intervals = values[_INTERVAL]
@@ -91,11 +106,14 @@ def valid_payloads(
 ) -> Iterator[tuple[int, Payload]]:
     """(row position, payload) of every valid row, in row order, built `CHUNK` rows at a
     time: a writer that streams them never holds every payload at once."""
-    valid = [position for position, errors in enumerate(checked.errors) if not errors]
-    for start in range(0, len(valid), CHUNK):
-        positions = valid[start : start + CHUNK]
-        subset = {name: [column[p] for p in positions] for name, column in checked.values.items()}
-        yield from zip(positions, build_payloads(subset, owners), strict=True)
+    errors = checked.errors
+    for start in range(0, len(errors), CHUNK):
+        end = start + CHUNK
+        part = {name: column[start:end] for name, column in checked.values.items()}
+        # An invalid row's payload is made too (a few in a hundred), and left out.
+        for position, payload in enumerate(build_payloads(part, owners), start):
+            if not errors[position]:
+                yield position, payload
 
 
 def map_rows(checked: Checked, owners: Mapping[str, str] | None = None) -> list[Payload | None]:

@@ -23,7 +23,7 @@ class ProgressBar:
     def start(self, total: int) -> None:
         self._bar = tqdm(total=total, unit="row", file=self._stream, dynamic_ncols=True)
 
-    def advance(self, status: Status) -> None:
+    def advance(self, status: Status, position: int) -> None:
         self._counts[status] += 1
         if self._bar is not None:
             created, unknown = self._counts[Status.CREATED], self._counts[Status.UNKNOWN]

@@ -11,7 +11,6 @@ beyond pausing the garbage collector around bulk row work.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import gc
 import logging
@@ -19,16 +18,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from pipeline import logs
 from pipeline.archive import Archived, archive_files, copy_names, finished_files, keep_inputs
 from pipeline.errors import ConfigError, PlanError, RowsNeedAttention, StoppedError
-from pipeline.execute import Execution, execute
 from pipeline.folders import ReportFolder, prune_run_folders
 from pipeline.inputs import naming_urls, read_tables, url_stem
-from pipeline.ledger import Ledger
-from pipeline.lists import LIMIT_REACHED
 from pipeline.load import Table
 from pipeline.map import valid_payloads
 from pipeline.model import (
@@ -40,15 +36,18 @@ from pipeline.model import (
     is_uuid,
     place,
 )
-from pipeline.plan import PLAN_FILE, Plan, unresolved_owners
 from pipeline.prospects import CheckedProspects, check_prospects
 from pipeline.refeed import Refed, Replacement, replace_refed_rows
 from pipeline.report import write_reports, write_summary
-from pipeline.session import Progress, Silent
 from pipeline.settings import Options, RunSettings
-from pipeline.stop import Interrupt
 from pipeline.timing import Timing
 from pipeline.validate import Checked, validate
+
+if TYPE_CHECKING:  # the online half is imported by the functions that use it
+    from pipeline.execute import Execution
+    from pipeline.plan import Plan
+    from pipeline.session import Progress
+    from pipeline.stop import Interrupt
 
 _log = logging.getLogger(__name__)
 
@@ -414,6 +413,8 @@ def _prospect_summary(
         return {}
     found: dict[str, Any] = {"rows": len(outcomes), "counts": counts(o.status for o in outcomes)}
     if limits:
+        from pipeline.lists import LIMIT_REACHED
+
         found["limits"] = dict(limits)
         waiting = sum(
             o.status is Status.OVER_LIMIT or (o.errors[:1] == (LIMIT_REACHED,)) for o in outcomes
@@ -549,6 +550,8 @@ def run_files(
         interrupt=interrupt,
         tables=tables,
     )
+    import asyncio
+
     return asyncio.run(work)
 
 
@@ -605,6 +608,8 @@ def plan_files(
         tables=tables,
         planning=True,
     )
+    import asyncio
+
     return asyncio.run(work)
 
 
@@ -621,6 +626,10 @@ async def _run_files(
 ) -> tuple[RunResult, Plan | None]:
     """`run_files_async`, or (`planning`) `plan_files`: the same run, which also makes
     the plan and writes plan.json beside the reports."""
+    from pipeline.execute import execute
+    from pipeline.plan import PLAN_FILE
+    from pipeline.session import Silent
+
     check_archive(options, settings)
     timing = timing or Timing.real()
     started = timing.now()
@@ -764,6 +773,8 @@ def _make_ledger(state: Path, identifier: str, timing: Timing) -> None:
     it can be applied to that ledger only, and once (see `pipeline.plan`)."""
     if state.exists():
         return
+    from pipeline.ledger import Ledger
+
     with Ledger.open(state, run_id=identifier, timing=timing, lock=False):
         pass
 
@@ -778,6 +789,8 @@ def _plan_of(
 ) -> Plan | PlanError:
     """The plan of a planning run, or the `PlanError` to raise when it would create a
     campaign for an owner e-mail it could not resolve."""
+    from pipeline.plan import Plan, unresolved_owners
+
     owners = {
         str(given): str(now)
         for given, now in zip(
@@ -839,6 +852,8 @@ def apply_plan(
         transport=transport,
         interrupt=interrupt,
     )
+    import asyncio
+
     return asyncio.run(work)
 
 
@@ -854,6 +869,10 @@ async def apply_plan_async(
     interrupt: Interrupt | None = None,
 ) -> RunResult:
     """`apply_plan` as a coroutine."""
+    from pipeline.execute import execute
+    from pipeline.plan import PLAN_FILE
+    from pipeline.session import Silent
+
     settings = replace(
         settings,
         dry_run=False,

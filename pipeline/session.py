@@ -33,11 +33,14 @@ from schemas.payload import Payload
 
 
 class Progress(Protocol):
-    """Where a caller shows progress (the CLI's tqdm bar); the library never prints."""
+    """Where a caller shows progress (the CLI's tqdm bar, the web page's table); the
+    library never prints. `start` gets the number of rows; `advance` is called once per
+    row as it is settled, with its status and its position (the index of its record in
+    `RunResult.rows`, which is sheet order)."""
 
     def start(self, total: int) -> None: ...
 
-    def advance(self, status: Status) -> None: ...
+    def advance(self, status: Status, position: int) -> None: ...
 
 
 class Silent:
@@ -46,7 +49,7 @@ class Silent:
     def start(self, total: int) -> None:
         pass
 
-    def advance(self, status: Status) -> None:
+    def advance(self, status: Status, position: int) -> None:
         pass
 
 
@@ -146,7 +149,7 @@ class Session:
             outcome = replace(outcome, attempts=outcome.attempts + previous.attempts)
         self.outcomes[position] = outcome
         if previous is None:
-            self.progress.advance(outcome.status)
+            self.progress.advance(outcome.status, position)
 
     def leave_unknown(self, positions: Sequence[int], why: str) -> None:
         """The rows stay `unknown`, saying why."""

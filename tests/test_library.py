@@ -344,7 +344,7 @@ def test_an_interrupt_mid_run_lets_sent_rows_finish_and_reports_the_rest(
         def start(self, total: int) -> None:
             pass
 
-        def advance(self, status: Status) -> None:
+        def advance(self, status: Status, position: int) -> None:
             interrupt.set()  # as a signal handler would, once the first row is settled
 
     result = pipeline.run_files(

@@ -13,8 +13,8 @@ def shown_after(total: int, statuses: list[Status]) -> str:
     stream = io.StringIO()
     bar = ProgressBar(stream)
     bar.start(total)
-    for status in statuses:
-        bar.advance(status)
+    for position, status in enumerate(statuses):
+        bar.advance(status, position)
     bar.close()
     return stream.getvalue().rsplit("\r", 1)[-1]
 

@@ -206,12 +206,12 @@ def test_a_run_interrupted_before_the_reports_leaves_no_folder(
     tmp_path: Path, app: Starlette, settings_for: SettingsFor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopped at once (a third Ctrl-C) before any report was written: no empty folder."""
-    import pipeline.run
+    import pipeline.execute
 
     async def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline.run, "execute", interrupted)
+    monkeypatch.setattr(pipeline.execute, "execute", interrupted)
     root = tmp_path / "reports"
     with pytest.raises(KeyboardInterrupt):
         run_once(app, settings_for, [sheet(tmp_path)], reports_root=root)

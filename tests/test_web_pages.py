@@ -233,6 +233,7 @@ def test_plan_apply_and_download_against_the_sandbox(visitor: Visitor) -> None:
     assert "5 created" in progress
     assert "10 added" in progress
     assert "hx-trigger" not in progress  # finished: the page stops asking
+    assert progress.count(">created</td>") == 5  # a line per row sent
     results = visitor.get("/results")
     assert "results.xlsx" in results.text
     download = visitor.get("/results/results.xlsx")
@@ -285,3 +286,37 @@ def test_a_changed_row_is_planned_as_an_update_with_its_changes(visitor: Visitor
     assert "Campaigns to update (1)" in plan
     assert "min_post_likes: 10 -&gt; 11" in visitor.get("/plan").text
     assert "Unchanged (4)" in plan
+
+
+@pytest.mark.slow
+def test_the_progress_lists_each_row_as_it_is_settled(
+    visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a run goes on, the progress lists every row the plan sends: those settled
+    with their status (as the library reports each one), the others waiting."""
+    workspace = visitor.workspace
+    visitor.upload("example.csv", EXAMPLE_CSV.encode())
+    visitor.post("/plan")
+    going = threading.Event()
+
+    def two_settled(run: Run) -> RunResult:
+        run.tally.start(5)
+        run.tally.advance(Status.CREATED, 0)
+        run.tally.advance(Status.REJECTED, 2)
+        going.wait(WAIT)
+        raise ConfigError("let go by the test")
+
+    monkeypatch.setattr(workspace, "_applying", two_settled)
+    assert visitor.post("/apply").status_code == 303
+    page = visitor.get("/apply/progress").text
+    going.set()
+    table = page[page.index('id="progress-rows"') :]
+    lines = table.split("<tr>")[2:]
+    assert len(lines) == 5
+    assert "example.csv row 2" in lines[0] and 'class="status-created">created<' in lines[0]
+    assert "waiting" in lines[1]
+    assert "example.csv row 4" in lines[2] and 'class="status-rejected">rejected<' in lines[2]
+    assert all("waiting" in line for line in lines[3:])
+    assert '<span id="done">2</span> of 5 rows done' in page
+    run = workspace.run
+    assert run is not None and run.finished.wait(WAIT)

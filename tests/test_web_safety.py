@@ -181,7 +181,7 @@ def test_uploads_are_kept_privately_under_names_of_the_servers_own(visitor: Visi
     assert sheet.stored == folder / "sheet-1.csv"
     assert stat.S_IMODE(sheet.stored.stat().st_mode) == 0o600
     assert sheet.name == "plan.csv"
-    assert {row.source for row in sheet.checked.rows} == {"sheet-1.csv"}
+    assert {row.source for row in sheet.checked.rows} == {"plan.csv"}  # as read, by name
     assert "plan.csv" in visitor.get("/check").text
     workspace.close()
     assert not folder.exists()

@@ -42,7 +42,7 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.load import CAMPAIGNS, PROSPECTS
 from pipeline.settings import RunSettings, is_url
 from web.guard import CSRF_FIELD, CSRF_HEADER, Guard, TooLarge, csrf_ok, too_large_message
-from web.views import grid, plan_groups, status_css
+from web.views import grid, plan_groups, progress_rows, status_css
 from web.workspace import REPORT_FILES, Refusal, ServeSettings, Workspace
 
 HERE: Final = Path(__file__).parent
@@ -54,6 +54,8 @@ DOWNLOADS: Final = {
     "example.csv": True,
 }
 POLL_SECONDS: Final = 1
+# Rows the apply's progress table lists (those to send, in sheet order) before "and N more".
+SHOWN_ROWS: Final = 500
 
 
 def make_app(settings: ServeSettings, *, port: int, token: str | None = None) -> Starlette:
@@ -261,7 +263,7 @@ class _Pages:
         else:
             rows = [(r.row, r.status.value, r.errors) for r in result.rows]
             counts = result.counts
-        shown = grid(tables.get(PROSPECTS if tab == "prospects" else CAMPAIGNS), rows, sheet.say)
+        shown = grid(tables.get(PROSPECTS if tab == "prospects" else CAMPAIGNS), rows)
         lines = [line for line in shown.lines if line.needs_person or not only]
         return self.page(
             request,
@@ -272,7 +274,7 @@ class _Pages:
             grid=shown,
             lines=lines,
             counts=counts,
-            warnings=[sheet.say(w) for w in result.warnings],
+            warnings=list(result.warnings),
         )
 
     # --- plan -----------------------------------------------------------------------
@@ -327,9 +329,17 @@ class _Pages:
     def _progress(self) -> dict[str, Any]:
         run = self.workspace.run
         if run is None:
-            return {"total": 0, "done": 0, "tally": {}, "poll": POLL_SECONDS}
-        total, done, tally = run.tally.snapshot()
-        return {"total": total, "done": done, "tally": tally, "poll": POLL_SECONDS}
+            return {"total": 0, "done": 0, "tally": {}, "rows": [], "poll": POLL_SECONDS}
+        total, settled, tally = run.tally.snapshot()
+        rows = progress_rows(run.planned.result.rows, settled)
+        return {
+            "total": total,
+            "done": len(settled),
+            "tally": tally,
+            "rows": rows[:SHOWN_ROWS],
+            "more": max(0, len(rows) - SHOWN_ROWS),
+            "poll": POLL_SECONDS,
+        }
 
     # --- results and ledger ---------------------------------------------------------
 

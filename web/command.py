@@ -17,6 +17,7 @@ run time: that module imports this one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -198,6 +199,7 @@ def _settings(
     source = "" if key is None else f"the key file {key_file}" if key_file else cli.KEY_VARIABLE
     config = cli._config_of(ctx)
     found = ctx.default_map or {}
+    send = SendSettings(**{name: found[name] for name in _SEND_KEYS if name in found})
     return ServeSettings(
         reports=reports,
         state=real,
@@ -211,7 +213,8 @@ def _settings(
         sheet=found.get("sheet"),
         defaults=cli._defaults(ctx),
         names=config.names,
-        send=SendSettings(**{name: found[name] for name in _SEND_KEYS if name in found}),
+        send=send,
+        sandbox_send=send if "rate" in found else replace(send, rate=cli.SANDBOX_RATE),
         move_own_duplicated=cli._prospect_switch(ctx, "move_own_duplicated"),
         delete_if_inactive=cli._prospect_switch(ctx, "delete_if_inactive"),
     )

@@ -7,13 +7,15 @@ header is a column of the sheet is shown in that cell, any other (a missing colu
 rule about the whole row) beside the row. Nothing is reworded: a cell shows the message
 after its header, the row's notes show it whole.
 
+`progress_rows` lists the rows an apply sends, each with its status once settled.
+
 `plan_groups` sorts a plan's rows as `campaigns plan` prints them: to create, to update
 (with the changes), prospects to add, unchanged, and the rows that need a person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from pipeline.report import STATUS_COLOURS
 if TYPE_CHECKING:
     from pipeline.load import Table
     from pipeline.plan import Plan
+    from pipeline.run import RowResult
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,9 @@ def place_messages(
     return cells, notes
 
 
-def grid(
-    table: Table | None,
-    rows: Iterable[tuple[int, str, Sequence[str]]],
-    say: Callable[[str], str] = str,
-) -> Grid:
+def grid(table: Table | None, rows: Iterable[tuple[int, str, Sequence[str]]]) -> Grid:
     """The table of `rows` ((row number, status, messages) each, in sheet order) laid on
-    the cells of `table`, the sheet they were read from (None: no cells to show). `say`
-    rewrites a message for the page (the name of the file)."""
+    the cells of `table`, the sheet they were read from (None: no cells to show)."""
     if table is None:
         columns: list[str] = []
         frame = None
@@ -95,7 +93,7 @@ def grid(
     headers = [table.headers.get(c, c) for c in columns] if table is not None else []
     lines = []
     for row, status, errors in rows:
-        placed, notes = place_messages([say(e) for e in errors], headers)
+        placed, notes = place_messages(list(errors), headers)
         texts: list[object] = []
         if frame is not None and row in frame.index:
             texts = list(frame.loc[row])
@@ -182,6 +180,32 @@ def _plan_row(row: Mapping[str, Any]) -> PlanRow:
         changes=tuple(row["changes"]),
         errors=tuple(row["errors"]),
     )
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    """A row an apply sends: where it is, its name, and its status once it is settled
+    ("" while it waits or is in flight)."""
+
+    where: str
+    name: str
+    status: str
+
+
+def progress_rows(planned: Sequence[RowResult], settled: Mapping[int, Status]) -> list[ProgressRow]:
+    """The rows the plan sends, in sheet order, each with its status so far. `planned`
+    are the plan's rows; `settled` the statuses by position (`pipeline.session.Progress`:
+    the run settles the plan's other rows too, which are not listed)."""
+    sent = {Status.WOULD_CREATE, Status.WOULD_UPDATE}
+    return [
+        ProgressRow(
+            place(row.source, row.sheet, row.row),
+            row.campaign_name,
+            settled[position].value if position in settled else "",
+        )
+        for position, row in enumerate(planned)
+        if row.status in sent
+    ]
 
 
 def status_css() -> str:

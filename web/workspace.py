@@ -12,7 +12,7 @@ as a `Refusal`.
 Files: uploads are kept in a private folder (mode 0700, made by `tempfile.mkdtemp`)
 under names this module makes (`sheet-3.xlsx`); the name the person gave is display text
 and the `source` the library reports, never part of a path. The check's reports go to
-that folder too (they would name the stored file, and nobody asked for them); the plan
+that folder too (nobody asked for them: the page shows the check); the plan
 and the apply write theirs into the reports folder as `campaigns plan` and `campaigns
 apply` do (`reports/<run-id>/`), since they are the record of what was sent. `close()`
 stops a running apply as Ctrl-C would (requests in flight finish, every row reported)
@@ -94,24 +94,24 @@ class ServeSettings:
     defaults: Mapping[str, str] = field(default_factory=dict)
     names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     send: SendSettings = field(default_factory=SendSettings)
+    # The sending limits of a rehearsal: `send`, but at `pipeline.cli.SANDBOX_RATE` when
+    # no rate is configured (the built-in sandbox has no rate limit).
+    sandbox_send: SendSettings = field(default_factory=SendSettings)
     move_own_duplicated: bool = False
     delete_if_inactive: bool = False
 
 
 @dataclass(frozen=True)
 class Sheet:
-    """One upload: the name the person knows it by, where it is kept, its tables (read
-    under that name) and the library's check of it."""
+    """One upload: the name the person knows it by, where it is kept (under a name of the
+    server's), its tables (read under the person's name, which the library's messages
+    and reports use) and the library's check of them."""
 
     number: int
     name: str
     stored: Path
     tables: tuple[Table, ...]
     checked: RunResult
-
-    def say(self, text: str) -> str:
-        """A library message about the stored copy, naming the sheet as the person knows it."""
-        return text.replace(self.stored.name, self.name)
 
 
 @dataclass(frozen=True)
@@ -126,27 +126,29 @@ class Planned:
 
 
 class Tally:
-    """The apply's progress (`pipeline.session.Progress`): rows to send and the status of
-    each one settled so far, in order. Written by the run's thread, read by the page's."""
+    """The apply's progress (`pipeline.session.Progress`): rows in all, and the status of
+    each row settled so far by its position (its index in the plan's rows). Written by the
+    run's thread, read by the page's."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._total = 0
-        self._settled: list[Status] = []
+        self._settled: dict[int, Status] = {}
 
     def start(self, total: int) -> None:
         with self._lock:
             self._total = total
 
-    def advance(self, status: Status) -> None:
+    def advance(self, status: Status, position: int) -> None:
         with self._lock:
-            self._settled.append(status)
+            self._settled[position] = status
 
-    def snapshot(self) -> tuple[int, int, dict[str, int]]:
-        """(rows in all, rows settled, settled rows per status)."""
+    def snapshot(self) -> tuple[int, dict[int, Status], dict[str, int]]:
+        """(rows in all, the status of each row settled by position, rows per status)."""
         with self._lock:
-            counted = Counter(status.value for status in self._settled)
-            return self._total, len(self._settled), dict(counted)
+            settled = dict(self._settled)
+        counted = Counter(status.value for status in settled.values())
+        return self._total, settled, dict(counted)
 
 
 class Run:
@@ -267,7 +269,7 @@ class Workspace:
         stored.write_bytes(data)
         stored.chmod(0o600)
         checked = validate_files(
-            self._options(stored, out=self.folder / f"check-{number}"),
+            self._options(stored, out=self.folder / f"check-{number}"), tables=tables
         )
         sheet = Sheet(number, shown, stored, tuple(tables), checked)
         with self._lock:
@@ -373,7 +375,7 @@ class Workspace:
             base_url=url,
             api_key=key,
             endpoint=endpoint,
-            send=self.settings.send,
+            send=self.settings.sandbox_send if planned.sandbox else self.settings.send,
         )
 
     def _applying(self, run: Run) -> RunResult:
