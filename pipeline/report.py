@@ -280,7 +280,7 @@ def write_reports(
     except OSError as exc:
         raise _unwritable(folder, [], exc) from None
     writers = _writers(folder, checked, outcomes, summary, payloads, prospects)
-    beside = _beside(writers) if len(outcomes) >= PARALLEL_ROWS else None
+    beside = _beside(writers) if len(outcomes) >= PARALLEL_ROWS else frozenset()
     failures = _write_apart(writers, beside) if beside else _write_each(writers)
     if failures:  # in the order of `writers`, whoever wrote them
         order = [name for name, _ in writers]
@@ -303,28 +303,35 @@ def _write_each(writers: Sequence[Writer]) -> list[tuple[str, OSError]]:
     return failures
 
 
-def _beside(writers: Sequence[Writer]) -> str | None:
-    """The file a second process should write while this one writes the others: the
-    longest to write (payloads.jsonl, made as it is written, else results.xlsx), where
-    forking is safe (no other thread, which might hold a lock the child would inherit)."""
+def _beside(writers: Sequence[Writer]) -> frozenset[str]:
+    """The files a second process should write while this one writes the others: the
+    longest to write (payloads.jsonl, made as it is written, else results.xlsx), and with
+    payloads.jsonl the prospect files (results.xlsx, which has their sheet too, stays
+    here); none where forking is not safe (another thread might hold a lock the child
+    would inherit)."""
     if not hasattr(os, "fork") or threading.active_count() > 1:
-        return None
+        return frozenset()
     names = [name for name, _ in writers]
-    return next((name for name in _LONGEST if name in names), None)
+    longest = next((name for name in _LONGEST if name in names), None)
+    if longest is None:
+        return frozenset()
+    if longest == "payloads.jsonl":
+        return frozenset({longest, *(name for name in names if name in PROSPECT_FILES)})
+    return frozenset({longest})
 
 
-def _write_apart(writers: Sequence[Writer], beside: str) -> list[tuple[str, OSError]]:
-    """`writers`, with the one named `beside` run in a forked child at the same time
+def _write_apart(writers: Sequence[Writer], beside: frozenset[str]) -> list[tuple[str, OSError]]:
+    """`writers`, with those named in `beside` run in a forked child at the same time
     (the machine's second core). The child is a copy of this process, so it needs no
     data sent; it says how its write went through a pipe, and leaves at once.
 
     The child is only a way to save time: if it cannot start, or ends without saying how
-    it went, this process writes that file itself. It runs in its own process group, so
+    it went, this process writes those files itself. It runs in its own process group, so
     a Ctrl-C at the terminal reaches only this process, which waits for the child to
     finish its file (about a second) before the interrupt goes on.
     """
-    mine = [writer for writer in writers if writer[0] != beside]
-    theirs = [writer for writer in writers if writer[0] == beside]
+    mine = [writer for writer in writers if writer[0] not in beside]
+    theirs = [writer for writer in writers if writer[0] in beside]
     try:
         read_end, write_end = os.pipe()
         child = os.fork()

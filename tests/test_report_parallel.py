@@ -90,11 +90,20 @@ def test_two_processes_write_what_one_writes(
     assert cells(apart.folder / "results.xlsx") == cells(alone.folder / "results.xlsx")
 
 
-def test_without_payloads_the_child_writes_results_xlsx() -> None:
-    """A report without payloads.jsonl (a run) forks for results.xlsx."""
+def test_the_child_takes_the_longest_files() -> None:
+    """payloads.jsonl (with the prospect files, when there are some) where there is one;
+    else (a run) results.xlsx."""
     writers = [("results.csv", lambda: None), ("results.xlsx", lambda: None)]
-    assert report._beside(writers) == "results.xlsx"
-    assert report._beside([*writers, ("payloads.jsonl", lambda: None)]) == "payloads.jsonl"
+    prospects = [("prospects.csv", lambda: None), ("failed-prospects.csv", lambda: None)]
+    assert report._beside(writers) == {"results.xlsx"}
+    assert report._beside([*writers, *prospects]) == {"results.xlsx"}
+    payloads = [*writers, ("payloads.jsonl", lambda: None)]
+    assert report._beside(payloads) == {"payloads.jsonl"}
+    assert report._beside([*payloads, *prospects]) == {
+        "payloads.jsonl",
+        "prospects.csv",
+        "failed-prospects.csv",
+    }
 
 
 def test_a_full_disk_in_the_child_names_its_file(
@@ -159,4 +168,19 @@ def test_no_fork_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> N
     threads about, one process writes every file."""
     writers = [("results.xlsx", lambda: None)]
     monkeypatch.setattr(report.threading, "active_count", lambda: 2)
-    assert report._beside(writers) is None
+    assert report._beside(writers) == frozenset()
+
+
+def test_prospect_files_written_apart_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With prospect rows, the child writes payloads.jsonl and the prospect files: the
+    same bytes as one process writes."""
+    example = Path(__file__).parents[1] / "input_templates" / "example.xlsx"
+    alone = validate_into(example, tmp_path / "alone")
+    monkeypatch.setattr(report, "PARALLEL_ROWS", 1)
+    apart = validate_into(example, tmp_path / "apart")
+    assert apart.prospect_counts == alone.prospect_counts == {"valid": 10}
+    for name in ("payloads.jsonl", "prospects.csv", "results.csv"):
+        assert (apart.folder / name).read_bytes() == (alone.folder / name).read_bytes(), name
+    assert cells(apart.folder / "results.xlsx") == cells(alone.folder / "results.xlsx")
