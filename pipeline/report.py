@@ -334,8 +334,13 @@ def _write_apart(writers: Sequence[Writer], beside: frozenset[str]) -> list[tupl
     theirs = [writer for writer in writers if writer[0] in beside]
     try:
         read_end, write_end = os.pipe()
+    except OSError:  # no descriptors left: one process writes everything
+        return _write_each(writers)
+    try:
         child = os.fork()
     except OSError:
+        os.close(read_end)
+        os.close(write_end)
         return _write_each(writers)
     if child == 0:  # pragma: no cover - the child's coverage is not collected
         _write_in_child(theirs, read_end, write_end)

@@ -184,3 +184,19 @@ def test_prospect_files_written_apart_are_the_same(
     for name in ("payloads.jsonl", "prospects.csv", "results.csv"):
         assert (apart.folder / name).read_bytes() == (alone.folder / name).read_bytes(), name
     assert cells(apart.folder / "results.xlsx") == cells(alone.folder / "results.xlsx")
+
+
+def test_a_fork_that_fails_leaves_one_process_to_write_everything(
+    sheet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No child (the process table is full): every file is written here, as usual."""
+
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    alone = validate_into(sheet, tmp_path / "alone")
+    monkeypatch.setattr(report, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(report.os, "fork", no_fork)
+    here = validate_into(sheet, tmp_path / "here")
+    for name in SAME_BYTES:
+        assert (here.folder / name).read_bytes() == (alone.folder / name).read_bytes(), name
