@@ -5,6 +5,7 @@ a bad upload gets a clear page, never a traceback."""
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import re
@@ -22,8 +23,9 @@ from pipeline.report import STATUS_COLOURS
 from pipeline.run import RunResult
 from tests.browser import Visitor, serve_settings, visitor_of
 from tests.served import SECRET, Reply, Served
-from web.views import grid, place_messages, status_css
-from web.workspace import Run
+from web.app import DOWNLOADS
+from web.views import SHOWN_ROWS, grid, place_messages, status_css
+from web.workspace import Run, Workspace
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE_CSV = (ROOT / "input_templates" / "example.csv").read_text(encoding="utf-8-sig")
@@ -35,6 +37,25 @@ def with_errors() -> bytes:
     """The example with two bad cells: row 2's min_post_likes, row 3's owner."""
     text = EXAMPLE_CSV.replace(",10,true,2,", ",twenty,true,2,", 1)
     return text.replace("ben@example.com", "not-an-owner", 1).encode()
+
+
+def many_rows(count: int) -> bytes:
+    """The example's rows over and over, `count` of them, each its own campaign; every
+    third one with a bad min_post_likes."""
+    [header, *rows] = list(csv.reader(io.StringIO(EXAMPLE_CSV)))
+    key, name, likes = (
+        header.index(c) for c in ("campaign_key", "campaign_name", "min_post_likes")
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for number in range(count):
+        row = list(rows[number % len(rows)])
+        row[key], row[name] = f"{row[key]}-{number}", f"{row[name]} {number}"
+        if number % 3 == 0:
+            row[likes] = "twenty"
+        writer.writerow(row)
+    return out.getvalue().encode()
 
 
 def text_of(response: object) -> str:
@@ -173,6 +194,14 @@ def test_the_template_and_the_example_download_here(visitor: Visitor, name: str)
     assert f'filename="{name}"' in response.headers["content-disposition"]
     tables = load_tables(response.content, name)
     assert len(tables[0].frame) == (5 if name.startswith("example") else 0)
+
+
+def test_the_upload_page_offers_each_download(visitor: Visitor) -> None:
+    """The Upload page links every sheet /download/ serves, from the same list."""
+    page = visitor.get("/").text
+    for download in DOWNLOADS:
+        assert f'href="/download/{download.name}"' in page
+    assert page.count('href="/download/') == len(DOWNLOADS)
 
 
 def test_pages_before_a_sheet_say_what_to_do_first(visitor: Visitor) -> None:
@@ -320,3 +349,174 @@ def test_the_progress_lists_each_row_as_it_is_settled(
     assert '<span id="done">2</span> of 5 rows done' in page
     run = workspace.run
     assert run is not None and run.finished.wait(WAIT)
+
+
+def held_apply(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """From now on an apply goes on until the test sets the event it returns (then it
+    stops with an error)."""
+    going = threading.Event()
+
+    def held(run: Run) -> RunResult:
+        going.wait(WAIT)
+        raise ConfigError("let go by the test")
+
+    monkeypatch.setattr(workspace, "_applying", held)
+    return going
+
+
+def test_the_check_of_a_large_sheet_lists_the_first_rows_and_counts_them_all(
+    visitor: Visitor,
+) -> None:
+    """3,000 rows: the page lays out the first SHOWN_ROWS, says how many more there are,
+    and still counts every row; the filter picks the rows that need a person before it
+    cuts, and says how many there are."""
+    visitor.upload("big.csv", many_rows(3000))
+    page = text_of(visitor.get("/check"))
+    assert page.count("<tr") == SHOWN_ROWS + 1  # the header's, and one per row shown
+    assert "2000 valid" in page and "1000 invalid" in page
+    assert f"and {3000 - SHOWN_ROWS} more rows (3000 in all)" in page
+    assert 'Show only rows that need a person (<span id="attention-count">1000</span>)' in page
+    only = text_of(visitor.get("/check?show=attention"))
+    shown_rows = re.findall(r'<tr data-row="(\d+)"', only)
+    assert len(shown_rows) == SHOWN_ROWS
+    assert shown_rows[:2] == ["2", "5"]  # rows 2, 5, 8... are the bad ones
+    assert f"and {1000 - SHOWN_ROWS} more rows that need a person (1000 in all)" in only
+
+
+@pytest.mark.slow
+def test_the_plan_and_the_results_of_a_large_sheet_list_the_first_rows_of_each_group(
+    visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each group of the plan lists at most SHOWN_ROWS rows and says how many more; its
+    heading counts them all. The Results page's table too."""
+    visitor.upload("big.csv", many_rows(1200))
+    visitor.post("/plan")
+    page = text_of(visitor.get("/plan"))
+    assert "Campaigns to create (800)" in page
+    assert "Rows that need a person (400)" in page
+    assert page.count('<span class="status-would_create mark">') == SHOWN_ROWS
+    assert page.count('<span class="status-invalid mark">') == 400
+    assert f"and {800 - SHOWN_ROWS} more (every row is in the plan's reports)" in page
+    planned = visitor.workspace.planned
+    assert planned is not None
+    monkeypatch.setattr(visitor.workspace, "_applying", lambda run: planned.result)
+    apply_and_wait(visitor)
+    results = text_of(visitor.get("/results"))
+    assert results.count("<tr") == SHOWN_ROWS + 1
+    assert f"and {1200 - SHOWN_ROWS} more rows" in results
+    assert "800 would_create" in results
+
+
+def test_the_progress_before_any_run_says_there_is_none(visitor: Visitor) -> None:
+    """/apply/progress before an apply: a page saying so, not an error."""
+    response = visitor.get("/apply/progress")
+    assert response.status_code == 200
+    assert "No run yet in this session" in response.text
+
+
+def test_an_unexpected_error_is_a_500_page_with_the_guards_headers_and_no_traceback(
+    visitor: Visitor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in a page: 500, the error page in the page's words (the traceback only in
+    the log), and the headers that keep the page to itself."""
+
+    def broken() -> str:
+        raise RuntimeError("a bug with a detail the page must not show")
+
+    monkeypatch.setattr("web.app.status_css", broken)
+    response = visitor.get("/status.css")
+    assert response.status_code == 500
+    assert "The page failed unexpectedly; the server's log says why." in text_of(response)
+    assert "Traceback" not in response.text and "must not show" not in response.text
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "a bug with a detail" in caplog.text
+
+
+@pytest.mark.slow
+def test_after_an_apply_a_new_plan_can_be_applied(visitor: Visitor) -> None:
+    """Upload, plan, apply; then a changed sheet planned: the Apply page offers to apply
+    the new plan (and links the run before), and applying it runs that plan."""
+    visitor.upload("example.csv", EXAMPLE_CSV.encode())
+    visitor.post("/plan")
+    apply_and_wait(visitor)
+    first = visitor.workspace.run
+    visitor.upload("example.csv", EXAMPLE_CSV.replace(",10,true,2,", ",11,true,2,", 1).encode())
+    visitor.post("/plan")
+    page = visitor.get("/apply").text
+    assert 'id="apply-button"' in page
+    assert 'id="previous-run"' in page
+    assert 'id="progress"' not in page
+    assert 'id="apply-button"' in visitor.get("/plan").text
+    apply_and_wait(visitor)
+    run = visitor.workspace.run
+    assert run is not None and run is not first
+    assert run.planned is visitor.workspace.planned
+    assert run.result is not None and run.result.counts == {"updated": 1, "already_created": 4}
+    page = visitor.get("/apply").text
+    assert 'id="finished"' in page and 'id="apply-button"' not in page
+    assert 'id="applied"' in visitor.get("/plan").text
+
+
+def test_without_a_key_a_plan_that_needs_one_says_how_on_the_plan_page(tmp_path: Path) -> None:
+    """No key, no sandbox, owners given by e-mail: the plan fails with the library's words
+    on the Plan page, with where to set the key and the sandbox button."""
+    for visitor in visitor_of(serve_settings(tmp_path, sandbox=False)):
+        visitor.upload("example.csv", EXAMPLE_CSV.encode())
+        response = visitor.post("/plan")
+        assert response.status_code == 400
+        page = text_of(response)
+        assert "is an e-mail that a plan must resolve to a team member" in page
+        assert "Set EXTROVERT_API_KEY (or give --api-key-file) and plan again." in page
+        assert "restart <code>campaigns serve</code>" in page
+        assert 'id="use-sandbox"' in page
+        assert 'id="plan-button"' in page
+
+
+def test_without_a_key_the_plan_page_offers_no_apply(tmp_path: Path) -> None:
+    """No key, no sandbox: a plan that needs no key is shown, and instead of the Apply
+    button the page says how to set a key and offers the sandbox."""
+    team_member = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+    sheet = re.sub(r"\b\w+@example\.com\b", team_member, EXAMPLE_CSV)
+    for visitor in visitor_of(serve_settings(tmp_path, sandbox=False)):
+        visitor.upload("example.csv", sheet.encode())
+        assert visitor.post("/plan").status_code == 303
+        page = text_of(visitor.get("/plan"))
+        assert "Campaigns to create (5)" in page
+        assert 'id="apply-button"' not in page
+        assert 'id="no-key"' in page and 'id="use-sandbox"' in page
+
+
+@pytest.mark.slow
+def test_no_plan_is_made_while_a_run_goes_on(
+    visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While an apply runs, planning is refused (its rows would count as still to
+    create) and the Plan buttons are disabled; once it is over, planning works again."""
+    workspace = visitor.workspace
+    visitor.upload("example.csv", EXAMPLE_CSV.encode())
+    visitor.post("/plan")
+    planned = workspace.planned
+    going = held_apply(workspace, monkeypatch)
+    assert visitor.post("/apply").status_code == 303
+    refused = visitor.post("/plan")
+    assert refused.status_code == 409
+    assert "A run is going on: wait for it to finish, then plan again." in refused.text
+    assert workspace.planned is planned
+    assert re.search(r'id="plan-button" disabled', visitor.get("/check").text)
+    going.set()
+    run = workspace.run
+    assert run is not None and run.finished.wait(WAIT)
+    assert 'id="plan-button" disabled' not in visitor.get("/check").text
+    assert visitor.post("/plan").status_code == 303
+
+
+@pytest.mark.slow
+def test_the_plans_report_folder_is_named_after_the_sheet(visitor: Visitor) -> None:
+    """As `campaigns plan "q1 plan.csv"` names it: `<time>-q1 plan`."""
+    visitor.upload("q1 plan.csv", EXAMPLE_CSV.encode())
+    visitor.post("/plan")
+    planned = visitor.workspace.planned
+    assert planned is not None
+    assert planned.path.parent.name.endswith("-q1 plan")
+    assert planned.path.parent.parent == visitor.workspace.settings.reports

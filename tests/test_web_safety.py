@@ -5,6 +5,8 @@ the API key in no page, header or log."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import html
 import stat
 from collections.abc import AsyncIterator, Iterator
@@ -12,12 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from sandbox.server import SandboxConfig, run_in_thread
 from tests.browser import PORT, TOKEN, Visitor, keyed, serve_settings, visitor_of
+from web.app import make_app
 from web.command import serve_command
-from web.guard import cookie_name
-from web.server import bind_loopback
+from web.guard import Guard, cookie_name
+from web.server import _config, bind_loopback
+from web.server import run_in_thread as serve_in_thread
+from web.workspace import Workspace
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE_CSV = (ROOT / "input_templates" / "example.csv").read_bytes()
@@ -77,6 +83,17 @@ def test_the_token_becomes_a_strict_cookie_and_leaves_the_address(visitor: Visit
     assert fresh.get("/").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["//evil.example/", "///evil.example/x", "/\\evil.example/"])
+def test_the_first_visit_redirects_only_within_the_page(visitor: Visitor, path: str) -> None:
+    """A launch link whose path starts with slashes redirects to a path of this page,
+    never to another host (`//evil.example/` would be one)."""
+    response = Visitor(visitor.app).get(f"{visitor.base}{path}?token={TOKEN}")
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\"))
+    assert httpx.URL(visitor.base).join(location).host == "127.0.0.1"
+
+
 def test_a_wrong_token_is_refused(stranger: Visitor) -> None:
     """A link with another token sets no cookie."""
     response = stranger.get("/?token=guessed")
@@ -114,6 +131,109 @@ def test_a_post_without_the_pages_csrf_token_is_refused(visitor: Visitor, csrf: 
     assert response.status_code == 403
     assert "did not come from this page" in response.text
     assert visitor.workspace.sheet is None
+
+
+@pytest.mark.parametrize("path", ["/plan", "/apply", "/sandbox"])
+def test_every_form_needs_the_csrf_token_and_this_pages_origin(tmp_path: Path, path: str) -> None:
+    """Planning, applying and switching to the sandbox: without the page's CSRF token, or
+    from another origin, 403 and nothing changes."""
+    for visitor in visitor_of(serve_settings(tmp_path, sandbox=False)):
+        visitor.upload("plan.csv", EXAMPLE_CSV)
+        for refused in (
+            visitor.post(path, csrf=None),
+            visitor.post(path, csrf="forged"),
+            visitor.post(path, origin="http://evil.example"),
+            visitor.post(path, origin=None),
+        ):
+            assert refused.status_code == 403
+        workspace = visitor.workspace
+        assert workspace.planned is None and workspace.run is None and not workspace.sandbox
+
+
+def test_a_head_request_gets_the_headers_without_a_body(
+    visitor: Visitor, stranger: Visitor
+) -> None:
+    """HEAD is answered as GET is (the same checks and headers), with no body."""
+    response = visitor.request("HEAD", "/")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["x-frame-options"] == "DENY"
+    assert stranger.request("HEAD", "/").status_code == 403
+
+
+def call_guard(scope: Scope) -> tuple[list[Message], list[str]]:
+    """What the Guard sends for `scope` (its first message a connect), and the scope
+    types it let through to the app."""
+    sent: list[Message] = []
+    passed: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        passed.append(scope["type"])
+
+    async def receive() -> Message:
+        return {"type": f"{scope['type']}.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    guard = Guard(app, token=TOKEN, port=PORT, max_body=LIMIT)
+    asyncio.run(guard(scope, receive, send))
+    return sent, passed
+
+
+def test_a_websocket_is_closed_before_it_opens() -> None:
+    """The page has no WebSocket: one is closed unopened (the server answers 403), even
+    with the cookie and the right Host; the server's lifespan alone passes unchecked."""
+    headers = [
+        (b"host", f"127.0.0.1:{PORT}".encode()),
+        (b"cookie", f"{cookie_name(PORT)}={TOKEN}".encode()),
+    ]
+    scope = {"type": "websocket", "path": "/", "query_string": b"", "headers": headers}
+    sent, passed = call_guard(scope)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert passed == []
+    assert call_guard({"type": "something-new"}) == ([], [])
+    assert call_guard({"type": "lifespan"}) == ([], ["lifespan"])
+
+
+def test_the_server_names_no_software_reads_no_proxy_headers_logs_no_requests(
+    tmp_path: Path,
+) -> None:
+    """uvicorn as configured for the page: no Server header, no X-Forwarded-For taken
+    for the client, no access log (a first visit's address holds the token)."""
+    config = _config(make_app(serve_settings(tmp_path), port=PORT, token=TOKEN), None)
+    assert config.server_header is False
+    assert config.proxy_headers is False
+    assert config.access_log is False
+
+
+@pytest.mark.slow
+def test_a_served_request_puts_neither_token_nor_key_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real server on loopback, with a key: the launch link, a page, a refused link and
+    a missing page leave the token and the key out of every log record; and no Server
+    header names the software."""
+    caplog.set_level("DEBUG")
+    settings = keyed(serve_settings(tmp_path), CANARY, "https://extrovert.invalid")
+    sock = bind_loopback(0)
+    app = make_app(settings, port=int(sock.getsockname()[1]), token=TOKEN)
+    with serve_in_thread(app, sock) as url, httpx.Client() as client:
+        answers = [
+            client.get(f"{url}/?token={TOKEN}", follow_redirects=True),
+            client.get(f"{url}/nowhere?token={TOKEN}"),
+            client.get(f"{url}/apply"),
+            httpx.get(f"{url}/?token=wrong-{TOKEN}"),
+        ]
+    assert [a.status_code for a in answers] == [200, 303, 200, 403]
+    assert all("server" not in a.headers for a in answers)
+    logged = "\n".join(
+        f"{record.name}: {record.getMessage()}"
+        for record in caplog.records
+        if not record.name.startswith(("httpx", "httpcore"))  # the test's own client
+    )
+    assert TOKEN not in logged
+    assert CANARY not in logged
 
 
 def test_the_csrf_token_in_a_header_counts(visitor: Visitor) -> None:
@@ -167,10 +287,11 @@ def test_a_declared_length_past_the_limit_is_refused_unread(visitor: Visitor) ->
     assert response.status_code == 413
 
 
-def test_uploads_are_kept_privately_under_names_of_the_servers_own(visitor: Visitor) -> None:
-    """The private folder is 0700, the file in it is 0600 and named by the server; the
-    name the browser gave (a path here) is only what the rows are called; closing the
-    page removes the folder."""
+def test_uploads_are_kept_privately_in_folders_of_the_servers_own(visitor: Visitor) -> None:
+    """The private folder is 0700; each upload is in a folder of its own the server
+    numbers (0700), as a 0600 file under the browser's name made a bare name (a path
+    here: it escapes nowhere); the rows are called by that name; closing the page
+    removes the folder."""
     workspace = visitor.workspace
     response = visitor.upload("../../outside/../plan.csv", EXAMPLE_CSV)
     assert response.status_code == 303
@@ -178,12 +299,30 @@ def test_uploads_are_kept_privately_under_names_of_the_servers_own(visitor: Visi
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     sheet = workspace.sheet
     assert sheet is not None
-    assert sheet.stored == folder / "sheet-1.csv"
+    assert sheet.stored == folder / "1" / "plan.csv"
+    assert sheet.stored.resolve().is_relative_to(folder.resolve())
+    assert stat.S_IMODE(sheet.stored.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(sheet.stored.stat().st_mode) == 0o600
+    assert visitor.upload("..", EXAMPLE_CSV).status_code == 400  # "upload": not a sheet
+    visitor.upload("/etc/plan.csv", EXAMPLE_CSV)
+    again = workspace.sheet
+    assert again is not None and again.stored == folder / "2" / "plan.csv"
     assert sheet.name == "plan.csv"
     assert {row.source for row in sheet.checked.rows} == {"plan.csv"}  # as read, by name
     assert "plan.csv" in visitor.get("/check").text
     workspace.close()
+    assert not folder.exists()
+
+
+def test_a_workspace_never_closed_still_removes_its_private_folder(tmp_path: Path) -> None:
+    """The backstop: should the server end without closing its workspace, the private
+    folder goes when the workspace does (or when the interpreter exits)."""
+    workspace = Workspace.open(serve_settings(tmp_path))
+    folder = workspace.folder
+    workspace.take_file("plan.csv", EXAMPLE_CSV)
+    assert folder.exists()
+    del workspace
+    gc.collect()
     assert not folder.exists()
 
 

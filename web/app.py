@@ -15,15 +15,21 @@
 
 `make_app` builds it around a fresh `Workspace` (`app.state.workspace`), behind the
 `Guard` (launch token, Host, Origin, size). Every POST carries the page's CSRF token.
-Work that takes time (reading, checking, planning) runs in a worker thread; an apply
-runs in the workspace's own thread, so it outlives the request and the tab.
+Work that takes time (reading, checking, planning, laying out a page of a large sheet)
+runs in a worker thread, so that one page never holds up the others (the progress
+polled meanwhile); an apply runs in the workspace's own thread, so it outlives the
+request and the tab. A page lists at most `views.SHOWN_ROWS` rows of a table or group.
+An unexpected error is answered inside the `Guard` (`_Fallback`), so its page keeps
+the Guard's headers; the traceback goes to the server's log, never to the page.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,25 +43,48 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.errors import ConfigError, PipelineError
 from pipeline.load import CAMPAIGNS, PROSPECTS
 from pipeline.settings import RunSettings, is_url
 from web.guard import CSRF_FIELD, CSRF_HEADER, Guard, TooLarge, csrf_ok, too_large_message
-from web.views import grid, plan_groups, progress_rows, status_css
+from web.views import (
+    CheckGrid,
+    PlanGroups,
+    check_grid,
+    plan_groups,
+    progress_rows,
+    shown,
+    status_css,
+)
 from web.workspace import REPORT_FILES, Refusal, ServeSettings, Workspace
 
 HERE: Final = Path(__file__).parent
-# The blank and example sheets offered on the Upload page: download name -> (example?).
-DOWNLOADS: Final = {
-    "campaigns.xlsx": False,
-    "campaigns.csv": False,
-    "example.xlsx": True,
-    "example.csv": True,
-}
 POLL_SECONDS: Final = 1
-# Rows the apply's progress table lists (those to send, in sheet order) before "and N more".
-SHOWN_ROWS: Final = 500
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A sheet offered on the Upload page: its name, the example's rows or blank, and
+    what the page says of it."""
+
+    name: str
+    example: bool
+    about: str
+
+
+DOWNLOADS: Final = (
+    Download(
+        "campaigns.xlsx",
+        False,
+        "blank, with drop-downs and a columns sheet that explains each column",
+    ),
+    Download("campaigns.csv", False, "blank"),
+    Download("example.xlsx", True, "realistic rows, and prospects on their own sheet"),
+    Download("example.csv", True, "realistic rows"),
+)
 
 
 def make_app(settings: ServeSettings, *, port: int, token: str | None = None) -> Starlette:
@@ -84,8 +113,49 @@ def make_app(settings: ServeSettings, *, port: int, token: str | None = None) ->
     app.state.workspace = workspace
     app.state.token = token or secrets.token_urlsafe(32)
     app.state.csrf = pages.csrf
+    app.add_middleware(_Fallback, pages=pages)  # inside the Guard: its headers apply
     app.add_middleware(Guard, token=app.state.token, port=port, max_body=settings.max_bytes)
     return app
+
+
+class _Fallback:
+    """An unexpected error (a bug) as a 500 page: the error page when it can be drawn,
+    a line of text when not; the traceback to the log. Inside the `Guard`, so the page
+    keeps its headers (Starlette's own 500 is answered outside every middleware)."""
+
+    def __init__(self, app: ASGIApp, *, pages: _Pages) -> None:
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            _log.exception("the page failed: %s %s", scope["method"], scope["path"])
+            if started:  # half an answer is out: nothing better to do than cut it
+                raise
+            await self._failed(scope, receive, send)
+
+    async def _failed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = "The page failed unexpectedly; the server's log says why."
+        try:
+            response = self.pages.page(
+                Request(scope, receive), "error.html", status=500, title="Not done", problem=problem
+            )
+        except Exception:  # the error page itself failed: plain words will do
+            _log.exception("the error page failed")
+            response = Response(problem, status_code=500, media_type="text/plain")
+        await response(scope, receive, send)
 
 
 def _templates() -> Jinja2Templates:
@@ -163,7 +233,7 @@ class _Pages:
 
     async def too_large(self, request: Request, exc: Exception) -> Response:
         limit = exc.limit if isinstance(exc, TooLarge) else self.workspace.settings.max_bytes
-        return self.page(request, "upload.html", status=413, problem=too_large_message(limit))
+        return self._upload_problem(request, too_large_message(limit), status=413)
 
     async def failed(self, request: Request, exc: Exception) -> Response:
         """A `PipelineError` (the library's words) or a `Refusal` (the page's)."""
@@ -189,7 +259,7 @@ class _Pages:
     # --- upload ---------------------------------------------------------------------
 
     async def upload_page(self, request: Request) -> Response:
-        return self.page(request, "upload.html", downloads=list(DOWNLOADS))
+        return self.page(request, "upload.html", downloads=DOWNLOADS)
 
     async def upload(self, request: Request) -> Response:
         limit = self.workspace.settings.max_bytes
@@ -222,14 +292,16 @@ class _Pages:
             return self._upload_problem(request, str(exc), exc.hint)
         return RedirectResponse("/check", status_code=303)
 
-    def _upload_problem(self, request: Request, problem: str, hint: str = "") -> Response:
+    def _upload_problem(
+        self, request: Request, problem: str, hint: str = "", *, status: int = 400
+    ) -> Response:
         return self.page(
             request,
             "upload.html",
-            status=400,
+            status=status,
             problem=problem,
             hint=hint,
-            downloads=list(DOWNLOADS),
+            downloads=DOWNLOADS,
         )
 
     async def download(self, request: Request) -> Response:
@@ -238,14 +310,14 @@ class _Pages:
         from pipeline.template import write_example, write_template
 
         asked = request.path_params["name"]
-        name = next((known for known in DOWNLOADS if known == asked), None)
-        if name is None:
+        found = next((known for known in DOWNLOADS if known.name == asked), None)
+        if found is None:
             raise HTTPException(404)
-        target = self.workspace.folder / "downloads" / name
-        if not target.exists():
-            write = write_example if DOWNLOADS[name] else write_template
+        target = self.workspace.folder / "downloads" / found.name
+        if not target.exists():  # written whole or not at all (`pipeline.report.atomic_write`)
+            write = write_example if found.example else write_template
             await anyio.to_thread.run_sync(lambda: write(target))
-        return FileResponse(target, filename=name)
+        return FileResponse(target, filename=found.name)
 
     # --- check ----------------------------------------------------------------------
 
@@ -257,23 +329,24 @@ class _Pages:
         only = request.query_params.get("show") == "attention"
         result = sheet.checked
         tables = {table.kind: table for table in reversed(sheet.tables)}
-        if tab == "prospects":
-            rows = [(p.row, p.status.value, p.errors) for p in result.prospects]
-            counts = result.prospect_counts
-        else:
-            rows = [(r.row, r.status.value, r.errors) for r in result.rows]
-            counts = result.counts
-        shown = grid(tables.get(PROSPECTS if tab == "prospects" else CAMPAIGNS), rows)
-        lines = [line for line in shown.lines if line.needs_person or not only]
+
+        def laid_out() -> CheckGrid:
+            if tab == "prospects":
+                rows = [(p.row, p.status.value, p.errors) for p in result.prospects]
+            else:
+                rows = [(r.row, r.status.value, r.errors) for r in result.rows]
+            table = tables.get(PROSPECTS if tab == "prospects" else CAMPAIGNS)
+            return check_grid(table, rows, only=only)
+
+        checked = await anyio.to_thread.run_sync(laid_out)
         return self.page(
             request,
             "check.html",
             result=result,
             tab=tab,
             only=only,
-            grid=shown,
-            lines=lines,
-            counts=counts,
+            checked=checked,
+            grid=checked.grid,
             warnings=list(result.warnings),
         )
 
@@ -281,13 +354,34 @@ class _Pages:
 
     async def plan(self, request: Request) -> Response:
         await (await self._form(request)).close()
-        await anyio.to_thread.run_sync(self.workspace.make_plan)
+        try:
+            await anyio.to_thread.run_sync(self.workspace.make_plan)
+        except PipelineError as exc:  # the library's words, where planning is done
+            return self.page(
+                request,
+                "plan.html",
+                status=400,
+                groups=None,
+                key_problem=self._key_problem(),
+                problem=str(exc),
+                hint=exc.hint,
+            )
         return RedirectResponse("/plan", status_code=303)
 
     async def plan_page(self, request: Request) -> Response:
+        return self.page(
+            request,
+            "plan.html",
+            groups=await self._groups(),
+            key_problem=self._key_problem(),
+        )
+
+    async def _groups(self) -> PlanGroups | None:
+        """The plan on show, grouped (in a worker thread: a plan may have many rows)."""
         planned = self.workspace.planned
-        groups = plan_groups(planned.plan) if planned is not None else None
-        return self.page(request, "plan.html", groups=groups)
+        if planned is None:
+            return None
+        return await anyio.to_thread.run_sync(plan_groups, planned.plan)
 
     # --- apply ----------------------------------------------------------------------
 
@@ -313,31 +407,30 @@ class _Pages:
         return None  # pragma: no cover - the library requires a key outside a dry run
 
     async def apply_page(self, request: Request) -> Response:
-        planned = self.workspace.planned
-        groups = plan_groups(planned.plan) if planned is not None else None
         return self.page(
             request,
             "apply.html",
-            groups=groups,
+            groups=await self._groups(),
             key_problem=self._key_problem(),
-            **self._progress(),
+            **await self._progress(),
         )
 
     async def progress(self, request: Request) -> Response:
-        return self.page(request, "progress.html", **self._progress())
+        return self.page(request, "progress.html", **await self._progress())
 
-    def _progress(self) -> dict[str, Any]:
+    async def _progress(self) -> dict[str, Any]:
         run = self.workspace.run
         if run is None:
-            return {"total": 0, "done": 0, "tally": {}, "rows": [], "poll": POLL_SECONDS}
+            return {"total": 0, "done": 0, "tally": {}, "rows": shown(()), "poll": POLL_SECONDS}
         total, settled, tally = run.tally.snapshot()
-        rows = progress_rows(run.planned.result.rows, settled)
+        rows = await anyio.to_thread.run_sync(
+            lambda: shown(progress_rows(run.planned.result.rows, settled))
+        )
         return {
             "total": total,
             "done": len(settled),
             "tally": tally,
-            "rows": rows[:SHOWN_ROWS],
-            "more": max(0, len(rows) - SHOWN_ROWS),
+            "rows": rows,
             "poll": POLL_SECONDS,
         }
 
@@ -347,7 +440,8 @@ class _Pages:
         run = self.workspace.run
         result = run.result if run is not None else None
         files = [name for name in REPORT_FILES if self.workspace.report_file(name) is not None]
-        return self.page(request, "results.html", result=result, files=files)
+        rows = shown(result.rows if result is not None else ())
+        return self.page(request, "results.html", result=result, files=files, rows=rows)
 
     async def report_file(self, request: Request) -> Response:
         found = self.workspace.report_file(request.path_params["name"])

@@ -132,6 +132,7 @@ def _serve(
 ) -> None:
     import secrets
 
+    from pipeline import cli
     from web.app import make_app
     from web.server import base_url_of, bind_loopback, serve
 
@@ -169,7 +170,7 @@ def _serve(
         import webbrowser
 
         webbrowser.open(link)
-    serve(app, sock)
+    serve(app, sock, say=cli._say)
     click.echo("Stopped.")
 
 

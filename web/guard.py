@@ -12,7 +12,10 @@
 
 The right `?token=` sets the cookie (HttpOnly, SameSite=Strict; named after the port, so
 that two servers on one machine keep theirs apart) and redirects to the same address
-without it, so the token leaves the address bar and the history. The CSRF token that
+without it, so the token leaves the address bar and the history (to a path on this
+page only: `//evil.example/` goes to `/evil.example/`, never to another host). The
+page speaks plain HTTP only: a WebSocket is closed before it opens (403), and nothing
+but the server's own lifespan passes without a request's checks. The CSRF token that
 forms carry is checked where a form is read (`csrf_ok`); a body found too long while it is
 read raises `TooLarge`, which the app answers with its 413 page. Every answer gets headers
 that keep the page to itself: no framing, no referrer to other sites, nothing loaded from elsewhere
@@ -83,8 +86,12 @@ class Guard:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":  # lifespan: the server itself, not a request
+        if scope["type"] == "lifespan":  # the server itself, not a request
             await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # a WebSocket (or what ASGI adds later): refused
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
             return
         send = _with_headers(send)
         connection = HTTPConnection(scope)
@@ -138,7 +145,8 @@ class Guard:
             )
             return
         rest = urlencode([(k, v) for k, v in query.multi_items() if k != TOKEN_PARAMETER])
-        location = url.path + (f"?{rest}" if rest else "")
+        # One leading "/": "//host/" would send the browser to another site.
+        location = "/" + url.path.lstrip("/") + (f"?{rest}" if rest else "")
         cookie = f"{self.cookie}={self.token}; HttpOnly; SameSite=Strict; Path=/"
         await send(
             {

@@ -7,17 +7,25 @@ header is a column of the sheet is shown in that cell, any other (a missing colu
 rule about the whole row) beside the row. Nothing is reworded: a cell shows the message
 after its header, the row's notes show it whole.
 
+`check_grid` is what the Check page shows of a table: the rows that need a person
+picked out first when asked, then at most `SHOWN_ROWS` of them laid on the grid, with
+the totals the page counts from.
+
 `progress_rows` lists the rows an apply sends, each with its status once settled.
 
 `plan_groups` sorts a plan's rows as `campaigns plan` prints them: to create, to update
 (with the changes), prospects to add, unchanged, and the rows that need a person.
+
+A page lists at most `SHOWN_ROWS` rows of any one table or group (`Shown`: those rows,
+and how many there are in all): a sheet of 20,000 rows would make a page of tens of
+megabytes that no one reads; every row is in the reports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from pipeline.model import NEEDS_PERSON, Status, place
 from pipeline.report import STATUS_COLOURS
@@ -26,6 +34,33 @@ if TYPE_CHECKING:
     from pipeline.load import Table
     from pipeline.plan import Plan
     from pipeline.run import RowResult
+
+# The rows a page lists of one table or group before "and N more".
+SHOWN_ROWS: Final = 500
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Shown(Generic[T]):
+    """The first `SHOWN_ROWS` items of a list (`items`), and how many it has in all."""
+
+    items: tuple[T, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """Items left out."""
+        return self.total - len(self.items)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def shown(items: Iterable[T], limit: int = SHOWN_ROWS) -> Shown[T]:
+    """The first `limit` of `items`, and their number in all."""
+    every = tuple(items)
+    return Shown(every[:limit], len(every))
 
 
 @dataclass(frozen=True)
@@ -58,10 +93,6 @@ class Grid:
     headers: tuple[str, ...]
     columns: tuple[str, ...]  # the catalogue's name of each header's column
     lines: tuple[Line, ...]
-
-    @property
-    def attention(self) -> int:
-        return sum(line.needs_person for line in self.lines)
 
 
 def place_messages(
@@ -107,6 +138,36 @@ def grid(table: Table | None, rows: Iterable[tuple[int, str, Sequence[str]]]) ->
 
 
 @dataclass(frozen=True)
+class CheckGrid:
+    """What the Check page shows of one table: at most `SHOWN_ROWS` lines (only those
+    that need a person when `only`), the rows in the table, those that need a person,
+    and the rows listed before the lines were cut off."""
+
+    grid: Grid
+    rows: int
+    attention: int
+    listed: int  # the rows there were to show: `attention` when `only`, else `rows`
+
+    @property
+    def more(self) -> int:
+        return self.listed - len(self.grid.lines)
+
+
+def check_grid(
+    table: Table | None,
+    rows: Sequence[tuple[int, str, Sequence[str]]],
+    *,
+    only: bool,
+    limit: int = SHOWN_ROWS,
+) -> CheckGrid:
+    """`rows` as the Check page shows them (see `grid`): only those that need a person
+    when `only`, at most `limit` of them laid on the cells (the rest are only counted)."""
+    needing = [item for item in rows if Status(item[1]) in NEEDS_PERSON]
+    listed = needing if only else rows
+    return CheckGrid(grid(table, listed[:limit]), len(rows), len(needing), len(listed))
+
+
+@dataclass(frozen=True)
 class PlanRow:
     """A row of a plan, as the plan page lists it."""
 
@@ -132,42 +193,40 @@ class PlanList:
 class PlanGroups:
     """A plan's rows sorted as `campaigns plan` prints them."""
 
-    create: tuple[PlanRow, ...]
-    update: tuple[PlanRow, ...]
-    lists: tuple[PlanList, ...]
-    unchanged: tuple[PlanRow, ...]
-    attention: tuple[PlanRow, ...]
+    create: Shown[PlanRow]
+    update: Shown[PlanRow]
+    lists: Shown[PlanList]
+    unchanged: Shown[PlanRow]
+    attention: Shown[PlanRow]
     counts: dict[str, int]
     has_work: bool
-
-    @property
-    def prospects(self) -> int:
-        return sum(item.profiles for item in self.lists)
+    prospects: int  # profiles to add, to every list
 
 
 def plan_groups(plan: Plan) -> PlanGroups:
-    """The plan's rows grouped (see the module docstring)."""
+    """The plan's rows grouped (see the module docstring), each group cut at `SHOWN_ROWS`."""
     from pipeline.plan import plan_counts
 
-    rows = [_plan_row(row) for row in plan.data["rows"]]
+    rows = plan.data["rows"]
 
-    def having(*statuses: Status) -> tuple[PlanRow, ...]:
-        wanted = {status.value for status in statuses}
-        return tuple(row for row in rows if row.status in wanted)
+    def having(*wanted: Status) -> Shown[PlanRow]:
+        picked = [row for row in rows if Status(row["status"]) in wanted]
+        return Shown(tuple(_plan_row(row) for row in picked[:SHOWN_ROWS]), len(picked))
 
-    lists = tuple(
+    lists = [
         PlanList(str(item["name"]), str(item["campaign_key"]), len(item["urls"]), item["create"])
         for item in plan.data.get("lists", ())
         if item["urls"]
-    )
+    ]
     return PlanGroups(
         create=having(Status.WOULD_CREATE),
         update=having(Status.WOULD_UPDATE),
-        lists=lists,
+        lists=shown(lists),
         unchanged=having(Status.ALREADY_CREATED),
         attention=having(*NEEDS_PERSON),
-        counts=plan_counts(Status(row.status) for row in rows),
+        counts=plan_counts(Status(row["status"]) for row in rows),
         has_work=plan.has_work,
+        prospects=sum(item.profiles for item in lists),
     )
 
 

@@ -9,23 +9,28 @@ Every rule is the library's: a sheet is read by `pipeline.load.load_tables` (or
 `PipelineError`, and what this page refuses (a second apply, a plan of an older upload)
 as a `Refusal`.
 
-Files: uploads are kept in a private folder (mode 0700, made by `tempfile.mkdtemp`)
-under names this module makes (`sheet-3.xlsx`); the name the person gave is display text
-and the `source` the library reports, never part of a path. The check's reports go to
-that folder too (nobody asked for them: the page shows the check); the plan
-and the apply write theirs into the reports folder as `campaigns plan` and `campaigns
-apply` do (`reports/<run-id>/`), since they are the record of what was sent. `close()`
-stops a running apply as Ctrl-C would (requests in flight finish, every row reported)
-and removes the private folder.
+Files: uploads are kept in a private folder (mode 0700, made by `tempfile.mkdtemp`),
+each in a folder of its own numbered by the server (`3/`), under the name the person
+gave made safe (`pipeline.filenames.safe_name`: a bare name, no folder, no `..`): the
+library names the report folders after it (`<time>-q1 plan`), as `campaigns plan
+"q1 plan.csv"` would, and the numbered folder keeps two uploads of one name apart. The
+check's reports go to the private folder too (nobody asked for them: the page shows
+the check); the plan and the apply write theirs into the reports folder as `campaigns
+plan` and `campaigns apply` do (`reports/<run-id>/`), since they are the record of what
+was sent. `close()` stops a running apply as Ctrl-C would (requests in flight finish,
+every row reported) and removes the private folder; should the server end without it,
+the folder goes when the workspace is collected or the interpreter exits.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -103,9 +108,9 @@ class ServeSettings:
 
 @dataclass(frozen=True)
 class Sheet:
-    """One upload: the name the person knows it by, where it is kept (under a name of the
-    server's), its tables (read under the person's name, which the library's messages
-    and reports use) and the library's check of them."""
+    """One upload: the name the person knows it by, where it is kept (that name made
+    safe, in a numbered folder of the server's), its tables (read under the person's
+    name, which the library's messages and reports use) and the library's check of them."""
 
     number: int
     name: str
@@ -202,6 +207,8 @@ class Workspace:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._closed = False
+        # The backstop: the folder goes even if `close` is never called.
+        self._remove = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
 
     @classmethod
     def open(cls, settings: ServeSettings) -> Workspace:
@@ -215,7 +222,7 @@ class Workspace:
         self._closed = True
         if self.run is not None:
             self.run.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._remove()
 
     @property
     def ledger(self) -> Path:
@@ -250,7 +257,7 @@ class Workspace:
             max_rows=self.settings.max_rows,
             skip_hidden_rows=False,
         )
-        return self._keep(shown, Path(shown).suffix.lower(), data, tables)
+        return self._keep(shown, shown, data, tables)
 
     def take_link(self, url: str) -> Sheet:
         """Download a sheet's link (as `campaigns validate URL` would), then as `take_file`."""
@@ -259,15 +266,19 @@ class Workspace:
         options = self._options(url)
         tables = read_tables(options)
         first = tables[0]
-        return self._keep(first.source, first.path.suffix.lower(), first.data, tables)
+        return self._keep(first.source, first.path.name, first.data, tables)
 
-    def _keep(self, shown: str, suffix: str, data: bytes, tables: Sequence[Table]) -> Sheet:
+    def _keep(self, shown: str, called: str, data: bytes, tables: Sequence[Table]) -> Sheet:
+        """Keep `data` as `<folder>/<n>/<called, made safe>` (0600), check it, and make
+        it the sheet on show."""
         from pipeline.run import validate_files
 
         number = next(self._numbers)
-        stored = self.folder / f"sheet-{number}{suffix}"
-        stored.write_bytes(data)
-        stored.chmod(0o600)
+        place = self.folder / str(number)
+        place.mkdir(mode=0o700)
+        stored = place / safe_name(called, fallback=f"upload{Path(shown).suffix}")
+        with open(os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as kept:
+            kept.write(data)
         checked = validate_files(
             self._options(stored, out=self.folder / f"check-{number}"), tables=tables
         )
@@ -299,10 +310,12 @@ class Workspace:
         from pipeline.plan import PLAN_FILE
         from pipeline.run import plan_files
 
-        sheet = self.sheet
-        if sheet is None:
-            raise Refusal("Upload a sheet first.")
-        sandbox = self.sandbox
+        with self._lock:
+            sheet = self.sheet
+            if sheet is None:
+                raise Refusal("Upload a sheet first.")
+            self._not_running()
+            sandbox = self.sandbox
         with self._connection(sandbox, _owner_emails(sheet.tables)) as (url, key, endpoint):
             settings = RunSettings(
                 state=self.ledger,
@@ -319,8 +332,16 @@ class Workspace:
             raise Refusal(f"No plan was saved. Stopped: {result.stopped}")
         planned = Planned(sheet.number, plan, result.folder / PLAN_FILE, result, sandbox)
         with self._lock:
+            self._not_running()  # an apply began meanwhile: this plan may count its rows
             self.planned = planned
         return planned
+
+    def _not_running(self) -> None:
+        if self.running:
+            raise Refusal(
+                "A run is going on: wait for it to finish, then plan again.",
+                hint="Its progress is on the Apply page.",
+            )
 
     @contextmanager
     def _connection(
@@ -367,6 +388,10 @@ class Workspace:
         run.start(self._applying)
         return run
 
+    def send_settings(self, planned: Planned) -> SendSettings:
+        """The sending limits an apply of `planned` runs with (a rehearsal's, or the API's)."""
+        return self.settings.sandbox_send if planned.sandbox else self.settings.send
+
     def _settings_for(
         self, planned: Planned, url: str, key: Secret | None, endpoint: str
     ) -> RunSettings:
@@ -375,7 +400,7 @@ class Workspace:
             base_url=url,
             api_key=key,
             endpoint=endpoint,
-            send=self.settings.sandbox_send if planned.sandbox else self.settings.send,
+            send=self.send_settings(planned),
         )
 
     def _applying(self, run: Run) -> RunResult:
