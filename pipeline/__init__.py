@@ -46,6 +46,7 @@ The map: what each command does, step by step, and the module that does each ste
       one API request ............ operations   Operation, Answer, pure `judge`
       requests, paced ............ send         Sender, Pacer, retries, effects
       HTTP ....................... client       httpx; the only module that imports it
+      --sandbox .................. rehearsal    the built-in sandbox started for a command
       time, stopping ............. timing       Timing (clocks, sleep, random), backoff
                                    stop         Stop, Interrupt
       outcomes -> files .......... report       as for validate

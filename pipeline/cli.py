@@ -17,7 +17,7 @@ import shlex
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from functools import wraps
 from pathlib import Path
 from types import FrameType
@@ -27,6 +27,7 @@ import click
 from click.core import ParameterSource
 
 from pipeline.errors import ConfigError, PipelineError
+from pipeline.rehearsal import SANDBOX_RATE, owner_emails
 from pipeline.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_BYTES,
@@ -57,9 +58,6 @@ SHOWN_PROBLEMS: Final = 20
 # How many workbooks the closing line names (with the sheet read) before "and N more".
 SHOWN_WORKBOOKS: Final = 3
 KEY_VARIABLE: Final = "EXTROVERT_API_KEY"
-# Requests per second of a `--sandbox` rehearsal when no rate is given: the built-in
-# sandbox has no rate limit, and the real API's pace (5/s) only makes a rehearsal slow.
-SANDBOX_RATE: Final = 50.0
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -764,7 +762,7 @@ def run_command(
         # A rehearsal reads the sheets before the run, for the stand-in team's owner
         # e-mails; the run takes those tables, so that a link is downloaded once.
         tables = _read_inputs(options) if sandbox else None
-        stand_in = (_owner_emails(tables or []), sandbox_faults) if sandbox else None
+        stand_in = (owner_emails(tables or []), sandbox_faults) if sandbox else None
         with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
             settings = RunSettings(
                 state=state,
@@ -920,7 +918,7 @@ def plan_command(
     try:
         tables = _read_inputs(options) if sandbox else None
         faults: dict[str, float] = {}
-        stand_in = (_owner_emails(tables or []), faults) if sandbox else None
+        stand_in = (owner_emails(tables or []), faults) if sandbox else None
         with _api(state, base_url, stand_in, api_key_file) as (url, key, endpoint):
             settings = RunSettings(
                 state=state,
@@ -1113,23 +1111,6 @@ def _applying(
     return work
 
 
-def _owner_emails(tables: Sequence[Table]) -> list[str]:
-    """The owner e-mails of the tables' rows, lower-cased, each once (for the sandbox's
-    stand-in team)."""
-    from pipeline.parse import CellError, parse_owner
-
-    emails: dict[str, None] = {}
-    for table in tables:
-        for text in table.frame.get("owner", ()):
-            try:
-                owner = parse_owner(str(text))
-            except CellError:
-                continue
-            if isinstance(owner, str) and "@" in owner:
-                emails[owner.lower()] = None
-    return list(emails)
-
-
 @contextmanager
 def _api(
     state: Path,
@@ -1137,47 +1118,16 @@ def _api(
     sandbox: tuple[Sequence[str], Mapping[str, float]] | None,
     key_file: Path | None,
 ) -> Iterator[tuple[str, Secret | None, str]]:
-    """(base URL, key, what the ledger binds to): as given, or a sandbox started for the run.
-
-    `sandbox` (the owner e-mails of the run's sheets, downloaded ones too, and the faults
-    to give create requests) starts a stand-in API whose team also holds each of those
-    e-mails, with a made-up id that is the same every time (so a real sheet can be
-    rehearsed, and a plan made against the sandbox applied to it later).
-    """
+    """(base URL, key, what the ledger binds to): as given, or (`sandbox`: the owner
+    e-mails of the run's sheets, downloaded ones too, and the faults to give create
+    requests) the built-in sandbox started for the run (`pipeline.rehearsal`)."""
     if sandbox is None:
         yield check_base_url(base_url), _read_key(key_file), ""
         return
-    import sqlite3
-    import uuid
+    from pipeline.rehearsal import rehearsal
 
-    from sandbox.config import DEFAULT_MEMBERS, Member
-    from sandbox.server import DEFAULT_API_KEY, SandboxConfig, run_in_thread
-
-    emails, faults = sandbox
-    known = {m.email.lower() for m in DEFAULT_MEMBERS}
-    members = DEFAULT_MEMBERS + tuple(
-        Member(
-            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{email}")),
-            first_name=email.partition("@")[0],
-            last_name="(rehearsal)",
-            email=email,
-            linkedin_url="",
-        )
-        for email in emails
-        if email not in known
-    )
-    store = state.with_name(f"{state.stem}-campaigns.sqlite")
-    with ExitStack() as stack:
-        try:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            config = SandboxConfig(db=store, members=members, faults=dict(faults))
-            url = stack.enter_context(run_in_thread(config))
-        except (OSError, sqlite3.Error) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise ConfigError(
-                f"--state {state}: the sandbox cannot keep its campaigns in {store}: {reason}"
-            ) from None
-        yield url, Secret(DEFAULT_API_KEY), "sandbox"
+    with rehearsal(state, *sandbox) as got:
+        yield got
 
 
 def _read_inputs(options: Options) -> list[Table]:

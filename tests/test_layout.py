@@ -54,6 +54,7 @@ ONLINE = (
     "stop",
     "status",
     "timing",
+    "rehearsal",
 )
 REPORTERS = ("report", "xlsx", "folders", "archive", "progress")
 

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline import cli
 from pipeline.errors import ConfigError
+from pipeline.rehearsal import SANDBOX_RATE
 from pipeline.settings import SendSettings
 from pipeline.template import EXAMPLE_ROWS, write_template
 from tests.helpers import invoke
@@ -38,7 +39,7 @@ def paces(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[float]:
 
 def test_a_sandbox_rehearsal_paces_at_the_sandbox_rate(paces: list[float]) -> None:
     assert invoke("run", "--sandbox", "plan.csv").exit_code == 2
-    assert paces == [cli.SANDBOX_RATE]
+    assert paces == [SANDBOX_RATE]
 
 
 def test_the_real_api_keeps_its_default_pace(

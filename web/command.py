@@ -11,8 +11,10 @@ The settings without an option here (the sending limits of `[api]`, `sheet` and
 `max_rows` of `[run]`, `[defaults]`, `[names.*]` and `[prospects]`) come from the config
 file as `campaigns run` reads it. Importing this module is cheap (`campaigns --help`
 imports it): click and the settings; the server, Starlette, uvicorn and pandas load
-when the command runs. `pipeline.cli`'s helpers (config, key, sandbox) are borrowed at
-run time: that module imports this one.
+when the command runs. It is a command of the same command line as `run`, so it reads
+the config, the key and the ledger's place through `pipeline.cli`'s own helpers
+(imported at run time: that module imports this one); the page's library calls start
+the sandbox through `pipeline.rehearsal`, as `run --sandbox` does.
 """
 
 from __future__ import annotations
@@ -185,6 +187,7 @@ def _settings(
 ) -> ServeSettings:
     """The settings the page runs with, as `campaigns run` would find them."""
     from pipeline import cli
+    from pipeline.rehearsal import SANDBOX_RATE
     from pipeline.settings import SendSettings, check_base_url
     from web.workspace import ServeSettings
 
@@ -215,7 +218,7 @@ def _settings(
         defaults=cli._defaults(ctx),
         names=config.names,
         send=send,
-        sandbox_send=send if "rate" in found else replace(send, rate=cli.SANDBOX_RATE),
+        sandbox_send=send if "rate" in found else replace(send, rate=SANDBOX_RATE),
         move_own_duplicated=cli._prospect_switch(ctx, "move_own_duplicated"),
         delete_if_inactive=cli._prospect_switch(ctx, "delete_if_inactive"),
     )

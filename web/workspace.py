@@ -99,7 +99,7 @@ class ServeSettings:
     defaults: Mapping[str, str] = field(default_factory=dict)
     names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     send: SendSettings = field(default_factory=SendSettings)
-    # The sending limits of a rehearsal: `send`, but at `pipeline.cli.SANDBOX_RATE` when
+    # The sending limits of a rehearsal: `send`, but at `pipeline.rehearsal.SANDBOX_RATE` when
     # no rate is configured (the built-in sandbox has no rate limit).
     sandbox_send: SendSettings = field(default_factory=SendSettings)
     move_own_duplicated: bool = False
@@ -306,8 +306,8 @@ class Workspace:
         """Plan the sheet uploaded last (`plan_files`, as `campaigns plan` does; its
         reports and plan.json go to the reports folder). `PipelineError` as the library
         raises it; `Refusal` when there is no sheet or the plan stopped early."""
-        from pipeline.cli import _owner_emails
         from pipeline.plan import PLAN_FILE
+        from pipeline.rehearsal import owner_emails
         from pipeline.run import plan_files
 
         with self._lock:
@@ -316,7 +316,7 @@ class Workspace:
                 raise Refusal("Upload a sheet first.")
             self._not_running()
             sandbox = self.sandbox
-        with self._connection(sandbox, _owner_emails(sheet.tables)) as (url, key, endpoint):
+        with self._connection(sandbox, owner_emails(sheet.tables)) as (url, key, endpoint):
             settings = RunSettings(
                 state=self.ledger,
                 base_url=url,
@@ -352,9 +352,9 @@ class Workspace:
         if not sandbox:
             yield self.settings.base_url, self.settings.api_key, ""
             return
-        from pipeline.cli import _api
+        from pipeline.rehearsal import rehearsal
 
-        with _api(self.settings.sandbox_state, self.settings.base_url, (emails, {}), None) as got:
+        with rehearsal(self.settings.sandbox_state, emails, {}) as got:
             yield got
 
     # --- apply ----------------------------------------------------------------------
