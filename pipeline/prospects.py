@@ -58,11 +58,13 @@ class Prospect:
     # The campaign's own list: list_name empty, or the campaign's name. Keyed apart from
     # the name, so that renaming the campaign does not make a second list.
     default_list: bool = False
+    # The list as keys compare it: (campaign key, list name like a key). Made with the
+    # row (and again by `replace`), as every list lookup reads it.
+    list_key: str = field(init=False, repr=False, compare=False)
 
-    @cached_property  # a frozen dataclass's __dict__ still takes it
-    def list_key(self) -> str:
-        """The list as keys compare it: (campaign key, list name like a key)."""
-        return list_key(self.campaign_key, self.list_name, default=self.default_list)
+    def __post_init__(self) -> None:
+        key = list_key(self.campaign_key, self.list_name, default=self.default_list)
+        object.__setattr__(self, "list_key", key)
 
 
 # The list key's name part of a campaign's own list (see `Prospect.default_list`).
@@ -111,12 +113,13 @@ def check_prospects(tables: Sequence[Table], checked: Checked) -> CheckedProspec
         frame.insert(0, "source", table.source)
         frame["source_path"] = str(table.path)  # which file it is, for --archive
         frames.append(frame)
+        source = table.source
         for row, cells in zip(table.frame.index.tolist(), _records(table), strict=True):
             problems = [
                 f"{table.headers.get(header, header)}: {message}" if header else message
                 for header, message in table.problems.get(row, ())
             ]
-            prospects.append(_check_row(table, int(row), cells, campaigns, problems))
+            prospects.append(_check_row(table, source, int(row), cells, campaigns, problems))
     rows = pd.concat(frames, ignore_index=True, sort=False).fillna("").astype(object)
     warnings = tuple(w for table in mine for w in table.warnings)
     return CheckedProspects(_mark_duplicates(_name_lists(prospects)), rows, headers, warnings)
@@ -251,6 +254,7 @@ class _Campaigns:
 
 def _check_row(
     table: Table,
+    source: str,
     row: int,
     cells: Mapping[str, str],
     campaigns: _Campaigns,
@@ -306,7 +310,7 @@ def _check_row(
     elif blocked:
         status, errors = Status.NOT_SENT, [blocked]
     return Prospect(
-        table.source,
+        source,
         table.sheet,
         row,
         link,

@@ -104,3 +104,26 @@ def test_the_version_is_read_when_asked() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip().endswith(f", version {installed}")
+
+
+def test_a_command_collects_garbage_less_often_and_never_at_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`campaigns` raises the collector's first threshold for the command (importing
+    pandas and the rest would run it hundreds of times) and freezes what is left when
+    the command is over, so the exit does not walk it again."""
+    import gc
+
+    from pipeline import cli as command_line
+
+    seen: list[tuple[int, ...]] = []
+    monkeypatch.setattr(command_line, "cli", lambda **_: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    try:
+        command_line.main()
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    assert seen == [(command_line.GC_FIRST_THRESHOLD, *before[1:])]
+    assert frozen > 0
