@@ -88,9 +88,9 @@ def _forbid_by_not(schema: Any) -> Any:
 
 @cache
 def _validator() -> Validator:
-    """The payload validator, compiled once per process."""
+    """The payload validator, compiled once per process. (That the schema is a valid
+    JSON schema is a test's to check, once, not every start's.)"""
     schema = _forbid_by_not(load_schema())
-    Draft202012Validator.check_schema(schema)
     # types-jsonschema leaves `extend` untyped; it returns a validator class.
     strict: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
         Draft202012Validator,
@@ -267,9 +267,7 @@ def _list_schema(fields: tuple[str, ...]) -> dict[str, Any]:
 
 @cache
 def _list_validator(fields: tuple[str, ...]) -> Validator:
-    schema = _list_schema(fields)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(_list_schema(fields))
 
 
 def _invisible(char: str) -> bool:

@@ -345,3 +345,19 @@ def test_owner_check_accepts_each_default_member() -> None:
     """Every default member may own a campaign."""
     for member in DEFAULT_MEMBERS:
         assert CHECKER.problem(target_user_payload(ownerId=member.id)) is None
+
+
+@pytest.mark.parametrize("which", ["payload", "create list", "add to list"])
+def test_every_schema_the_sandbox_checks_against_is_a_valid_json_schema(which: str) -> None:
+    """The sandbox compiles its schemas without checking them (at every start, that cost
+    0.06 s): they are checked here, once."""
+    from jsonschema import Draft202012Validator
+
+    from sandbox import contract
+
+    schemas = {
+        "payload": lambda: contract._forbid_by_not(contract.load_schema()),
+        "create list": lambda: contract._list_schema(contract.CREATE_LIST_FIELDS),
+        "add to list": lambda: contract._list_schema(contract.ADD_TO_LIST_FIELDS),
+    }
+    Draft202012Validator.check_schema(schemas[which]())
