@@ -227,7 +227,7 @@ def _parse_column(
     """Typed values of one column; each distinct text is parsed once (and rows that share
     a text share its value)."""
     parser = parser_for(column, lookups)
-    codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+    codes, distinct = pd.factorize(np.asarray(texts, dtype=object), use_na_sentinel=False)
     parsed = np.empty(len(distinct), dtype=object)
     failures: dict[int, str] = {}
     for code, text in enumerate(distinct.tolist()):
