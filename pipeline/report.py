@@ -179,9 +179,6 @@ _NEW_FILE: Final = (
 )
 
 
-# A text that starts with what `guard` guards, at the start or after a NUL (a column
-# joined by NULs: a NUL inside a cell only makes the exact check run).
-_RISKY_START: Final = re.compile("(?:^|\x00)[" + re.escape("".join(sorted(RISKY_FIRST))) + "]")
 # The name of `atomic_write`'s temporary file for the file `name`: a crash may leave one.
 TEMPORARY: Final = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
 
@@ -224,13 +221,7 @@ def atomic_write(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
 
 
 def _guard_column(values: Sequence[Any]) -> Sequence[Any]:
-    kinds = set(map(type, values))
-    if str not in kinds:
-        return values
-    if kinds == {str}:  # one search over the column: a value starts after each NUL
-        if _RISKY_START.search("\x00".join(values)) is None:
-            return values
-    elif RISKY_FIRST.isdisjoint({v[:1] for v in values if type(v) is str}):
+    if RISKY_FIRST.isdisjoint({v[:1] for v in values if type(v) is str}):
         return values
     return [guard(v) if isinstance(v, str) else v for v in values]
 
