@@ -120,12 +120,7 @@ def valid_payloads(
 
 def map_rows(checked: Checked, owners: Mapping[str, str] | None = None) -> list[Payload | None]:
     """A payload for every valid row, None for every invalid one (same positions)."""
-    valid = [position for position, errors in enumerate(checked.errors) if not errors]
-    if len(valid) == len(checked.errors):
-        subset: Mapping[str, Sequence[Value]] = checked.values
-    else:
-        subset = {name: [column[p] for p in valid] for name, column in checked.values.items()}
     result: list[Payload | None] = [None] * len(checked.errors)
-    for position, payload in zip(valid, build_payloads(subset, owners), strict=True):
+    for position, payload in valid_payloads(checked, owners):
         result[position] = payload
     return result

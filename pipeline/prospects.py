@@ -113,13 +113,14 @@ def check_prospects(tables: Sequence[Table], checked: Checked) -> CheckedProspec
         frame.insert(0, "source", table.source)
         frame["source_path"] = str(table.path)  # which file it is, for --archive
         frames.append(frame)
-        source = table.source
+        where = (table.source, table.sheet)
+        label = {c.name: table.headers.get(c.name, c.name) for c in PROSPECT_COLUMNS}
         for row, cells in zip(table.frame.index.tolist(), _records(table), strict=True):
             problems = [
                 f"{table.headers.get(header, header)}: {message}" if header else message
                 for header, message in table.problems.get(row, ())
             ]
-            prospects.append(_check_row(table, source, int(row), cells, campaigns, problems))
+            prospects.append(_check_row(where, label, int(row), cells, campaigns, problems))
     rows = pd.concat(frames, ignore_index=True, sort=False).fillna("").astype(object)
     warnings = tuple(w for table in mine for w in table.warnings)
     return CheckedProspects(_mark_duplicates(_name_lists(prospects)), rows, headers, warnings)
@@ -159,7 +160,6 @@ class _Campaigns:
         self.checked = checked
         self._found: dict[str, tuple[int | None, str]] = {}
         self._lists: dict[tuple[str, int | None], tuple[str, bool, str]] = {}
-        self._labels: dict[int, dict[str, str]] = {}
         self.by_key: dict[str, list[int]] = {}
         for position, (explicit, key) in enumerate(
             zip(checked.values["campaign_key"], checked.keys, strict=True)
@@ -216,16 +216,6 @@ class _Campaigns:
             )
         return found[0], ""
 
-    def labels(self, table: Table) -> Mapping[str, str]:
-        """The prospect columns' headers as `table` spells them (for its messages)."""
-        found = self._labels.get(id(table))
-        if found is None:
-            headers = table.headers
-            found = self._labels[id(table)] = {
-                c.name: headers.get(c.name, c.name) for c in PROSPECT_COLUMNS
-            }
-        return found
-
     def list_named(self, text: str, position: int | None) -> tuple[str, bool, str]:
         """The list a `list_name` cell names for the campaign row at `position`: its name
         as sent, whether it is the campaign's own list, and the cell's problem ("" when
@@ -253,15 +243,15 @@ class _Campaigns:
 
 
 def _check_row(
-    table: Table,
-    source: str,
+    where: tuple[str, str],
+    label: Mapping[str, str],
     row: int,
     cells: Mapping[str, str],
     campaigns: _Campaigns,
     problems: list[str],
 ) -> Prospect:
-    """One row: its URL made canonical, its campaign found, its list named."""
-    label = campaigns.labels(table)
+    """One row of the table at `where` (source, sheet), whose prospect columns' headers
+    are `label`: its URL made canonical, its campaign found, its list named."""
     errors = list(problems)
     link = str(cells.get("linkedin_url", ""))
     url = ""
@@ -310,8 +300,7 @@ def _check_row(
     elif blocked:
         status, errors = Status.NOT_SENT, [blocked]
     return Prospect(
-        source,
-        table.sheet,
+        *where,
         row,
         link,
         url,
