@@ -27,7 +27,7 @@ import click
 from click.core import ParameterSource
 
 from pipeline.errors import ConfigError, PipelineError
-from pipeline.rehearsal import SANDBOX_RATE, owner_emails
+from pipeline.rehearsal import owner_emails, paced
 from pipeline.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_BYTES,
@@ -640,16 +640,17 @@ def _send_settings(
     max_consecutive_errors: int,
 ) -> SendSettings:
     """The sending limits; a rehearsal against the built-in sandbox (which has no rate
-    limit) paces at `SANDBOX_RATE` unless a rate is given (option, environment, config)."""
-    if sandbox and ctx.get_parameter_source("rate") is ParameterSource.DEFAULT:
-        rate = SANDBOX_RATE
-    return SendSettings(
+    limit) is `paced` unless a rate is given (option, environment, config)."""
+    send = SendSettings(
         rate=rate,
         concurrency=concurrency,
         timeout=timeout,
         max_attempts=max_attempts,
         max_consecutive_errors=max_consecutive_errors,
     )
+    if not sandbox:
+        return send
+    return paced(send, rate_given=ctx.get_parameter_source("rate") is not ParameterSource.DEFAULT)
 
 
 def _connection(

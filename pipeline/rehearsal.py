@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from pipeline.errors import ConfigError
-from pipeline.settings import Secret
+from pipeline.settings import Secret, SendSettings
 
 if TYPE_CHECKING:
     from pipeline.load import Table
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 SANDBOX_RATE: Final = 50.0
 # What a ledger records as the endpoint of a rehearsal.
 SANDBOX_ENDPOINT: Final = "sandbox"
+
+
+def paced(send: SendSettings, *, rate_given: bool) -> SendSettings:
+    """`send` for a rehearsal: at `SANDBOX_RATE` unless a rate was given (an option, the
+    environment or the config)."""
+    return send if rate_given else replace(send, rate=SANDBOX_RATE)
 
 
 def owner_emails(tables: Sequence[Table]) -> list[str]:

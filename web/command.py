@@ -19,7 +19,6 @@ the sandbox through `pipeline.rehearsal`, as `run --sandbox` does.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -187,7 +186,7 @@ def _settings(
 ) -> ServeSettings:
     """The settings the page runs with, as `campaigns run` would find them."""
     from pipeline import cli
-    from pipeline.rehearsal import SANDBOX_RATE
+    from pipeline.rehearsal import paced
     from pipeline.settings import SendSettings, check_base_url
     from web.workspace import ServeSettings
 
@@ -218,7 +217,7 @@ def _settings(
         defaults=cli._defaults(ctx),
         names=config.names,
         send=send,
-        sandbox_send=send if "rate" in found else replace(send, rate=SANDBOX_RATE),
+        sandbox_send=paced(send, rate_given="rate" in found),
         move_own_duplicated=cli._prospect_switch(ctx, "move_own_duplicated"),
         delete_if_inactive=cli._prospect_switch(ctx, "delete_if_inactive"),
     )
