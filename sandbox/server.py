@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any, Final
@@ -178,22 +178,41 @@ def run_in_thread(
     sock = bind(host, port)
     url = base_url_of(sock)
     server = _uvicorn_server(app, log_config=None)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="campaigns-sandbox", daemon=True
-    )
+    try:
+        with serving(server, sock, name="campaigns-sandbox", stop=server.stop):
+            yield url
+    finally:
+        app.state.sandbox.close()
+
+
+@contextmanager
+def serving(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    *,
+    name: str,
+    stop: Callable[[], None] | None = None,
+) -> Iterator[None]:
+    """Run `server` on `sock` in a daemon thread called `name` for the `with`, entered
+    once it has started (`RuntimeError` if it has not after `STARTUP_TIMEOUT_SECONDS`).
+    On exit `stop` (default: `should_exit`, seen at uvicorn's next tick) asks it to
+    stop; the thread is joined and the socket closed."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the sandbox server on {url} did not start")
+                raise RuntimeError(f"the server on {base_url_of(sock)} ({name}) did not start")
             thread.join(0.005)
-        yield url
+        yield
     finally:
-        server.stop()
+        if stop is not None:
+            stop()
+        else:
+            server.should_exit = True
         thread.join()
         sock.close()
-        app.state.sandbox.close()
 
 
 def _ignore_signal(signum: int, frame: FrameType | None) -> None:

@@ -26,7 +26,6 @@ import contextlib
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -40,11 +39,10 @@ from uvicorn.server import HANDLED_SIGNALS
 from pipeline.cli import EXIT_TERMINATED, stopping_line, stopping_now_line
 from pipeline.model import EXIT_INTERRUPTED
 from pipeline.stop import INTERRUPTED
-from sandbox.server import base_url_of, bind
+from sandbox.server import base_url_of, bind, serving
 from web.workspace import Workspace
 
 LOOPBACK: Final = "127.0.0.1"
-STARTUP_TIMEOUT_SECONDS: Final = 10.0
 # The signals that stop the page: uvicorn's, and the terminal closing where there is one.
 _HANGUP: Final = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
 STOPPING_SIGNALS: Final[tuple[int, ...]] = (*HANDLED_SIGNALS, *_HANGUP)
@@ -142,19 +140,5 @@ def serve(app: Starlette, sock: socket.socket, *, say: Callable[[str], None]) ->
 def run_in_thread(app: Starlette, sock: socket.socket) -> Iterator[str]:
     """Serve `app` on `sock` from a background thread; yield its base URL once it is up.
     On exit the server stops (its lifespan closes the workspace) and the socket closes."""
-    server = uvicorn.Server(_config(app, None))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="campaigns-serve", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the page's server did not start")
-            thread.join(0.005)
+    with serving(uvicorn.Server(_config(app, None)), sock, name="campaigns-serve"):
         yield base_url_of(sock)
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
